@@ -1,0 +1,430 @@
+/* agent.c: the library the debugger loads into the target.
+ *
+ * attachpy_agent_start_v1() runs inside a debugger's inferior call while the
+ * target is stopped.  It only checks that Python is there, reads the request,
+ * connects to the CLI's result socket and starts a detached thread; it never
+ * waits for the GIL.  The thread takes the GIL, runs the embedded bootstrap
+ * (bootstrap.py), which runs the user's code, and sends the result records.
+ * docs/protocol.md is the contract.
+ *
+ * The library keeps no global state: everything a run needs lives in one
+ * struct job, owned by the entry point until the thread starts and by the
+ * thread afterwards.  It never logs and never writes to the target's streams.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+#include "pyapi.h"
+
+#define AP_EXPORT __attribute__((visibility("default")))
+
+#define AP_PROTOCOL 1
+#define AP_MAX_REQUEST (17u * 1024 * 1024)
+#define AP_REQUEST_MAGIC "ATTACHPY-REQUEST 1\n"
+
+enum {
+        AP_START_OK = 0,
+        AP_START_BAD_ARGUMENT = -1,
+        AP_START_NO_PYTHON = -2,
+        AP_START_NOT_READY = -3,
+        AP_START_BAD_REQUEST = -4,
+        AP_START_NO_SOCKET = -5,
+        AP_START_NO_THREAD = -6,
+        AP_START_NO_MEMORY = -7,
+};
+
+/* Everything one run owns. */
+typedef struct job {
+        ap_pyapi py;
+        int fd;         /* the connection to result.sock, or -1 */
+        char *request;  /* the raw request; handed to Python, then freed */
+        size_t request_len;
+        char *result;   /* the bootstrap's encoded records */
+        size_t result_len;
+} job;
+
+static void job_free(job *j) {
+        if (!j)
+                return;
+        if (j->fd >= 0)
+                close(j->fd);
+        free(j->request);
+        free(j->result);
+        ap_pyapi_release(&j->py);
+        free(j);
+}
+
+static void job_freep(job **j) {
+        job_free(*j);
+}
+
+static void job_free_void(void *j) {
+        job_free(j);
+}
+
+static void freep(void *p) {
+        free(*(void **)p);
+}
+
+static void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_job_ __attribute__((cleanup(job_freep)))
+
+/* ---- the request ------------------------------------------------------ */
+
+/* Read <dir>/request: a regular file of at most AP_MAX_REQUEST bytes.
+ * O_NONBLOCK keeps open() from hanging on a FIFO put there instead. */
+static int read_request(const char *path, char **ret_data, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADMSG;
+        if (st.st_size < 0 || (uintmax_t)st.st_size > AP_MAX_REQUEST)
+                return -EFBIG;
+
+        /* One byte more than the size, to notice a file that grew. */
+        size_t cap = (size_t)st.st_size + 1;
+        _cleanup_free_ char *data = malloc(cap);
+        if (!data)
+                return -ENOMEM;
+
+        size_t len = 0;
+        while (len < cap) {
+                ssize_t n = read(fd, data + len, cap - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        if (len != (size_t)st.st_size)
+                return -EBADMSG;
+
+        *ret_data = data;
+        data = NULL;
+        *ret_len = len;
+        return 0;
+}
+
+/* Take "<key> <length>\n<value>\n" at *pos.  Returns -EBADMSG when malformed. */
+static int request_field(const char *data, size_t len, size_t *pos, const char *key,
+                         const char **ret_value, size_t *ret_value_len) {
+        size_t p = *pos;
+        size_t klen = strlen(key);
+
+        if (len - p < klen + 1 || memcmp(data + p, key, klen) != 0 || data[p + klen] != ' ')
+                return -EBADMSG;
+        p += klen + 1;
+
+        size_t value_len = 0;
+        size_t digits = 0;
+        while (p < len && data[p] >= '0' && data[p] <= '9') {
+                if (++digits > 10)
+                        return -EBADMSG;
+                value_len = value_len * 10 + (size_t)(data[p] - '0');
+                p++;
+        }
+        if (digits == 0 || p >= len || data[p] != '\n')
+                return -EBADMSG;
+        p++;
+        if (value_len > len - p || len - p - value_len < 1 || data[p + value_len] != '\n')
+                return -EBADMSG;
+
+        *ret_value = data + p;
+        *ret_value_len = value_len;
+        *pos = p + value_len + 1;
+        return 0;
+}
+
+/* Check the whole request (docs/protocol.md: filename, code, wait, arg...).
+ * The bootstrap parses it again; here it only has to be well-formed, and
+ * the entry point needs "wait". */
+static int request_validate(const char *data, size_t len, bool *ret_wait) {
+        const char *value;
+        size_t value_len;
+        size_t pos = strlen(AP_REQUEST_MAGIC);
+
+        if (len < pos || memcmp(data, AP_REQUEST_MAGIC, pos) != 0)
+                return -EBADMSG;
+        if (request_field(data, len, &pos, "filename", &value, &value_len) < 0)
+                return -EBADMSG;
+        if (request_field(data, len, &pos, "code", &value, &value_len) < 0)
+                return -EBADMSG;
+        if (request_field(data, len, &pos, "wait", &value, &value_len) < 0)
+                return -EBADMSG;
+        if (value_len != 1 || (value[0] != '0' && value[0] != '1'))
+                return -EBADMSG;
+        bool wait = value[0] == '1';
+        while (pos < len)
+                if (request_field(data, len, &pos, "arg", &value, &value_len) < 0)
+                        return -EBADMSG;
+
+        *ret_wait = wait;
+        return 0;
+}
+
+/* ---- the result socket ------------------------------------------------ */
+
+/* Connect without blocking (a full backlog fails instead of waiting), then
+ * make the socket blocking for the thread's sends. */
+static int connect_result_socket(const char *path, int *ret_fd) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *)&sa, sizeof sa) < 0)
+                return -errno;
+
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                return -errno;
+
+        *ret_fd = fd;
+        fd = -1;
+        return 0;
+}
+
+/* Send everything or give up: the CLI may be gone (--no-wait, a timeout).
+ * After the first failure the connection is closed and later sends are
+ * no-ops.  MSG_NOSIGNAL: never SIGPIPE the target. */
+static void send_all(job *j, const void *data, size_t len) {
+        const char *p = data;
+
+        while (j->fd >= 0 && len > 0) {
+                ssize_t n = send(j->fd, p, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        close(j->fd);
+                        j->fd = -1;
+                        return;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+}
+
+static void send_record(job *j, const char tag[static 4], const void *payload, size_t len) {
+        uint32_t n = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+        unsigned char header[8] = {
+                (unsigned char)tag[0], (unsigned char)tag[1],
+                (unsigned char)tag[2], (unsigned char)tag[3],
+                (unsigned char)(n & 0xff), (unsigned char)((n >> 8) & 0xff),
+                (unsigned char)((n >> 16) & 0xff), (unsigned char)((n >> 24) & 0xff),
+        };
+
+        send_all(j, header, sizeof header);
+        send_all(j, payload, n);
+}
+
+static void send_text(job *j, const char tag[static 4], const char *text) {
+        send_record(j, tag, text, strlen(text));
+}
+
+/* ---- the thread --------------------------------------------------------- */
+
+/* Run the bootstrap with the GIL held.  On success the encoded records are
+ * in j->result.  On failure returns a message for FAIL; the Python error is
+ * cleared, never printed. */
+static const char *run_bootstrap(job *j) {
+        const ap_pyapi *py = &j->py;
+        const char *fail = NULL;
+        ap_pyobject *globals = NULL, *request = NULL, *ret = NULL;
+
+        globals = py->PyDict_New();
+        if (!globals) {
+                fail = "could not create the bootstrap's namespace";
+                goto out;
+        }
+        ap_pyobject *builtins = py->PyEval_GetBuiltins();
+        if (!builtins || py->PyDict_SetItemString(globals, "__builtins__", builtins) < 0) {
+                fail = "could not set the bootstrap's builtins";
+                goto out;
+        }
+        request = py->PyBytes_FromStringAndSize(j->request, (ap_pyssize)j->request_len);
+        if (!request || py->PyDict_SetItemString(globals, "__attachpy_request__", request) < 0) {
+                fail = "could not hand the request to the bootstrap";
+                goto out;
+        }
+        /* Python holds its own copy now. */
+        free(j->request);
+        j->request = NULL;
+        py->Py_DecRef(request);
+        request = NULL;
+
+        ret = py->PyRun_StringFlags(ap_bootstrap_source, AP_PY_FILE_INPUT, globals, globals, NULL);
+        if (!ret) {
+                fail = "the agent's bootstrap raised an exception";
+                goto out;
+        }
+
+        /* Borrowed; GetItemString never raises. */
+        ap_pyobject *result = py->PyDict_GetItemString(globals, "__attachpy_result__");
+        char *data = NULL;
+        ap_pyssize len = 0;
+        if (!result || py->PyBytes_AsStringAndSize(result, &data, &len) < 0 || len < 0) {
+                fail = "the agent's bootstrap left no result";
+                goto out;
+        }
+        j->result = malloc((size_t)len ? (size_t)len : 1);
+        if (!j->result) {
+                fail = "out of memory";
+                goto out;
+        }
+        memcpy(j->result, data, (size_t)len);
+        j->result_len = (size_t)len;
+        /* The dict itself lives on until the garbage collector breaks its
+         * cycles; the result, possibly large, goes now. */
+        (void)py->PyDict_DelItemString(globals, "__attachpy_result__");
+
+out:
+        if (py->PyErr_Occurred())
+                py->PyErr_Clear();
+        if (ret)
+                py->Py_DecRef(ret);
+        if (request)
+                py->Py_DecRef(request);
+        if (globals)
+                py->Py_DecRef(globals);
+        return fail;
+}
+
+static void *agent_thread(void *userdata) {
+        job *j = userdata;
+
+        /* CPython ends a thread that wants the GIL while the interpreter
+         * finalises with pthread_exit(): the cleanup handler still closes
+         * the connection (the CLI sees a stream without END) and frees. */
+        pthread_cleanup_push(job_free_void, j);
+
+        char helo[64];
+        snprintf(helo, sizeof helo, "%d %ld", AP_PROTOCOL, (long)getpid());
+        send_text(j, "HELO", helo);
+
+        const char *version = j->py.Py_GetVersion();
+        send_record(j, "VERS", version, strcspn(version, " "));
+
+        ap_pygilstate gil = j->py.PyGILState_Ensure();
+        send_record(j, "RUN ", "", 0);
+        const char *fail = run_bootstrap(j);
+        j->py.PyGILState_Release(gil);
+
+        if (fail) {
+                send_text(j, "FAIL", fail);
+                send_text(j, "END ", "failed");
+        } else
+                send_all(j, j->result, j->result_len);
+
+        pthread_cleanup_pop(1);
+        return NULL;
+}
+
+/* Start the thread detached and with every signal blocked, so that the
+ * target's signals keep going to its own threads.  The caller's mask is
+ * restored.  On success the thread owns j. */
+static int start_thread(job *j) {
+        pthread_attr_t attr;
+        sigset_t all, saved;
+        pthread_t thread;
+        int r;
+
+        r = pthread_attr_init(&attr);
+        if (r != 0)
+                return -r;
+        r = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (r == 0) {
+                sigfillset(&all);
+                r = pthread_sigmask(SIG_SETMASK, &all, &saved);
+                if (r == 0) {
+                        r = pthread_create(&thread, &attr, agent_thread, j);
+                        (void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
+                }
+        }
+        (void)pthread_attr_destroy(&attr);
+        return -r;
+}
+
+/* ---- the entry point ---------------------------------------------------- */
+
+AP_EXPORT int attachpy_agent_start_v1(const char *session_dir);
+
+int attachpy_agent_start_v1(const char *session_dir) {
+        char request_path[PATH_MAX], socket_path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+        int r;
+
+        if (!session_dir || !session_dir[0])
+                return AP_START_BAD_ARGUMENT;
+        r = snprintf(request_path, sizeof request_path, "%s/request", session_dir);
+        if (r < 0 || (size_t)r >= sizeof request_path)
+                return AP_START_BAD_ARGUMENT;
+        r = snprintf(socket_path, sizeof socket_path, "%s/result.sock", session_dir);
+        if (r < 0 || (size_t)r >= sizeof socket_path)
+                return AP_START_BAD_ARGUMENT;
+
+        _cleanup_job_ job *j = calloc(1, sizeof *j);
+        if (!j)
+                return AP_START_NO_MEMORY;
+        j->fd = -1;
+
+        if (ap_pyapi_load(&j->py) < 0)
+                return AP_START_NO_PYTHON;
+        if (!ap_pyapi_ready(&j->py))
+                return AP_START_NOT_READY;
+
+        r = read_request(request_path, &j->request, &j->request_len);
+        if (r == -ENOMEM)
+                return AP_START_NO_MEMORY;
+        if (r < 0)
+                return AP_START_BAD_REQUEST;
+        bool wait;
+        if (request_validate(j->request, j->request_len, &wait) < 0)
+                return AP_START_BAD_REQUEST;
+
+        /* Without a waiting CLI nobody reads the records: go on without. */
+        r = connect_result_socket(socket_path, &j->fd);
+        if (r < 0 && wait)
+                return AP_START_NO_SOCKET;
+
+        r = start_thread(j);
+        if (r == -ENOMEM)
+                return AP_START_NO_MEMORY;
+        if (r < 0)
+                return AP_START_NO_THREAD;
+        j = NULL; /* the thread's now */
+        return AP_START_OK;
+}

@@ -1,0 +1,506 @@
+# bootstrap.py: the Python half of the agent (docs/protocol.md).
+#
+# agent.c runs this text with PyRun_StringFlags() in the agent's own thread,
+# holding the GIL, in a fresh dict holding only __builtins__ and
+# __attachpy_request__ (the raw request bytes).  It runs the user's code and
+# leaves the encoded result records (OUT, ERR, EXTY, EXMS, EXTB, END; or
+# FAIL and END) in __attachpy_result__ as bytes; HELO, VERS and RUN are sent
+# by the C side.
+#
+# The cure: everything defined here lives in that dict, never in builtins,
+# sys or __main__; sys.stdout and sys.stderr are put back; a module imported
+# for the agent's own use is removed from sys.modules again.  The dict is
+# left to the garbage collector (functions and classes that a proxy kept by
+# the user's code still uses live in it); agent.c removes the result from it
+# at once, and the request is deleted here.
+#
+# Valid on Python 2.7 and 3.6 to 3.13: no f-strings, no int.to_bytes, no
+# keyword-only arguments, no nonlocal.
+import sys
+
+_PY3 = sys.version_info[0] >= 3
+_TEXT = type(u"")
+_BINARY = type(b"")
+
+# A limit on what the user's code can make the target keep in memory: each
+# captured stream (and each exception text) is cut after this many bytes,
+# with a note saying how much was dropped.
+_CAPTURE_LIMIT = 64 * 1024 * 1024
+
+
+def _code_objects(code, found):
+    # Every code object of the bootstrap, to tell its frames apart from the
+    # user's in a traceback (both may be called "<string>").
+    found.add(code)
+    for const in code.co_consts:
+        if type(const) is type(code):
+            _code_objects(const, found)
+    return found
+
+
+# By identity: code objects compare equal by value.  They stay alive with
+# the functions that hold them.
+_OWN_CODE = frozenset(id(code) for code in _code_objects(sys._getframe().f_code, set()))
+
+
+def _own_import(name, added):
+    # Import a module the agent needs for itself; remember it in added when
+    # it was not loaded before, so that it can be removed again.
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    before = set(sys.modules)
+    __import__(name)
+    for key in list(sys.modules):
+        if key not in before:
+            added.append(key)
+    return sys.modules[name]
+
+
+def _forget_modules(names):
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+# ---- the request ---------------------------------------------------------
+
+_MAGIC = b"ATTACHPY-REQUEST 1\n"
+
+
+def _parse_request(data):
+    # Returns [(key, value)], both bytes.
+    if not data.startswith(_MAGIC):
+        raise ValueError("bad request header")
+    fields = []
+    pos = len(_MAGIC)
+    while pos < len(data):
+        nl = data.index(b"\n", pos)
+        key, sep, length = data[pos:nl].partition(b" ")
+        if not sep or not length.isdigit():
+            raise ValueError("bad request field")
+        start = nl + 1
+        end = start + int(length)
+        if data[end:end + 1] != b"\n":
+            raise ValueError("bad request field length")
+        fields.append((key, data[start:end]))
+        pos = end + 1
+    keys = [key for key, value in fields]
+    if keys[:3] != [b"filename", b"code", b"wait"] or set(keys[3:]) - set([b"arg"]):
+        raise ValueError("bad request keys")
+    return fields
+
+
+def _fs_text(data):
+    # File-system bytes as str, the way Python decodes sys.argv.  Python 2
+    # keeps them as they are: its str is bytes.
+    if not _PY3:
+        return data
+    return data.decode(sys.getfilesystemencoding(), "surrogateescape")
+
+
+# ---- text and records ----------------------------------------------------
+
+
+def _escape_surrogates(text):
+    # Python 2 only: its UTF-8 codec encodes lone surrogates without
+    # complaint, producing bytes no strict decoder accepts.
+    if not any(u"\ud800" <= c <= u"\udfff" for c in text):
+        return text
+    if sys.maxunicode > 0xFFFF:
+        return u"".join(
+            u"\\u%04x" % ord(c) if u"\ud800" <= c <= u"\udfff" else c for c in text
+        )
+    out = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if u"\ud800" <= c <= u"\udbff" and i + 1 < len(text) and u"\udc00" <= text[i + 1] <= u"\udfff":
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        out.append(u"\\u%04x" % ord(c) if u"\ud800" <= c <= u"\udfff" else c)
+        i += 1
+    return u"".join(out)
+
+
+def _utf8(value):
+    # Anything as valid UTF-8 bytes, never raising: invalid data is replaced
+    # with backslash escapes (Python 2: U+FFFD), never dropped.
+    if isinstance(value, (_BINARY, bytearray)):
+        data = bytes(value)
+        try:
+            data.decode("utf-8")
+            if _PY3:
+                return data
+        except UnicodeDecodeError:
+            pass
+        if _PY3:
+            return data.decode("utf-8", "backslashreplace").encode("utf-8")
+        value = data.decode("utf-8", "replace")
+    if not isinstance(value, _TEXT):
+        value = _TEXT(value)
+    if _PY3:
+        return value.encode("utf-8", "backslashreplace")
+    return _escape_surrogates(value).encode("utf-8")
+
+
+def _limit(data):
+    if len(data) <= _CAPTURE_LIMIT:
+        return data
+    note = "\n[attachpy: %d more bytes dropped]\n" % (len(data) - _CAPTURE_LIMIT)
+    return data[:_CAPTURE_LIMIT] + note.encode("ascii")
+
+
+def _record(tag, payload):
+    n = len(payload)
+    size = bytes(bytearray([n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, (n >> 24) & 0xFF]))
+    return tag + size + payload
+
+
+# ---- capture -------------------------------------------------------------
+
+
+class _Py2Capture(object):
+    # Python 2: a file-like sink taking str and unicode, as print does.
+    softspace = 0
+    encoding = "utf-8"
+    errors = "strict"
+    closed = False
+
+    def __init__(self):
+        self._chunks = []
+        self._size = 0
+        self._dropped = 0
+
+    def write(self, data):
+        if isinstance(data, _TEXT):
+            data = _escape_surrogates(data).encode("utf-8")
+        else:
+            data = _BINARY(data)
+        room = _CAPTURE_LIMIT - self._size
+        if len(data) > room:
+            self._dropped += len(data) - max(room, 0)
+            data = data[:max(room, 0)]
+        self._chunks.append(data)
+        self._size += len(data)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def close(self):
+        pass
+
+    def _attachpy_value(self):
+        return b"".join(self._chunks), self._dropped
+
+
+def _new_capture(io):
+    # Python 3: a text stream like sys.stdout (with .buffer) over a bounded
+    # in-memory sink that survives close().
+    class _Sink(io.BytesIO):
+        def __init__(self, limit):
+            io.BytesIO.__init__(self)
+            self._attachpy_limit = limit
+            self._attachpy_kept = None
+            self._attachpy_dropped = 0
+
+        def write(self, data):
+            size = memoryview(data).nbytes
+            room = self._attachpy_limit - self.tell()
+            if size > room:
+                self._attachpy_dropped += size - max(room, 0)
+                if room <= 0:
+                    return size
+                data = bytes(memoryview(data).cast("B")[:room])
+            io.BytesIO.write(self, data)
+            return size
+
+        def close(self):
+            if not self.closed:
+                self._attachpy_kept = self.getvalue()
+            io.BytesIO.close(self)
+
+    sink = _Sink(_CAPTURE_LIMIT)
+    stream = io.TextIOWrapper(
+        sink, encoding="utf-8", errors="backslashreplace", line_buffering=False,
+        write_through=True,
+    )
+
+    def value():
+        try:
+            stream.flush()
+        except Exception:
+            pass
+        data = sink._attachpy_kept if sink.closed else sink.getvalue()
+        return data, sink._attachpy_dropped
+
+    return stream, value
+
+
+class _StreamProxy(object):
+    # Stands in for sys.stdout or sys.stderr while the code runs: what the
+    # agent's thread writes goes to the capture, everything else (other
+    # threads, and everyone once the run is over) to the original stream.
+    # Uses nothing but its own attributes and builtins: it must keep working
+    # after the bootstrap's namespace is emptied.
+
+    def __init__(self, original, capture, thread_id, get_ident):
+        self._attachpy_original = original
+        self._attachpy_capture = capture
+        self._attachpy_thread = thread_id
+        self._attachpy_get_ident = get_ident
+
+    def _attachpy_target(self):
+        capture = self._attachpy_capture
+        if capture is not None and self._attachpy_get_ident() == self._attachpy_thread:
+            return capture
+        return self._attachpy_original
+
+    def _attachpy_deactivate(self):
+        self._attachpy_capture = None
+
+    def write(self, data):
+        target = self._attachpy_target()
+        if target is None:
+            return len(data)
+        return target.write(data)
+
+    def writelines(self, lines):
+        target = self._attachpy_target()
+        if target is not None:
+            return target.writelines(lines)
+
+    def flush(self):
+        target = self._attachpy_target()
+        if target is not None:
+            return target.flush()
+
+    def __getattr__(self, name):
+        if name.startswith("_attachpy_"):
+            raise AttributeError(name)
+        target = self._attachpy_target()
+        if target is None:
+            raise AttributeError(name)
+        return getattr(target, name)
+
+
+# ---- running the code ----------------------------------------------------
+
+
+def _execute(source, filename, namespace):
+    # Compile and run; returns sys.exc_info() of what the code raised, or
+    # None.  Compiling here too puts a SyntaxError's traceback in the same
+    # shape: this frame first, then the user's.
+    try:
+        code = compile(source, filename, "exec", 0, True)
+        exec(code, namespace)
+    except BaseException:
+        return sys.exc_info()
+    return None
+
+
+def _type_name(exc):
+    cls = getattr(exc, "__class__", type(exc))
+    name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", None) or repr(cls)
+    module = getattr(cls, "__module__", None)
+    if module and module not in ("builtins", "exceptions", "__builtin__"):
+        name = "%s.%s" % (module, name)
+    return name
+
+
+def _message(exc):
+    try:
+        return str(exc)
+    except BaseException:
+        pass
+    if not _PY3:
+        try:
+            return _TEXT(exc)
+        except BaseException:
+            pass
+    return "<unprintable %s>" % getattr(getattr(exc, "__class__", None), "__name__", "exception")
+
+
+def _strip_own_frames(tb):
+    # Drop the bootstrap's frames: the leading one that ran the code, and any
+    # in between (a proxy's write that raised).  Relinking needs a writable
+    # tb_next (3.7+); before that only the leading frames are dropped.
+    entries = []
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    kept = [e for e in entries if id(e.tb_frame.f_code) not in _OWN_CODE]
+    if not kept:
+        return None
+    try:
+        for i in range(len(kept) - 1):
+            if kept[i].tb_next is not kept[i + 1]:
+                kept[i].tb_next = kept[i + 1]
+        if kept[-1].tb_next is not None:
+            kept[-1].tb_next = None
+        return kept[0]
+    except (AttributeError, TypeError):
+        pass
+    for e in entries:
+        if id(e.tb_frame.f_code) not in _OWN_CODE:
+            return e
+    return None
+
+
+def _seed_linecache(linecache, filename, source):
+    # Let the traceback show the code's lines even when the file is not
+    # reachable from the target (another mount namespace) or is "<string>".
+    # Returns the entry added, to be removed again, or None.
+    cache = getattr(linecache, "cache", None)
+    if not isinstance(cache, dict) or filename in cache:
+        return None
+    if _PY3:
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if text.startswith(u"\ufeff"):
+            text = text[1:]
+    else:
+        text = source
+    lines = text.splitlines(True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    entry = (len(text), None, lines, filename)
+    cache[filename] = entry
+    return entry
+
+
+def _format_traceback(exc_info, filename, source):
+    # The standard format, without the bootstrap's frames.  Modules imported
+    # only for the formatting (traceback, linecache and theirs) are removed
+    # from sys.modules again.
+    before = set(sys.modules)
+    etype, value, tb = exc_info
+    try:
+        import linecache
+        import traceback
+
+        entry = _seed_linecache(linecache, filename, source)
+        try:
+            return "".join(traceback.format_exception(etype, value, _strip_own_frames(tb)))
+        finally:
+            if entry is not None and linecache.cache.get(filename) is entry:
+                del linecache.cache[filename]
+    except BaseException:
+        return "%s: %s\n[attachpy: the traceback could not be formatted]\n" % (
+            _type_name(value), _message(value))
+    finally:
+        _forget_modules([name for name in list(sys.modules) if name not in before])
+
+
+def _run_captured(source, filename, namespace, get_ident):
+    if _PY3:
+        io = sys.modules["io"]
+        out, out_value = _new_capture(io)
+        err, err_value = _new_capture(io)
+    else:
+        out, err = _Py2Capture(), _Py2Capture()
+        out_value, err_value = out._attachpy_value, err._attachpy_value
+
+    me = get_ident()
+    stdout = _StreamProxy(sys.stdout, out, me, get_ident)
+    stderr = _StreamProxy(sys.stderr, err, me, get_ident)
+    sys.stdout, sys.stderr = stdout, stderr
+    try:
+        exc_info = _execute(source, filename, namespace)
+    finally:
+        if sys.stdout is stdout:
+            sys.stdout = stdout._attachpy_original
+        if sys.stderr is stderr:
+            sys.stderr = stderr._attachpy_original
+        stdout._attachpy_deactivate()
+        stderr._attachpy_deactivate()
+
+    records = []
+    for tag, value in ((b"OUT ", out_value), (b"ERR ", err_value)):
+        data, dropped = value()
+        data = _utf8(data)
+        if dropped:
+            data += ("\n[attachpy: %d more bytes dropped]\n" % dropped).encode("ascii")
+        records.append(_record(tag, data))
+    if exc_info is None:
+        records.append(_record(b"END ", b"ok"))
+        return records
+    try:
+        exc = exc_info[1]
+        records.append(_record(b"EXTY", _limit(_utf8(_type_name(exc)))))
+        records.append(_record(b"EXMS", _limit(_utf8(_message(exc)))))
+        records.append(_record(b"EXTB", _limit(_utf8(_format_traceback(exc_info, filename, source)))))
+        records.append(_record(b"END ", b"exception"))
+    finally:
+        exc_info = exc = None
+    return records
+
+
+def _run_uncaptured(source, filename, namespace):
+    # --no-wait: output goes to the target's own streams, and so does the
+    # traceback.  Only END is sent.
+    exc_info = _execute(source, filename, namespace)
+    if exc_info is None:
+        return [_record(b"END ", b"ok")]
+    try:
+        text = _format_traceback(exc_info, filename, source)
+        stream = sys.stderr
+        if stream is not None:
+            try:
+                stream.write(text)
+                stream.flush()
+            except BaseException:
+                pass
+    finally:
+        exc_info = None
+    return [_record(b"END ", b"exception")]
+
+
+def _run(request):
+    fields = _parse_request(request)
+    filename = _fs_text(fields[0][1])
+    source = fields[1][1]
+    wait = fields[2][1] == b"1"
+    args = [_fs_text(value) for key, value in fields[3:]]
+    del fields
+
+    added = []
+    try:
+        thread = _own_import("_thread" if _PY3 else "thread", added)
+        if _PY3:
+            _own_import("io", added)
+        module = type(sys)("__attachpy__")
+        namespace = module.__dict__
+        namespace["__file__"] = filename
+        namespace["__builtins__"] = __builtins__
+        namespace["attachpy_args"] = args
+        if wait:
+            records = _run_captured(source, filename, namespace, thread.get_ident)
+        else:
+            records = _run_uncaptured(source, filename, namespace)
+    finally:
+        _forget_modules(added)
+    return b"".join(records)
+
+
+def _main(request):
+    try:
+        return _run(request)
+    except BaseException:
+        exc = sys.exc_info()[1]
+        message = "agent bootstrap error: %s: %s" % (_type_name(exc), _message(exc))
+        exc = None
+        return _record(b"FAIL", _utf8(message)) + _record(b"END ", b"failed")
+
+
+__attachpy_result__ = _main(__attachpy_request__)
+del __attachpy_request__

@@ -1,0 +1,130 @@
+/* pyapi.c: resolve the CPython C API at run time. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include "pyapi.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <link.h>
+#include <stddef.h>
+#include <string.h>
+
+_Static_assert(sizeof(void *) == sizeof(int (*)(void)), "dlsym results must fit function pointers");
+
+static const struct {
+        const char *names[2]; /* the name, then an older spelling or NULL */
+        size_t offset;
+        bool optional;
+} symbol_table[] = {
+        {{"Py_IsInitialized", NULL}, offsetof(ap_pyapi, Py_IsInitialized), false},
+        {{"Py_GetVersion", NULL}, offsetof(ap_pyapi, Py_GetVersion), false},
+        {{"PyGILState_Ensure", NULL}, offsetof(ap_pyapi, PyGILState_Ensure), false},
+        {{"PyGILState_Release", NULL}, offsetof(ap_pyapi, PyGILState_Release), false},
+        {{"PyDict_New", NULL}, offsetof(ap_pyapi, PyDict_New), false},
+        {{"PyDict_SetItemString", NULL}, offsetof(ap_pyapi, PyDict_SetItemString), false},
+        {{"PyDict_GetItemString", NULL}, offsetof(ap_pyapi, PyDict_GetItemString), false},
+        {{"PyDict_DelItemString", NULL}, offsetof(ap_pyapi, PyDict_DelItemString), false},
+        {{"PyBytes_FromStringAndSize", "PyString_FromStringAndSize"},
+         offsetof(ap_pyapi, PyBytes_FromStringAndSize),
+         false},
+        {{"PyBytes_AsStringAndSize", "PyString_AsStringAndSize"},
+         offsetof(ap_pyapi, PyBytes_AsStringAndSize),
+         false},
+        {{"PyRun_StringFlags", NULL}, offsetof(ap_pyapi, PyRun_StringFlags), false},
+        {{"PyEval_GetBuiltins", NULL}, offsetof(ap_pyapi, PyEval_GetBuiltins), false},
+        {{"Py_DecRef", NULL}, offsetof(ap_pyapi, Py_DecRef), false},
+        {{"PyErr_Occurred", NULL}, offsetof(ap_pyapi, PyErr_Occurred), false},
+        {{"PyErr_Clear", NULL}, offsetof(ap_pyapi, PyErr_Clear), false},
+        {{"Py_IsFinalizing", "_Py_IsFinalizing"}, offsetof(ap_pyapi, Py_IsFinalizing), true},
+        {{"_Py_Finalizing", NULL}, offsetof(ap_pyapi, Py_Finalizing), true},
+        {{"PyEval_ThreadsInitialized", NULL}, offsetof(ap_pyapi, PyEval_ThreadsInitialized), true},
+};
+
+struct find_libpython {
+        char path[PATH_MAX];
+        bool found;
+};
+
+static int find_libpython_cb(struct dl_phdr_info *info, size_t size, void *userdata) {
+        struct find_libpython *f = userdata;
+
+        if (!info->dlpi_name || !info->dlpi_name[0])
+                return 0;
+        const char *base = strrchr(info->dlpi_name, '/');
+        base = base ? base + 1 : info->dlpi_name;
+        if (strncmp(base, "libpython", strlen("libpython")) != 0)
+                return 0;
+        if (strlen(info->dlpi_name) >= sizeof f->path)
+                return 0;
+        strcpy(f->path, info->dlpi_name);
+        f->found = true;
+        return 1; /* stop */
+}
+
+/* A handle on an already loaded libpython, or NULL.  Never loads anything. */
+static void *open_loaded_libpython(void) {
+        struct find_libpython f = {.found = false};
+
+        dl_iterate_phdr(find_libpython_cb, &f);
+        if (!f.found)
+                return NULL;
+        return dlopen(f.path, RTLD_NOW | RTLD_NOLOAD);
+}
+
+static int resolve_all(void *scope, ap_pyapi *api) {
+        for (size_t i = 0; i < sizeof symbol_table / sizeof symbol_table[0]; i++) {
+                void *sym = NULL;
+
+                for (size_t n = 0; n < 2 && !sym && symbol_table[i].names[n]; n++)
+                        sym = dlsym(scope, symbol_table[i].names[n]);
+                if (!sym && !symbol_table[i].optional)
+                        return -ENOENT;
+                memcpy((char *)api + symbol_table[i].offset, &sym, sizeof sym);
+        }
+        return 0;
+}
+
+int ap_pyapi_load(ap_pyapi *ret_api) {
+        ap_pyapi api = {.handle = NULL};
+
+        if (dlsym(RTLD_DEFAULT, "Py_IsInitialized")) {
+                if (resolve_all(RTLD_DEFAULT, &api) < 0)
+                        return -ENOENT;
+        } else {
+                api.handle = open_loaded_libpython();
+                if (!api.handle)
+                        return -ENOENT;
+                if (resolve_all(api.handle, &api) < 0) {
+                        dlclose(api.handle);
+                        return -ENOENT;
+                }
+        }
+        *ret_api = api;
+        return 0;
+}
+
+void ap_pyapi_release(ap_pyapi *api) {
+        if (!api)
+                return;
+        if (api->handle)
+                dlclose(api->handle);
+        api->handle = NULL;
+}
+
+bool ap_pyapi_ready(const ap_pyapi *api) {
+        if (!api->Py_IsInitialized())
+                return false;
+        if (api->Py_IsFinalizing && api->Py_IsFinalizing())
+                return false;
+        if (!api->Py_IsFinalizing && api->Py_Finalizing && *api->Py_Finalizing)
+                return false;
+        /* Before 3.7 the GIL is created only when a second thread is first
+         * started; taking it from our thread then would create it under the
+         * feet of the thread running Python. */
+        if (api->PyEval_ThreadsInitialized && !api->PyEval_ThreadsInitialized())
+                return false;
+        return true;
+}

@@ -1,0 +1,66 @@
+/* pyapi.h: the few CPython C-API calls the agent makes, found at run time.
+ *
+ * The agent never links libpython: one .so serves every interpreter, whether
+ * the C API comes from a shared libpython or from a statically linked
+ * executable that exports it.  The types below are declared by hand and only
+ * as far as the agent needs them; PyObject stays opaque.
+ *
+ * Symbols are looked up with dlsym(RTLD_DEFAULT).  When that finds no
+ * Py_IsInitialized (an embedding application that loaded libpython with
+ * RTLD_LOCAL), the loaded objects are searched for one named libpython* and
+ * the symbols are taken from that object's handle (opened with RTLD_NOLOAD:
+ * nothing new is ever loaded).
+ *
+ * Nothing here needs the GIL except where the CPython documentation says so.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct ap_pyobject ap_pyobject; /* PyObject */
+typedef int ap_pygilstate;              /* PyGILState_STATE, an int-sized enum */
+typedef ssize_t ap_pyssize;             /* Py_ssize_t */
+
+#define AP_PY_FILE_INPUT 257 /* Py_file_input */
+
+typedef struct ap_pyapi {
+        /* The libpython handle when the symbols were found through
+         * dl_iterate_phdr, NULL when they came from the global scope. */
+        void *handle;
+
+        /* Required. */
+        int (*Py_IsInitialized)(void);
+        const char *(*Py_GetVersion)(void);
+        ap_pygilstate (*PyGILState_Ensure)(void);
+        void (*PyGILState_Release)(ap_pygilstate state);
+        ap_pyobject *(*PyDict_New)(void);
+        int (*PyDict_SetItemString)(ap_pyobject *dict, const char *key, ap_pyobject *value);
+        ap_pyobject *(*PyDict_GetItemString)(ap_pyobject *dict, const char *key);
+        int (*PyDict_DelItemString)(ap_pyobject *dict, const char *key);
+        ap_pyobject *(*PyBytes_FromStringAndSize)(const char *data, ap_pyssize len);
+        int (*PyBytes_AsStringAndSize)(ap_pyobject *obj, char **ret_data, ap_pyssize *ret_len);
+        ap_pyobject *(*PyRun_StringFlags)(const char *src, int start, ap_pyobject *globals,
+                                          ap_pyobject *locals, void *flags);
+        ap_pyobject *(*PyEval_GetBuiltins)(void);
+        void (*Py_DecRef)(ap_pyobject *obj);
+        ap_pyobject *(*PyErr_Occurred)(void);
+        void (*PyErr_Clear)(void);
+
+        /* Optional: NULL when the interpreter does not have them. */
+        int (*Py_IsFinalizing)(void);           /* Py_IsFinalizing, _Py_IsFinalizing (3.7+) */
+        void *const *Py_Finalizing;             /* PyThreadState *_Py_Finalizing (3.6) */
+        int (*PyEval_ThreadsInitialized)(void); /* 0 before the GIL exists (2.7, 3.6) */
+} ap_pyapi;
+
+/* Find the C API.  On success returns 0 and fills *ret_api, which must be
+ * released with ap_pyapi_release().  Returns -ENOENT when the process has no
+ * usable Python C API; *ret_api is untouched then. */
+int ap_pyapi_load(ap_pyapi *ret_api) __attribute__((warn_unused_result));
+
+/* Drop the libpython handle, if any.  Accepts NULL and a zeroed struct. */
+void ap_pyapi_release(ap_pyapi *api);
+
+/* Whether the interpreter can take a new thread right now: initialised, not
+ * finalising, and its GIL created.  Safe without the GIL. */
+bool ap_pyapi_ready(const ap_pyapi *api);

@@ -1,0 +1,191 @@
+/* backend.c: the part of a debugger backend that does not depend on the
+ * debugger. */
+#include "backend.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "spawn.h"
+#include "util.h"
+
+extern char **environ;
+
+int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target,
+                           const char *agent_path, const char *session_dir, ap_error *err) {
+        memset(plan, 0, sizeof *plan);
+        plan->target = target;
+        size_t la = strlen(agent_path), ls = strlen(session_dir);
+        if (la >= AP_PAGE_OFFSET_SYMBOL - AP_PAGE_OFFSET_AGENT ||
+            ls >= AP_PAGE_SIZE - AP_PAGE_OFFSET_SESSION)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "the agent or session path is too long (%zu, %zu bytes)", la,
+                                    ls);
+        memcpy(plan->page + AP_PAGE_OFFSET_AGENT, agent_path, la);
+        memcpy(plan->page + AP_PAGE_OFFSET_SYMBOL, AP_AGENT_ENTRY_SYMBOL,
+               strlen(AP_AGENT_ENTRY_SYMBOL));
+        memcpy(plan->page + AP_PAGE_OFFSET_SESSION, session_dir, ls);
+        return 0;
+}
+
+int ap_script_values_add(ap_script_values *v, const char *name, const char *fmt, ...) {
+        if (v->n >= AP_MAX_SCRIPT_VALUES)
+                return -1;
+        va_list ap;
+        va_start(ap, fmt);
+        char *s = NULL;
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -1;
+        v->owned[v->n] = s;
+        v->vars[v->n] = (ap_template_var){.name = name, .value = s};
+        v->n++;
+        return 0;
+}
+
+void ap_script_values_free(ap_script_values *v) {
+        if (!v)
+                return;
+        for (size_t i = 0; i < v->n; i++)
+                free(v->owned[i]);
+        v->n = 0;
+}
+
+/* x86_64 Linux system calls a thread may sit in for a long time while holding
+ * no lock of the C library or the dynamic loader.  futex is deliberately not
+ * here: a thread waiting for a lock may hold another one. */
+static const int parked_syscalls[] = {
+        0,   /* read */
+        7,   /* poll */
+        19,  /* readv */
+        23,  /* select */
+        34,  /* pause */
+        35,  /* nanosleep */
+        43,  /* accept */
+        45,  /* recvfrom */
+        47,  /* recvmsg */
+        61,  /* wait4 */
+        130, /* rt_sigsuspend */
+        128, /* rt_sigtimedwait */
+        232, /* epoll_wait */
+        247, /* waitid */
+        230, /* clock_nanosleep */
+        270, /* pselect6 */
+        271, /* ppoll */
+        281, /* epoll_pwait */
+        288, /* accept4 */
+        299, /* recvmmsg */
+        441, /* epoll_pwait2 */
+};
+
+/* -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK,
+ * -EINTR: what the return register holds in a thread whose blocking call the
+ * attach interrupted. */
+static const int restart_codes[] = {-512, -513, -514, -516, -4};
+
+char *ap_parked_condition(const char *ret_reg, const char *nr_reg) {
+        ap_buf b = {0};
+        int r = ap_buf_printf(&b, "(");
+        for (size_t i = 0; r == 0 && i < AP_ARRAY_SIZE(restart_codes); i++)
+                r = ap_buf_printf(&b, "%s%s == %d", i ? " || " : "", ret_reg, restart_codes[i]);
+        if (r == 0)
+                r = ap_buf_printf(&b, ") && (");
+        for (size_t i = 0; r == 0 && i < AP_ARRAY_SIZE(parked_syscalls); i++)
+                r = ap_buf_printf(&b, "%s%s == %d", i ? " || " : "", nr_reg, parked_syscalls[i]);
+        if (r == 0)
+                r = ap_buf_printf(&b, ")");
+        if (r < 0) {
+                ap_buf_free(&b);
+                return NULL;
+        }
+        return ap_buf_steal(&b);
+}
+
+int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan) {
+        const ap_target *t = plan->target;
+        int r = 0;
+        r |= ap_script_values_add(v, "pid", "%d", (int)t->pid);
+        r |= ap_script_values_add(v, "addr_mmap", "0x%" PRIx64, t->addr_mmap);
+        r |= ap_script_values_add(v, "addr_munmap", "0x%" PRIx64, t->addr_munmap);
+        r |= ap_script_values_add(v, "addr_dlopen", "0x%" PRIx64, t->addr_dlopen);
+        r |= ap_script_values_add(v, "addr_dlsym", "0x%" PRIx64, t->addr_dlsym);
+        r |= ap_script_values_add(v, "addr_dlerror", "0x%" PRIx64, t->addr_dlerror);
+        r |= ap_script_values_add(v, "addr_add_pending_call", "0x%" PRIx64,
+                                  t->addr_add_pending_call);
+        r |= ap_script_values_add(v, "addr_nudge", "0x%" PRIx64, t->addr_nudge);
+        r |= ap_script_values_add(v, "page_size", "%d", AP_PAGE_SIZE);
+        r |= ap_script_values_add(v, "offset_agent", "%d", AP_PAGE_OFFSET_AGENT);
+        r |= ap_script_values_add(v, "offset_symbol", "%d", AP_PAGE_OFFSET_SYMBOL);
+        r |= ap_script_values_add(v, "offset_session", "%d", AP_PAGE_OFFSET_SESSION);
+        return r ? -1 : 0;
+}
+
+int ap_backend_select(ap_debugger_choice choice, const ap_backend **ret, char **ret_program,
+                      ap_error *err) {
+        const ap_backend *b = NULL;
+        switch (choice) {
+        case AP_DEBUGGER_AUTO:
+        case AP_DEBUGGER_GDB:
+                b = &ap_backend_gdb;
+                break;
+        case AP_DEBUGGER_LLDB:
+                return ap_error_set(err, AP_ERR_DEBUGGER_NOT_FOUND,
+                                    "the lldb backend is not available in this version of "
+                                    "attachpy"),
+                       ap_error_hint(err, "use --debugger=gdb"), -1;
+        }
+        if (!b)
+                return ap_error_set(err, AP_ERR_USAGE, "unknown debugger");
+        char *prog = ap_find_program(b->name);
+        if (!prog)
+                return ap_error_set(err, AP_ERR_DEBUGGER_NOT_FOUND,
+                                    "%s is not installed (not found on PATH)", b->name),
+                       ap_error_hint(err, "install it, e.g. 'apt-get install %s'", b->package),
+                       -1;
+        *ret = b;
+        *ret_program = prog;
+        return 0;
+}
+
+char **ap_debugger_environ(void) {
+        static const char *const drop[] = {"LC_ALL=",     "LANG=",        "LANGUAGE=",
+                                           "PYTHONHOME=", "PYTHONPATH=",  "PYTHONSTARTUP=",
+                                           "DEBUGINFOD_URLS=", "GDBHISTFILE=", NULL};
+        size_t n = 0;
+        for (char **e = environ; e && *e; e++)
+                n++;
+        char **out = calloc(n + 2, sizeof *out);
+        if (!out)
+                return NULL;
+        size_t k = 0;
+        for (char **e = environ; e && *e; e++) {
+                bool skip = false;
+                for (const char *const *d = drop; *d; d++)
+                        if (strncmp(*e, *d, strlen(*d)) == 0)
+                                skip = true;
+                if (skip)
+                        continue;
+                out[k] = strdup(*e);
+                if (!out[k]) {
+                        ap_strv_free(out);
+                        return NULL;
+                }
+                k++;
+        }
+        out[k] = strdup("LC_ALL=C");
+        if (!out[k]) {
+                ap_strv_free(out);
+                return NULL;
+        }
+        return out;
+}
+
+void ap_strv_free(char **v) {
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}

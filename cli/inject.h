@@ -1,0 +1,50 @@
+/* inject.h: one run, from preflight to the agent's result.
+ *
+ * stop → prepare → infect → run → cure, after CRIU's compel: preflight the
+ * target, stage a session, render and run the debugger script against a
+ * deadline, make sure the target is running and untraced afterwards, give
+ * the agent the go-ahead and collect what it reports.  The session is
+ * removed on every path.
+ */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "options.h"
+#include "result.h"
+#include "target.h"
+
+typedef struct ap_report {
+        pid_t pid;
+        const char *debugger; /* "gdb", or NULL when none was run */
+        bool have_target;
+        ap_impl impl;
+        char *version;
+        char *executable;
+        bool have_result;     /* the code ran (or --no-wait scheduled it) */
+        ap_result result;
+        bool ok;
+        bool scheduled_only;  /* --no-wait */
+        ap_error error;
+        char safepoint[16];   /* how the debugger got in: "parked" or "breakpoint" */
+        double ms_total, ms_preflight, ms_debugger, ms_run;
+} ap_report;
+
+typedef struct ap_run_config {
+        const ap_options *opts;
+        const char *code;
+        size_t code_len;
+        const char *filename; /* __file__ */
+        FILE *verbose;        /* where --verbose output goes, or NULL */
+        int cancel_fd;        /* readable when attachpy is asked to stop (signalfd), or -1 */
+        const sigset_t *child_mask; /* the signal mask children start with */
+} ap_run_config;
+
+/* Run.  Always fills report (error.code says what failed). */
+void ap_run(const ap_run_config *cfg, ap_report *report);
+
+void ap_report_free(ap_report *report);

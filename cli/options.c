@@ -1,0 +1,470 @@
+/* options.c: the command line, walked word by word.
+ *
+ *     attachpy [OPTIONS] [--] PID SCRIPT [ARG...]
+ *     attachpy [OPTIONS] [--] PID -c CODE [ARG...]
+ *     attachpy [OPTIONS] -c CODE [OPTIONS] [--] PID [ARG...]
+ *
+ * getopt is not used: it permutes argv and would take the code's own
+ * arguments ("attachpy 42 s.py --json") for ours.  Options end at the first
+ * word that does not start with '-' (or at "--"); that word is PID.  After
+ * PID and SCRIPT (or CODE) every word belongs to the code.
+ *
+ * --debugger, --timeout and --config may be repeated: the last one wins, so
+ * that a shell alias can be overridden.  -c may not.
+ */
+#include "options.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+#define AP_PID_MAX 4194304 /* PID_MAX_LIMIT on 64-bit Linux */
+
+#define SYNOPSIS_HINT                                                                              \
+        "usage: attachpy [OPTIONS] PID SCRIPT [ARG...] or attachpy [OPTIONS] PID -c CODE [ARG...]"
+#define HELP_HINT "run 'attachpy --help' for the list of options"
+#define PID_HINT "give the process id of the running Python program (see 'ps' or 'pgrep')"
+
+const char ap_usage_text[] =
+        "Usage: attachpy [OPTIONS] PID SCRIPT [ARG...]\n"
+        "       attachpy [OPTIONS] PID -c CODE [ARG...]\n"
+        "\n"
+        "Run Python code inside the running Python process PID, through gdb or lldb.\n"
+        "The target keeps running; the code's output and any exception are reported\n"
+        "here.\n"
+        "\n"
+        "Options (they come before PID):\n"
+        "  -c, --code=CODE        run CODE instead of a SCRIPT file\n"
+        "      --debugger=NAME    gdb, lldb, or auto (default): gdb if on PATH, else lldb\n"
+        "      --timeout=SECONDS  seconds for attaching plus running (default: 30)\n"
+        "      --no-wait          return once the code is scheduled in the target\n"
+        "      --json             print exactly one JSON object on stdout\n"
+        "  -v, --verbose          show the debugger script and its transcript on stderr\n"
+        "      --config=FILE      read settings from FILE instead of the default file\n"
+        "  -h, --help             show this help and exit\n"
+        "      --version          show the version and exit\n"
+        "      --                 end of options: the next word is PID\n"
+        "\n"
+        "Every word after SCRIPT or CODE is an argument for the code, even when it\n"
+        "starts with '-'.\n"
+        "\n"
+        "What the code sees:\n"
+        "  __name__ == \"__attachpy__\"  a fresh module namespace (the target's globals\n"
+        "                              stay in 'import __main__')\n"
+        "  __file__                    the SCRIPT path as given, or \"<string>\" with -c\n"
+        "  attachpy_args               the ARGs, as a list of str\n"
+        "\n"
+        "Config file:\n"
+        "  $XDG_CONFIG_HOME/attachpy/config.yaml, or ~/.config/attachpy/config.yaml when\n"
+        "  XDG_CONFIG_HOME is not set: a YAML mapping with these keys (the command line\n"
+        "  wins over it):\n"
+        "    debugger: gdb    # gdb, lldb or auto\n"
+        "    timeout: 30      # seconds\n"
+        "\n"
+        "Exit status:\n"
+        "  0  ok\n"
+        "  1  script_error (the code raised an exception)\n"
+        "  2  usage (bad command line or config file)\n"
+        "  3  no_such_process, target_exited\n"
+        "  4  permission_denied, remote_debug_disabled\n"
+        "  5  not_python, unsupported_python\n"
+        "  6  debugger_not_found, debugger_failed, injection_failed\n"
+        "  7  timeout\n"
+        "\n"
+        "Examples:\n"
+        "  attachpy 4242 dump_threads.py --all\n"
+        "  attachpy --json --timeout=5 4242 -c 'import sys; print(sys.version)'\n";
+
+static const char *const debugger_names[] = {
+        [AP_DEBUGGER_AUTO] = "auto",
+        [AP_DEBUGGER_GDB] = "gdb",
+        [AP_DEBUGGER_LLDB] = "lldb",
+};
+
+const char *ap_debugger_name(ap_debugger_choice d) {
+        if ((unsigned)d >= AP_ARRAY_SIZE(debugger_names))
+                return NULL;
+        return debugger_names[d];
+}
+
+int ap_debugger_from_name(const char *name, ap_debugger_choice *ret) {
+        if (!name)
+                return -1;
+        for (size_t i = 0; i < AP_ARRAY_SIZE(debugger_names); i++)
+                if (strcmp(name, debugger_names[i]) == 0) {
+                        if (ret)
+                                *ret = (ap_debugger_choice)i;
+                        return 0;
+                }
+        return -1;
+}
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+/* Digits with an optional decimal point, parsed by hand: strtod would also
+ * take signs, spaces, exponents, hex, "inf" and a locale's decimal comma. */
+int ap_timeout_from_text(const char *text, double *ret) {
+        if (!text)
+                return -1;
+        const char *p = text;
+        size_t n_digits = 0;
+        double whole = 0;
+        for (; is_digit(*p); p++, n_digits++) {
+                whole = whole * 10 + (*p - '0');
+                if (whole > AP_MAX_TIMEOUT_S)
+                        return -1;
+        }
+        double frac = 0;
+        if (*p == '.') {
+                uint64_t num = 0, den = 1;
+                for (p++; is_digit(*p); p++, n_digits++)
+                        if (den < UINT64_C(1000000000)) { /* below a nanosecond is noise */
+                                num = num * 10 + (uint64_t)(*p - '0');
+                                den *= 10;
+                        }
+                frac = (double)num / (double)den;
+        }
+        if (*p != '\0' || n_digits == 0)
+                return -1;
+        double v = whole + frac;
+        if (!(v > 0) || v > AP_MAX_TIMEOUT_S)
+                return -1;
+        if (ret)
+                *ret = v;
+        return 0;
+}
+
+void ap_options_free(ap_options *opts) {
+        if (!opts)
+                return;
+        free(opts->config_path);
+        free(opts->pid_text);
+        free(opts->script_path);
+        free(opts->code);
+        for (size_t i = 0; i < opts->n_args; i++)
+                free(opts->args[i]);
+        free(opts->args);
+        *opts = (ap_options){0};
+}
+
+typedef enum opt_id {
+        OPT_HELP,
+        OPT_VERSION,
+        OPT_JSON,
+        OPT_VERBOSE,
+        OPT_NO_WAIT,
+        OPT_DEBUGGER,
+        OPT_TIMEOUT,
+        OPT_CONFIG,
+        OPT_CODE,
+} opt_id;
+
+static const struct opt_spec {
+        const char *long_name; /* without the leading "--" */
+        char short_name;       /* 0: none */
+        bool takes_value;
+        opt_id id;
+} opt_specs[] = {
+        {"help", 'h', false, OPT_HELP},
+        {"version", 0, false, OPT_VERSION},
+        {"json", 0, false, OPT_JSON},
+        {"verbose", 'v', false, OPT_VERBOSE},
+        {"no-wait", 0, false, OPT_NO_WAIT},
+        {"debugger", 0, true, OPT_DEBUGGER},
+        {"timeout", 0, true, OPT_TIMEOUT},
+        {"config", 0, true, OPT_CONFIG},
+        {"code", 'c', true, OPT_CODE},
+};
+
+static const struct opt_spec *find_long(const char *name, size_t len) {
+        for (size_t i = 0; i < AP_ARRAY_SIZE(opt_specs); i++)
+                if (strlen(opt_specs[i].long_name) == len &&
+                    memcmp(opt_specs[i].long_name, name, len) == 0)
+                        return &opt_specs[i];
+        return NULL;
+}
+
+static const struct opt_spec *find_short(char c) {
+        for (size_t i = 0; i < AP_ARRAY_SIZE(opt_specs); i++)
+                if (opt_specs[i].short_name && opt_specs[i].short_name == c)
+                        return &opt_specs[i];
+        return NULL;
+}
+
+/* The option a word names, with its inline value ("--timeout=5") if any;
+ * NULL if the word is no option of ours. */
+static const struct opt_spec *match_option(const char *word, const char **ret_value) {
+        *ret_value = NULL;
+        if (word[0] != '-' || word[1] == '\0')
+                return NULL;
+        if (word[1] != '-')
+                return word[2] == '\0' ? find_short(word[1]) : NULL;
+        const char *name = word + 2;
+        const char *eq = strchr(name, '=');
+        if (!eq)
+                return find_long(name, strlen(name));
+        *ret_value = eq + 1;
+        return find_long(name, (size_t)(eq - name));
+}
+
+static int out_of_memory(ap_error *err) {
+        return ap_error_set(err, AP_ERR_USAGE, "out of memory");
+}
+
+static int unknown_option(const char *word, ap_error *err) {
+        ap_error_set(err, AP_ERR_USAGE, "unknown option '%s'", word);
+        /* "-json": a long option written with one dash. */
+        const char *name = word + 1;
+        if (name[0] != '-' && find_long(name, strcspn(name, "=")))
+                ap_error_hint(err, "did you mean '-%s'? " HELP_HINT, word);
+        else if (name[0] == 'c')
+                ap_error_hint(err, "give -c and the code as two words: -c 'CODE'");
+        else
+                ap_error_hint(err, HELP_HINT);
+        return -1;
+}
+
+static int set_code(ap_options *o, const char *name, const char *code, ap_error *err) {
+        if (o->code) {
+                ap_error_set(err, AP_ERR_USAGE, "option '%s' given twice", name);
+                ap_error_hint(err, "put all the code in one -c argument, or write it to a SCRIPT");
+                return -1;
+        }
+        size_t len = strlen(code);
+        if (len > AP_MAX_CODE_BYTES) {
+                ap_error_set(err, AP_ERR_USAGE, "the code given with '%s' is too long (%zu bytes)",
+                             name, len);
+                ap_error_hint(err, "at most %u bytes; put longer code in a SCRIPT file",
+                              AP_MAX_CODE_BYTES);
+                return -1;
+        }
+        o->code = strdup(code);
+        return o->code ? 0 : out_of_memory(err);
+}
+
+/* Apply one option word (and take its value from the next word when it needs
+ * one and has none inline).  *i indexes the word after it. */
+static int parse_option(ap_options *o, const char *word, int argc, char *const *argv, int *i,
+                        ap_error *err) {
+        const char *value;
+        const struct opt_spec *spec = match_option(word, &value);
+        if (!spec)
+                return unknown_option(word, err);
+
+        /* The option's name as typed, without "=VALUE". */
+        char name[16];
+        size_t name_len = value ? (size_t)(value - 1 - word) : strlen(word);
+        snprintf(name, sizeof name, "%.*s", (int)name_len, word);
+
+        if (!spec->takes_value && value) {
+                ap_error_set(err, AP_ERR_USAGE, "option '%s' takes no value, got '%s'", name, word);
+                ap_error_hint(err, "write '%s' alone", name);
+                return -1;
+        }
+        if (spec->takes_value && !value) {
+                if (*i >= argc) {
+                        ap_error_set(err, AP_ERR_USAGE, "option '%s' needs a value", name);
+                        switch (spec->id) {
+                        case OPT_DEBUGGER:
+                                ap_error_hint(err, "write '--debugger=gdb', 'lldb' or 'auto'");
+                                break;
+                        case OPT_TIMEOUT:
+                                ap_error_hint(err, "write '--timeout=SECONDS', e.g. --timeout=30");
+                                break;
+                        case OPT_CONFIG:
+                                ap_error_hint(err, "write '--config=FILE'");
+                                break;
+                        default:
+                                ap_error_hint(err, "write '%s CODE', e.g. %s 'print(42)'", name,
+                                              name);
+                                break;
+                        }
+                        return -1;
+                }
+                value = argv[(*i)++];
+        }
+
+        switch (spec->id) {
+        case OPT_HELP:
+                o->show_help = true;
+                return 0;
+        case OPT_VERSION:
+                o->show_version = true;
+                return 0;
+        case OPT_JSON:
+                o->json = true;
+                return 0;
+        case OPT_VERBOSE:
+                o->verbose = true;
+                return 0;
+        case OPT_NO_WAIT:
+                o->no_wait = true;
+                return 0;
+        case OPT_DEBUGGER:
+                if (ap_debugger_from_name(value, &o->debugger) < 0) {
+                        ap_error_set(err, AP_ERR_USAGE,
+                                     "unknown debugger '%s': use gdb, lldb or auto", value);
+                        ap_error_hint(err, "auto picks gdb if it is on PATH, else lldb");
+                        return -1;
+                }
+                o->debugger_set = true;
+                return 0;
+        case OPT_TIMEOUT:
+                if (ap_timeout_from_text(value, &o->timeout_s) < 0) {
+                        ap_error_set(err, AP_ERR_USAGE, "invalid timeout '%s'", value);
+                        ap_error_hint(err,
+                                      "give a number of seconds greater than 0 and at most %.0f, "
+                                      "such as 30 or 2.5",
+                                      AP_MAX_TIMEOUT_S);
+                        return -1;
+                }
+                o->timeout_set = true;
+                return 0;
+        case OPT_CONFIG:
+                if (value[0] == '\0') {
+                        ap_error_set(err, AP_ERR_USAGE, "option '%s' needs a file name", name);
+                        ap_error_hint(err, "write '--config=FILE'");
+                        return -1;
+                }
+                free(o->config_path);
+                o->config_path = strdup(value);
+                return o->config_path ? 0 : out_of_memory(err);
+        case OPT_CODE:
+                return set_code(o, name, value, err);
+        }
+        return unknown_option(word, err);
+}
+
+static int parse_pid(ap_options *o, const char *text, ap_error *err) {
+        size_t n = strspn(text, "0123456789");
+        if (n == 0 || text[n] != '\0') {
+                ap_error_set(err, AP_ERR_USAGE, "PID must be a positive number, got '%s'", text);
+                ap_error_hint(err, PID_HINT);
+                return -1;
+        }
+        long pid = 0;
+        for (size_t i = 0; i < n && pid <= AP_PID_MAX; i++)
+                pid = pid * 10 + (text[i] - '0');
+        if (pid < 1 || pid > AP_PID_MAX) {
+                ap_error_set(err, AP_ERR_USAGE, "PID must be between 1 and %d, got '%s'",
+                             AP_PID_MAX, text);
+                ap_error_hint(err, PID_HINT);
+                return -1;
+        }
+        o->pid = (pid_t)pid;
+        o->pid_text = strdup(text);
+        return o->pid_text ? 0 : out_of_memory(err);
+}
+
+/* The word after PID, when no -c came before it: -c CODE or SCRIPT. */
+static int parse_code_or_script(ap_options *o, int argc, char *const *argv, int *i,
+                                ap_error *err) {
+        if (*i >= argc) {
+                ap_error_set(err, AP_ERR_USAGE, "missing SCRIPT or -c CODE after PID %s",
+                             o->pid_text);
+                ap_error_hint(err, SYNOPSIS_HINT);
+                return -1;
+        }
+        const char *word = argv[(*i)++];
+        const char *value;
+        const struct opt_spec *spec = match_option(word, &value);
+        if (spec && spec->id == OPT_CODE)
+                return parse_option(o, word, argc, argv, i, err);
+        /* A script may not start with '-': such a word here is almost always an
+         * option written after PID, and "./-name" reaches such a script. */
+        if (word[0] == '-' && word[1] != '\0') {
+                ap_error_set(err, AP_ERR_USAGE, "'%s' after PID %s: options must come before PID",
+                             word, o->pid_text);
+                ap_error_hint(err,
+                              "write 'attachpy [OPTIONS] PID SCRIPT [ARG...]'; a script whose "
+                              "name starts with '-' can be given as './%s'",
+                              word);
+                return -1;
+        }
+        if (word[0] == '\0') {
+                ap_error_set(err, AP_ERR_USAGE, "the SCRIPT path is empty");
+                ap_error_hint(err, SYNOPSIS_HINT);
+                return -1;
+        }
+        o->script_path = strdup(word);
+        return o->script_path ? 0 : out_of_memory(err);
+}
+
+static int take_args(ap_options *o, int argc, char *const *argv, int i, ap_error *err) {
+        if (i >= argc)
+                return 0;
+        size_t n = (size_t)(argc - i);
+        if (n > AP_MAX_ARGS) {
+                ap_error_set(err, AP_ERR_USAGE, "too many arguments for the code (%zu)", n);
+                ap_error_hint(err, "at most %d; pass more data through a file", AP_MAX_ARGS);
+                return -1;
+        }
+        o->args = calloc(n, sizeof *o->args);
+        if (!o->args)
+                return out_of_memory(err);
+        for (; o->n_args < n; o->n_args++) {
+                o->args[o->n_args] = strdup(argv[i + (int)o->n_args]);
+                if (!o->args[o->n_args])
+                        return out_of_memory(err);
+        }
+        return 0;
+}
+
+/* opts is overwritten (not freed first); on failure it is left zeroed. */
+int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *err) {
+        ap_options o = {.debugger = AP_DEBUGGER_AUTO, .timeout_s = AP_DEFAULT_TIMEOUT_S};
+        ap_error first = AP_ERROR_INIT;
+        int i = 1;
+
+        /* After a bad option keep walking the options, so that --help and
+         * --version anywhere before PID still win. */
+        while (i < argc) {
+                const char *word = argv[i];
+                if (strcmp(word, "--") == 0) {
+                        i++;
+                        break;
+                }
+                if (word[0] != '-' || word[1] == '\0')
+                        break;
+                i++;
+                (void)parse_option(&o, word, argc, argv, &i,
+                                   ap_error_is_set(&first) ? NULL : &first);
+        }
+
+        if (o.show_help || o.show_version) {
+                ap_error_clear(&first);
+                *opts = o;
+                return 0;
+        }
+        if (ap_error_is_set(&first))
+                goto fail;
+
+        if (i >= argc) {
+                ap_error_set(&first, AP_ERR_USAGE, "missing PID");
+                ap_error_hint(&first, SYNOPSIS_HINT);
+                goto fail;
+        }
+        if (parse_pid(&o, argv[i++], &first) < 0)
+                goto fail;
+        if (!o.code && parse_code_or_script(&o, argc, argv, &i, &first) < 0)
+                goto fail;
+        if (take_args(&o, argc, argv, i, &first) < 0)
+                goto fail;
+
+        *opts = o;
+        return 0;
+
+fail:
+        ap_options_free(&o);
+        *opts = o;
+        if (err) {
+                ap_error_clear(err);
+                *err = first;
+        } else
+                ap_error_clear(&first);
+        return -1;
+}

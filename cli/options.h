@@ -1,0 +1,66 @@
+/* options.h: the command line and the YAML config, merged into one struct.
+ *
+ * Order of precedence: command line, then config file, then defaults.
+ * Everything the user got wrong is an AP_ERR_USAGE error, reported before
+ * anything touches the target.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+typedef enum ap_debugger_choice {
+        AP_DEBUGGER_AUTO = 0,
+        AP_DEBUGGER_GDB,
+        AP_DEBUGGER_LLDB,
+} ap_debugger_choice;
+
+#define AP_DEFAULT_TIMEOUT_S 30.0
+#define AP_MAX_TIMEOUT_S 86400.0
+
+/* Largest script or -c code accepted (a limit on what a user controls). */
+#define AP_MAX_CODE_BYTES (16u * 1024 * 1024)
+#define AP_MAX_ARGS 4096
+
+typedef struct ap_options {
+        ap_debugger_choice debugger;
+        bool debugger_set; /* given on the command line */
+        double timeout_s;
+        bool timeout_set; /* given on the command line */
+        bool json;
+        bool verbose;
+        bool no_wait;
+        bool show_help;
+        bool show_version;
+        char *config_path; /* --config, or NULL */
+
+        pid_t pid;
+        char *pid_text;    /* as typed */
+        char *script_path; /* SCRIPT as typed, or NULL with -c */
+        char *code;        /* the -c text, or NULL with SCRIPT */
+        char **args;       /* the code's own arguments (attachpy_args) */
+        size_t n_args;
+} ap_options;
+
+/* Parse argv.  On success returns 0; opts->show_help or show_version may be
+ * set, in which case pid/script may be unset.  On failure returns -1 with a
+ * usage error in err.  Does not read the script or the config. */
+int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *err)
+        __attribute__((warn_unused_result));
+
+void ap_options_free(ap_options *opts);
+
+/* "gdb", "lldb", "auto". */
+const char *ap_debugger_name(ap_debugger_choice d);
+/* Parse a debugger name; -1 if unknown. */
+int ap_debugger_from_name(const char *name, ap_debugger_choice *ret);
+
+/* Parse a timeout in seconds ("30", "2.5"): positive, finite, at most
+ * AP_MAX_TIMEOUT_S.  -1 if invalid. */
+int ap_timeout_from_text(const char *text, double *ret);
+
+/* The --help text. */
+extern const char ap_usage_text[];

@@ -1,0 +1,115 @@
+/* result.c: the agent's record stream. */
+#include "result.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static char *dup_text(const char *p, size_t n) {
+        char *s = malloc(n + 1);
+        if (!s)
+                return NULL;
+        memcpy(s, p, n);
+        s[n] = '\0';
+        return s;
+}
+
+static int set_text(char **dst, const char *p, size_t n) {
+        free(*dst);
+        *dst = dup_text(p, n);
+        return *dst ? 0 : -1;
+}
+
+static int append_capped(ap_result *r, ap_buf *b, const char *p, size_t n) {
+        if (b->len + n > AP_MAX_RESULT_BYTES) {
+                n = AP_MAX_RESULT_BYTES > b->len ? AP_MAX_RESULT_BYTES - b->len : 0;
+                r->truncated = true;
+        }
+        return ap_buf_append(b, p, n);
+}
+
+static int handle(ap_result *r, const char *tag, const char *p, size_t n, ap_error *err) {
+        int rc = 0;
+        if (memcmp(tag, "HELO", 4) == 0)
+                r->helo = true;
+        else if (memcmp(tag, "VERS", 4) == 0)
+                rc = set_text(&r->version, p, n);
+        else if (memcmp(tag, "RUN ", 4) == 0)
+                r->running = true;
+        else if (memcmp(tag, "OUT ", 4) == 0)
+                rc = append_capped(r, &r->out, p, n);
+        else if (memcmp(tag, "ERR ", 4) == 0)
+                rc = append_capped(r, &r->err, p, n);
+        else if (memcmp(tag, "EXTY", 4) == 0)
+                rc = set_text(&r->exc_type, p, n);
+        else if (memcmp(tag, "EXMS", 4) == 0)
+                rc = set_text(&r->exc_message, p, n);
+        else if (memcmp(tag, "EXTB", 4) == 0)
+                rc = set_text(&r->exc_traceback, p, n);
+        else if (memcmp(tag, "FAIL", 4) == 0)
+                rc = set_text(&r->fail, p, n);
+        else if (memcmp(tag, "END ", 4) == 0) {
+                r->ended = true;
+                rc = set_text(&r->end, p, n);
+        } else
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "the agent sent an unknown record '%.4s'", tag);
+        if (rc < 0)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
+        return 0;
+}
+
+int ap_result_feed(ap_result *r, const void *data, size_t len, ap_error *err) {
+        if (ap_buf_append(&r->pending, data, len) < 0)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
+        size_t pos = 0;
+        while (r->pending.len - pos >= 8) {
+                const unsigned char *h = (const unsigned char *)r->pending.data + pos;
+                uint32_t n = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
+                             (uint32_t)h[7] << 24;
+                if (n > AP_MAX_RESULT_BYTES + 1024u * 1024) {
+                        ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                     "the agent sent a record of %u bytes", n);
+                        return -1;
+                }
+                if (r->pending.len - pos - 8 < n)
+                        break;
+                if (handle(r, (const char *)h, (const char *)h + 8, n, err) < 0)
+                        return -1;
+                pos += 8 + (size_t)n;
+        }
+        if (pos > 0) {
+                memmove(r->pending.data, r->pending.data + pos, r->pending.len - pos);
+                r->pending.len -= pos;
+                r->pending.data[r->pending.len] = '\0';
+        }
+        return 0;
+}
+
+void ap_result_free(ap_result *r) {
+        if (!r)
+                return;
+        free(r->version);
+        free(r->end);
+        free(r->exc_type);
+        free(r->exc_message);
+        free(r->exc_traceback);
+        free(r->fail);
+        ap_buf_free(&r->out);
+        ap_buf_free(&r->err);
+        ap_buf_free(&r->pending);
+        memset(r, 0, sizeof *r);
+}
+
+int ap_record_encode(ap_buf *out, const char tag[4], const void *data, size_t len) {
+        if (len > UINT32_MAX)
+                return -1;
+        unsigned char h[8];
+        memcpy(h, tag, 4);
+        h[4] = (unsigned char)(len & 0xff);
+        h[5] = (unsigned char)((len >> 8) & 0xff);
+        h[6] = (unsigned char)((len >> 16) & 0xff);
+        h[7] = (unsigned char)((len >> 24) & 0xff);
+        if (ap_buf_append(out, h, 8) < 0 || ap_buf_append(out, data, len) < 0)
+                return -1;
+        return 0;
+}

@@ -1,0 +1,43 @@
+/* result.h: what the agent reports (docs/protocol.md, "The result stream").
+ *
+ * ap_result_feed() is an incremental, pure parser of the record stream; the
+ * CLI feeds it whatever the socket delivers.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "util.h"
+
+/* A limit on each of stdout and stderr of one run: larger output is
+ * truncated. */
+#define AP_MAX_RESULT_BYTES (64u * 1024 * 1024)
+
+typedef struct ap_result {
+        bool helo;      /* the agent thread started */
+        bool running;   /* the code started (RUN seen) */
+        bool ended;     /* END seen */
+        char *version;  /* VERS */
+        char *end;      /* "ok", "exception", "failed" */
+        ap_buf out;     /* OUT */
+        ap_buf err;     /* ERR */
+        char *exc_type; /* EXTY, EXMS, EXTB, or NULL */
+        char *exc_message;
+        char *exc_traceback;
+        char *fail;     /* FAIL: the agent's own failure */
+        bool truncated;
+
+        ap_buf pending; /* bytes of an incomplete record */
+} ap_result;
+
+/* Parse data.  Returns 0, or -1 with err set on a malformed stream. */
+int ap_result_feed(ap_result *r, const void *data, size_t len, ap_error *err)
+        __attribute__((warn_unused_result));
+
+void ap_result_free(ap_result *r);
+
+/* Encode one record (used for the CLI's GO and by the tests). */
+int ap_record_encode(ap_buf *out, const char tag[4], const void *data, size_t len)
+        __attribute__((warn_unused_result));

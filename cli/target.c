@@ -1,0 +1,657 @@
+/* target.c: preflight of a target process, from /proc and ELF files only. */
+#include "target.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elf_symbols.h"
+#include "util.h"
+
+#define MAX_PROC_FILE (4u * 1024 * 1024)
+#define MAX_OBJECTS 4096
+
+const char *ap_impl_name(ap_impl impl) {
+        return impl == AP_IMPL_PYPY ? "pypy" : "cpython";
+}
+
+static int read_proc(pid_t pid, const char *name, char **ret, size_t *ret_len) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+        return ap_read_file(path, MAX_PROC_FILE, ret, ret_len);
+}
+
+int ap_proc_state_read(pid_t pid, ap_proc_state *ret) {
+        _cleanup_free_ char *stat = NULL, *status = NULL;
+        if (read_proc(pid, "stat", &stat, NULL) < 0)
+                return -1;
+        /* "pid (comm) S ...": comm may hold anything, so search from the end. */
+        char *rp = strrchr(stat, ')');
+        if (!rp || rp[1] != ' ' || !rp[2]) {
+                errno = EINVAL;
+                return -1;
+        }
+        ret->state = rp[2];
+        ret->tracer_pid = 0;
+        if (read_proc(pid, "status", &status, NULL) < 0)
+                return -1;
+        const char *tp = strstr(status, "\nTracerPid:");
+        if (tp)
+                ret->tracer_pid = (pid_t)strtol(tp + strlen("\nTracerPid:"), NULL, 10);
+        return 0;
+}
+
+static bool status_ids(const char *status, const char *key, unsigned long *ret_effective) {
+        const char *p = strstr(status, key);
+        if (!p)
+                return false;
+        p += strlen(key);
+        unsigned long real = 0, eff = 0;
+        if (sscanf(p, "%lu %lu", &real, &eff) != 2)
+                return false;
+        *ret_effective = eff;
+        return true;
+}
+
+static bool have_cap_sys_ptrace(void) {
+        _cleanup_free_ char *status = NULL;
+        if (ap_read_file("/proc/self/status", MAX_PROC_FILE, &status, NULL) < 0)
+                return false;
+        const char *p = strstr(status, "\nCapEff:");
+        if (!p)
+                return false;
+        unsigned long long caps = strtoull(p + strlen("\nCapEff:"), NULL, 16);
+        return caps & (1ULL << 19); /* CAP_SYS_PTRACE */
+}
+
+static int yama_scope(void) {
+        _cleanup_free_ char *s = NULL;
+        if (ap_read_file("/proc/sys/kernel/yama/ptrace_scope", 64, &s, NULL) < 0)
+                return 0;
+        return atoi(s);
+}
+
+bool ap_environ_has_nonempty(const char *env, size_t len, const char *var) {
+        size_t vlen = strlen(var);
+        for (size_t i = 0; i < len;) {
+                const char *e = env + i;
+                size_t elen = strnlen(e, len - i);
+                if (elen > vlen + 1 && strncmp(e, var, vlen) == 0 && e[vlen] == '=')
+                        return true;
+                i += elen + 1;
+        }
+        return false;
+}
+
+static bool x_option_disables(const char *val) {
+        size_t n = strcspn(val, "="); /* CPython ignores a value after '=' */
+        return (n == strlen("disable_remote_debug") &&
+                strncmp(val, "disable_remote_debug", n) == 0) ||
+               (n == strlen("disable-remote-debug") && strncmp(val, "disable-remote-debug", n) == 0);
+}
+
+/* Walk the interpreter's own options the way CPython's getopt does: they end
+ * at the first word that is not an option, at "-", "--", or at -c/-m (what
+ * follows belongs to the program).  Single-letter flags may be combined
+ * ("-BX disable_remote_debug", "-bWignore"); -X and -W take a value, glued
+ * or as the next word. */
+bool ap_cmdline_disables_remote_debug(const char *cmdline, size_t len) {
+        size_t i = strnlen(cmdline, len) + 1; /* skip argv[0] */
+        while (i < len) {
+                const char *a = cmdline + i;
+                i += strnlen(a, len - i) + 1;
+                if (a[0] != '-' || a[1] == '\0' || strcmp(a, "--") == 0)
+                        return false;
+                if (a[1] == '-') {
+                        if (strcmp(a, "--check-hash-based-pycs") == 0 && i < len)
+                                i += strnlen(cmdline + i, len - i) + 1;
+                        continue;
+                }
+                for (const char *c = a + 1; *c; c++) {
+                        if (*c == 'c' || *c == 'm')
+                                return false;
+                        if (*c != 'X' && *c != 'W')
+                                continue;
+                        const char *val = c + 1;
+                        if (!*val) {
+                                if (i >= len)
+                                        return false;
+                                val = cmdline + i;
+                                i += strnlen(val, len - i) + 1;
+                        }
+                        if (*c == 'X' && x_option_disables(val))
+                                return true;
+                        break;
+                }
+        }
+        return false;
+}
+
+int ap_python_version_from_name(const char *name, int *major, int *minor, bool *free_threaded) {
+        const char *base = strrchr(name, '/');
+        base = base ? base + 1 : name;
+        const char *p = NULL;
+        if (strncmp(base, "libpython", 9) == 0)
+                p = base + 9;
+        else if (strncmp(base, "python", 6) == 0)
+                p = base + 6;
+        if (!p || !isdigit((unsigned char)p[0]))
+                return -1;
+        char *end;
+        long ma = strtol(p, &end, 10);
+        if (*end != '.' || !isdigit((unsigned char)end[1]))
+                return -1;
+        long mi = strtol(end + 1, &end, 10);
+        if (ma < 2 || ma > 9 || mi < 0 || mi > 99)
+                return -1;
+        *major = (int)ma;
+        *minor = (int)mi;
+        if (free_threaded)
+                *free_threaded = *end == 't';
+        return 0;
+}
+
+/* One object mapped into the target, with its load bias. */
+typedef struct mapped_object {
+        char *path;      /* as the target sees it */
+        char *open_path; /* where we can read it (/proc/PID/root/..., map_files) */
+        uint64_t start;  /* lowest address mapped */
+        uint64_t start_offset; /* file offset of that mapping */
+} mapped_object;
+
+typedef struct object_list {
+        mapped_object *v;
+        size_t n;
+} object_list;
+
+static void object_list_free(object_list *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->v[i].path);
+                free(l->v[i].open_path);
+        }
+        free(l->v);
+        l->v = NULL;
+        l->n = 0;
+}
+
+static int parse_maps(pid_t pid, object_list *out, ap_error *err) {
+        _cleanup_free_ char *maps = NULL;
+        if (read_proc(pid, "maps", &maps, NULL) < 0) {
+                if (errno == ENOENT || errno == ESRCH)
+                        return ap_error_set(err, AP_ERR_TARGET_EXITED,
+                                            "process %d exited while attachpy inspected it",
+                                            (int)pid);
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "cannot read the memory map of process %d: %s", (int)pid,
+                                    strerror(errno));
+        }
+        char *save = NULL;
+        for (char *line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                unsigned long long start, end, offset;
+                int pathpos = -1;
+                if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &start, &end, &offset,
+                           &pathpos) < 3 ||
+                    pathpos < 0)
+                        continue;
+                const char *path = line + pathpos;
+                if (path[0] != '/')
+                        continue;
+                bool deleted = false;
+                size_t plen = strlen(path);
+                const char *del = " (deleted)";
+                if (plen > strlen(del) && strcmp(path + plen - strlen(del), del) == 0) {
+                        deleted = true;
+                        plen -= strlen(del);
+                }
+                mapped_object *o = NULL;
+                for (size_t i = 0; i < out->n; i++)
+                        if (strlen(out->v[i].path) == plen &&
+                            strncmp(out->v[i].path, path, plen) == 0)
+                                o = &out->v[i];
+                if (o) {
+                        if (start < o->start) {
+                                o->start = start;
+                                o->start_offset = offset;
+                        }
+                        continue;
+                }
+                if (out->n >= MAX_OBJECTS)
+                        break;
+                mapped_object *nv = realloc(out->v, (out->n + 1) * sizeof *nv);
+                if (!nv)
+                        return ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
+                out->v = nv;
+                o = &out->v[out->n++];
+                memset(o, 0, sizeof *o);
+                o->path = strndup(path, plen);
+                o->start = start;
+                o->start_offset = offset;
+                if (deleted)
+                        (void)!asprintf(&o->open_path, "/proc/%d/map_files/%llx-%llx", (int)pid,
+                                        start, end);
+                else
+                        (void)!asprintf(&o->open_path, "/proc/%d/root%s", (int)pid, o->path);
+                if (!o->path || !o->open_path)
+                        return ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
+        }
+        return 0;
+}
+
+static const char *basename_of(const char *path) {
+        const char *b = strrchr(path, '/');
+        return b ? b + 1 : path;
+}
+
+/* Absolute address of a link-time address in an object. */
+static uint64_t absolute(const mapped_object *o, const ap_elf_info *info, uint64_t value) {
+        uint64_t bias = o->start - (info->first_load_vaddr + (o->start_offset - info->first_load_offset));
+        return bias + value;
+}
+
+static int check_permissions(pid_t pid, uid_t target_uid, ap_error *err) {
+        uid_t me = geteuid();
+        bool cap = have_cap_sys_ptrace();
+        if (!cap && me != target_uid)
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "process %d belongs to uid %u and attachpy runs as uid %u",
+                                    (int)pid, (unsigned)target_uid, (unsigned)me),
+                       ap_error_hint(err, "run attachpy as the same user as the target, or as "
+                                          "root (CAP_SYS_PTRACE)"),
+                       -1;
+        int scope = yama_scope();
+        if (scope >= 3)
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "ptrace is disabled on this machine "
+                                    "(kernel.yama.ptrace_scope = 3)"),
+                       ap_error_hint(err, "scope 3 cannot be lowered without a reboot; "
+                                          "attachpy cannot work here"),
+                       -1;
+        if (scope == 2 && !cap)
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "only root may attach to processes here "
+                                    "(kernel.yama.ptrace_scope = 2)"),
+                       ap_error_hint(err, "run attachpy as root, or grant it CAP_SYS_PTRACE"),
+                       -1;
+        if (scope == 1 && !cap)
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "kernel.yama.ptrace_scope = 1 lets a process trace only its "
+                                    "own descendants, and process %d is not one",
+                                    (int)pid),
+                       ap_error_hint(err, "run attachpy as root (or with CAP_SYS_PTRACE), or "
+                                          "lower the scope with 'sysctl kernel.yama.ptrace_scope=0' "
+                                          "(this lets any process of a user debug the others: see "
+                                          "the README)"),
+                       -1;
+        return 0;
+}
+
+static int check_state(pid_t pid, ap_error *err) {
+        ap_proc_state st;
+        if (ap_proc_state_read(pid, &st) < 0) {
+                if (errno == ENOENT || errno == ESRCH)
+                        return ap_error_set(err, AP_ERR_NO_SUCH_PROCESS, "no process with PID %d",
+                                            (int)pid),
+                               ap_error_hint(err, "check the PID with 'ps -p %d' or list Python "
+                                                  "processes with 'pgrep -a python'",
+                                             (int)pid),
+                               -1;
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "cannot read the state of process %d: %s", (int)pid,
+                                    strerror(errno));
+        }
+        if (st.state == 'Z' || st.state == 'X')
+                return ap_error_set(err, AP_ERR_TARGET_EXITED,
+                                    "process %d has exited (it is a zombie waiting for its "
+                                    "parent to reap it)",
+                                    (int)pid),
+                       ap_error_hint(err, "there is nothing left to run code in"), -1;
+        if (st.tracer_pid != 0) {
+                _cleanup_free_ char *comm = NULL;
+                if (read_proc(st.tracer_pid, "comm", &comm, NULL) == 0)
+                        comm[strcspn(comm, "\n")] = '\0';
+                ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                             "process %d is already being traced by process %d (%s)", (int)pid,
+                             (int)st.tracer_pid, comm ? comm : "?");
+                ap_error_hint(err, "a process can have only one tracer: detach or end process %d "
+                                   "first",
+                              (int)st.tracer_pid);
+                return -1;
+        }
+        if (st.state == 'T' || st.state == 't')
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "process %d is stopped (by SIGSTOP, SIGTSTP or Ctrl-Z); "
+                                    "its Python cannot run code until it continues",
+                                    (int)pid),
+                       ap_error_hint(err, "resume it with 'kill -CONT %d' and run attachpy again",
+                                     (int)pid),
+                       -1;
+        return 0;
+}
+
+static bool same_mount_ns(pid_t pid) {
+        char path[64];
+        struct stat a, b;
+        snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+        if (stat("/proc/self/ns/mnt", &a) < 0 || stat(path, &b) < 0)
+                return true; /* cannot tell: assume the common case */
+        return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+enum {
+        SYM_GIL_ENSURE,
+        SYM_PYPY_GIL_ENSURE,
+        SYM_PY_VERSION,
+        SYM_ADD_PENDING,
+        SYM_CHECK_SIGNALS,
+        SYM_OBJ_MALLOC,
+        SYM_OBJ_FREE,
+        SYM_SAVE_THREAD,
+        SYM_RESTORE_THREAD,
+        SYM_COUNT_,
+};
+
+static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
+        const mapped_object *found = NULL;
+        ap_elf_info found_info = {0};
+        ap_elf_sym found_syms[SYM_COUNT_];
+        int n_found = 0;
+
+        for (size_t i = 0; i < objs->n; i++) {
+                const mapped_object *o = &objs->v[i];
+                const char *base = basename_of(o->path);
+                bool is_exe = t->exe && strcmp(o->path, t->exe) == 0;
+                if (!is_exe && strncmp(base, "libpython", 9) != 0 &&
+                    strncmp(base, "libpypy", 7) != 0)
+                        continue;
+                ap_elf_sym syms[SYM_COUNT_] = {
+                        [SYM_GIL_ENSURE] = {.name = "PyGILState_Ensure"},
+                        [SYM_PYPY_GIL_ENSURE] = {.name = "PyPyGILState_Ensure"},
+                        [SYM_PY_VERSION] = {.name = "Py_Version"},
+                        [SYM_ADD_PENDING] = {.name = "Py_AddPendingCall"},
+                        [SYM_CHECK_SIGNALS] = {.name = "PyErr_CheckSignals"},
+                        [SYM_OBJ_MALLOC] = {.name = "PyObject_Malloc"},
+                        [SYM_OBJ_FREE] = {.name = "PyObject_Free"},
+                        [SYM_SAVE_THREAD] = {.name = "PyEval_SaveThread"},
+                        [SYM_RESTORE_THREAD] = {.name = "PyEval_RestoreThread"},
+                };
+                ap_elf_info info;
+                ap_error e = AP_ERROR_INIT;
+                if (ap_elf_lookup(o->open_path, syms, SYM_COUNT_, &info, &e) < 0) {
+                        ap_error_clear(&e);
+                        continue;
+                }
+                if (!syms[SYM_GIL_ENSURE].found && !syms[SYM_PYPY_GIL_ENSURE].found) {
+                        ap_elf_info_free(&info);
+                        continue;
+                }
+                n_found++;
+                if (found) {
+                        ap_elf_info_free(&info);
+                        continue;
+                }
+                found = o;
+                found_info = info;
+                memcpy(found_syms, syms, sizeof syms);
+        }
+
+        if (!found) {
+                ap_error_set(err, AP_ERR_NOT_PYTHON,
+                             "process %d (%s) is not a Python process: no Python interpreter "
+                             "is loaded in it",
+                             (int)t->pid, t->exe ? t->exe : "?");
+                ap_error_hint(err, "give the PID of a running Python program; 'pgrep -a python' "
+                                   "lists them");
+                return -1;
+        }
+
+        int rc = 0;
+        t->python_path = strdup(found->path);
+        if (found_syms[SYM_PYPY_GIL_ENSURE].found && !found_syms[SYM_GIL_ENSURE].found) {
+                t->impl = AP_IMPL_PYPY;
+                ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                             "process %d runs PyPy (%s), which attachpy does not support yet",
+                             (int)t->pid, found->path);
+                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13");
+                rc = -1;
+                goto out;
+        }
+        t->impl = AP_IMPL_CPYTHON;
+
+        if (n_found > 1) {
+                ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                             "process %d has %d Python runtimes loaded; attachpy cannot tell "
+                             "which one is live",
+                             (int)t->pid, n_found);
+                ap_error_hint(err, "this happens when a program embeds a second libpython; it is "
+                                   "not supported yet");
+                rc = -1;
+                goto out;
+        }
+
+        /* The version: exact from Py_Version (3.11+), else from the file name. */
+        bool free_threaded = false;
+        const char *name_for_version = found_info.soname ? found_info.soname : found->path;
+        if (ap_python_version_from_name(name_for_version, &t->version_major, &t->version_minor,
+                                        &free_threaded) < 0 &&
+            ap_python_version_from_name(found->path, &t->version_major, &t->version_minor,
+                                        &free_threaded) < 0)
+                t->version_major = t->version_minor = 0;
+        if (found_syms[SYM_PY_VERSION].found) {
+                uint64_t hex = 0;
+                uint32_t hex32 = 0;
+                if (found_syms[SYM_PY_VERSION].size == 8 &&
+                    ap_elf_read_at_vaddr(found->open_path, found_syms[SYM_PY_VERSION].value, &hex,
+                                         8) == 0)
+                        hex32 = (uint32_t)hex;
+                else if (found_syms[SYM_PY_VERSION].size == 4)
+                        (void)!ap_elf_read_at_vaddr(found->open_path,
+                                                    found_syms[SYM_PY_VERSION].value, &hex32, 4);
+                if (hex32) {
+                        t->version_major = (int)(hex32 >> 24) & 0xff;
+                        t->version_minor = (int)(hex32 >> 16) & 0xff;
+                        (void)!asprintf(&t->version, "%d.%d.%d", t->version_major,
+                                        t->version_minor, (int)(hex32 >> 8) & 0xff);
+                }
+        }
+        if (!t->version && t->version_major)
+                (void)!asprintf(&t->version, "%d.%d", t->version_major, t->version_minor);
+
+        if (!t->version_major) {
+                ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                             "cannot tell which Python version process %d runs (%s)",
+                             (int)t->pid, found->path);
+                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13 built as libpythonX.Y "
+                                   "or as pythonX.Y exporting its C API");
+                rc = -1;
+                goto out;
+        }
+        if (free_threaded) {
+                ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                             "process %d runs a free-threaded CPython %s, which attachpy does "
+                             "not support yet",
+                             (int)t->pid, t->version);
+                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13 with the GIL");
+                rc = -1;
+                goto out;
+        }
+        if (t->version_major != 3 || t->version_minor < 7 || t->version_minor > 13) {
+                ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                             "process %d runs Python %s, which attachpy does not support",
+                             (int)t->pid, t->version);
+                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13");
+                rc = -1;
+                goto out;
+        }
+
+        if (!found_syms[SYM_ADD_PENDING].found || !found_syms[SYM_CHECK_SIGNALS].found) {
+                ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                             "%s does not export the C API attachpy needs (Py_AddPendingCall)",
+                             found->path);
+                ap_error_hint(err, "this Python was built without exported symbols");
+                rc = -1;
+                goto out;
+        }
+        t->addr_add_pending_call = absolute(found, &found_info, found_syms[SYM_ADD_PENDING].value);
+        t->addr_nudge = absolute(found, &found_info, found_syms[SYM_CHECK_SIGNALS].value);
+        const int safepoint_syms[] = {SYM_CHECK_SIGNALS, SYM_OBJ_MALLOC, SYM_OBJ_FREE,
+                                      SYM_SAVE_THREAD, SYM_RESTORE_THREAD};
+        for (size_t i = 0; i < AP_ARRAY_SIZE(safepoint_syms); i++)
+                if (found_syms[safepoint_syms[i]].found)
+                        t->safepoints[t->n_safepoints++] =
+                                absolute(found, &found_info, found_syms[safepoint_syms[i]].value);
+out:
+        ap_elf_info_free(&found_info);
+        return rc;
+}
+
+static int find_loader(ap_target *t, const object_list *objs, ap_error *err) {
+        enum { L_MMAP, L_MUNMAP, L_DLOPEN, L_DLSYM, L_DLERROR, L_COUNT_ };
+        bool have[L_COUNT_] = {0};
+        uint64_t *dest[L_COUNT_] = {&t->addr_mmap, &t->addr_munmap, &t->addr_dlopen,
+                                    &t->addr_dlsym, &t->addr_dlerror};
+        for (size_t i = 0; i < objs->n; i++) {
+                const mapped_object *o = &objs->v[i];
+                const char *base = basename_of(o->path);
+                bool is_libc = strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-2.", 7) == 0;
+                bool is_libdl = strncmp(base, "libdl.so", 8) == 0 || strncmp(base, "libdl-2.", 8) == 0;
+                if (!is_libc && !is_libdl)
+                        continue;
+                ap_elf_sym syms[L_COUNT_] = {{.name = "mmap"},
+                                             {.name = "munmap"},
+                                             {.name = "dlopen"},
+                                             {.name = "dlsym"},
+                                             {.name = "dlerror"}};
+                ap_elf_info info;
+                if (ap_elf_lookup(o->open_path, syms, L_COUNT_, &info, err) < 0)
+                        return -1;
+                for (size_t k = 0; k < L_COUNT_; k++) {
+                        if (!syms[k].found || have[k])
+                                continue;
+                        *dest[k] = absolute(o, &info, syms[k].value);
+                        have[k] = true;
+                }
+                if (is_libc && !t->libc_path)
+                        t->libc_path = strdup(o->path);
+                ap_elf_info_free(&info);
+        }
+        if (!t->libc_path)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "process %d does not use the GNU C library (no libc.so.6 "
+                                    "mapped)",
+                                    (int)t->pid),
+                       ap_error_hint(err, "attachpy needs glibc in the target (musl and static "
+                                          "binaries are not supported)"),
+                       -1;
+        for (size_t k = 0; k < L_COUNT_; k++)
+                if (!have[k])
+                        return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                            "the C library of process %d lacks dlopen/dlsym "
+                                            "(glibc older than 2.34 without libdl loaded)",
+                                            (int)t->pid),
+                               ap_error_hint(err, "the target must have libdl loaded; 'import "
+                                                  "ctypes' in it would load it"),
+                               -1;
+        return 0;
+}
+
+int ap_target_inspect(ap_target *t, pid_t pid, ap_error *err) {
+        memset(t, 0, sizeof *t);
+        t->pid = pid;
+
+        if (check_state(pid, err) < 0)
+                return -1;
+
+        _cleanup_free_ char *status = NULL;
+        if (read_proc(pid, "status", &status, NULL) < 0)
+                return ap_error_set(err, AP_ERR_TARGET_EXITED, "process %d exited", (int)pid);
+        unsigned long uid = 0, gid = 0;
+        if (!status_ids(status, "\nUid:", &uid) || !status_ids(status, "\nGid:", &gid))
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "cannot read the owner of process %d", (int)pid);
+        t->uid = (uid_t)uid;
+        t->gid = (gid_t)gid;
+        if (check_permissions(pid, t->uid, err) < 0)
+                return -1;
+
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+        char exe[PATH_MAX];
+        ssize_t n = readlink(path, exe, sizeof exe - 1);
+        if (n < 0) {
+                if (errno == ENOENT)
+                        return ap_error_set(err, AP_ERR_TARGET_EXITED, "process %d exited",
+                                            (int)pid);
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "cannot read the executable of process %d: %s", (int)pid,
+                                    strerror(errno)),
+                       ap_error_hint(err, "run attachpy as the same user as the target, or as "
+                                          "root"),
+                       -1;
+        }
+        exe[n] = '\0';
+        const char *del = " (deleted)";
+        if ((size_t)n > strlen(del) && strcmp(exe + n - strlen(del), del) == 0)
+                exe[n - strlen(del)] = '\0';
+        t->exe = strdup(exe);
+        if (read_proc(pid, "comm", &t->comm, NULL) == 0)
+                t->comm[strcspn(t->comm, "\n")] = '\0';
+
+        /* The target's wish not to be debugged, as in CPython 3.14. */
+        _cleanup_free_ char *environ = NULL, *cmdline = NULL;
+        size_t env_len = 0, cmd_len = 0;
+        if (read_proc(pid, "environ", &environ, &env_len) == 0 &&
+            ap_environ_has_nonempty(environ, env_len, "PYTHON_DISABLE_REMOTE_DEBUG"))
+                return ap_error_set(err, AP_ERR_REMOTE_DEBUG_DISABLED,
+                                    "process %d disabled remote debugging "
+                                    "(PYTHON_DISABLE_REMOTE_DEBUG is set in its environment)",
+                                    (int)pid),
+                       ap_error_hint(err, "attachpy respects this; restart the program without "
+                                          "PYTHON_DISABLE_REMOTE_DEBUG to allow it"),
+                       -1;
+        if (read_proc(pid, "cmdline", &cmdline, &cmd_len) == 0 &&
+            ap_cmdline_disables_remote_debug(cmdline, cmd_len))
+                return ap_error_set(err, AP_ERR_REMOTE_DEBUG_DISABLED,
+                                    "process %d disabled remote debugging "
+                                    "(started with -X disable_remote_debug)",
+                                    (int)pid),
+                       ap_error_hint(err, "attachpy respects this; restart the program without "
+                                          "that option to allow it"),
+                       -1;
+
+        t->same_mount_ns = same_mount_ns(pid);
+
+        object_list objs = {0};
+        int r = parse_maps(pid, &objs, err);
+        if (r == 0)
+                r = find_python(t, &objs, err);
+        if (r == 0)
+                r = find_loader(t, &objs, err);
+        object_list_free(&objs);
+        if (r < 0)
+                return -1;
+
+        if (!t->same_mount_ns)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "process %d lives in another mount namespace (a container)",
+                                    (int)pid),
+                       ap_error_hint(err, "targets in containers are not supported yet; run "
+                                          "attachpy inside the container"),
+                       -1;
+        return 0;
+}
+
+void ap_target_free(ap_target *t) {
+        if (!t)
+                return;
+        free(t->exe);
+        free(t->comm);
+        free(t->version);
+        free(t->python_path);
+        free(t->libc_path);
+        memset(t, 0, sizeof *t);
+}

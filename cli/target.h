@@ -1,0 +1,81 @@
+/* target.h: what attachpy learns about a process before touching it.
+ *
+ * Preflight reads /proc/PID and the ELF files the process has mapped; it
+ * never stops, traces or writes to the process.  It answers: does the
+ * process exist and run, may we trace it, does it allow remote debugging, is
+ * it a Python we support, and where (absolute addresses) are the functions
+ * the debugger script will call or break on.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+typedef enum ap_impl {
+        AP_IMPL_CPYTHON,
+        AP_IMPL_PYPY,
+} ap_impl;
+
+/* Entry points where the interpreter is known not to hold any lock of the C
+ * library: the debugger waits at one of them when no thread is parked in a
+ * system call.  See docs/architecture.md. */
+#define AP_MAX_SAFEPOINTS 8
+
+typedef struct ap_target {
+        pid_t pid;
+        uid_t uid; /* effective uid of the target */
+        gid_t gid;
+        char *exe;          /* /proc/PID/exe as the target sees it */
+        char *comm;         /* /proc/PID/comm */
+        ap_impl impl;
+        char *version;      /* "3.12" from the file name, or exact ("3.12.1") when readable */
+        int version_major;
+        int version_minor;
+        char *python_path;  /* the object exporting the C API (libpython or the executable) */
+        char *libc_path;
+        bool same_mount_ns;
+
+        /* Absolute addresses in the target. */
+        uint64_t addr_mmap, addr_munmap, addr_dlopen, addr_dlsym, addr_dlerror;
+        uint64_t addr_add_pending_call; /* Py_AddPendingCall */
+        uint64_t addr_nudge;            /* PyErr_CheckSignals: queued as a pending call */
+        uint64_t safepoints[AP_MAX_SAFEPOINTS];
+        size_t n_safepoints;
+} ap_target;
+
+/* The part of /proc/PID/stat and /proc/PID/status attachpy watches. */
+typedef struct ap_proc_state {
+        char state;       /* R, S, D, T, t, Z, X, ... */
+        pid_t tracer_pid; /* 0 when not traced */
+} ap_proc_state;
+
+/* Read the state of pid.  Returns 0, or -1 with errno (ENOENT: gone). */
+int ap_proc_state_read(pid_t pid, ap_proc_state *ret) __attribute__((warn_unused_result));
+
+/* Preflight: fill t, or fail with one of no_such_process, target_exited,
+ * permission_denied, remote_debug_disabled, not_python, unsupported_python,
+ * injection_failed (a stopped target, missing loader functions). */
+int ap_target_inspect(ap_target *t, pid_t pid, ap_error *err) __attribute__((warn_unused_result));
+
+void ap_target_free(ap_target *t);
+
+/* "cpython" or "pypy". */
+const char *ap_impl_name(ap_impl impl);
+
+/* Exposed for the unit tests. */
+
+/* Does a python command line ask to disable remote debugging (-X
+ * disable_remote_debug, -X disable-remote-debug, -Xdisable_remote_debug)?
+ * argv is the NUL-separated /proc/PID/cmdline. */
+bool ap_cmdline_disables_remote_debug(const char *cmdline, size_t len);
+
+/* Is VAR set to a non-empty value in a NUL-separated environment block? */
+bool ap_environ_has_nonempty(const char *environ, size_t len, const char *var);
+
+/* Parse "libpython3.12.so.1.0", "libpython3.13t.so", "python3.11": 0 and the
+ * version on success, -1 if the name carries no version.  *free_threaded
+ * is set for a "t" suffix. */
+int ap_python_version_from_name(const char *name, int *major, int *minor, bool *free_threaded);

@@ -1,0 +1,66 @@
+/* transcript.h: turn a debugger transcript into an outcome.
+ *
+ * Pure functions, no I/O: the debugger scripts print marker lines
+ * ("@@ATTACHPY:<word> [details]" at the start of a line) and the classifier
+ * decides from the markers that appeared, the way the debugger ended, and a
+ * table of the debugger's own error messages.  Tested against transcripts
+ * recorded from real runs (tests/fixtures/transcripts).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define AP_MARKER_PREFIX "@@ATTACHPY:"
+
+/* How far the script got; each stage implies the ones before. */
+typedef enum ap_stage {
+        AP_STAGE_NONE = 0,
+        AP_STAGE_ATTACHED,
+        AP_STAGE_WAITING,   /* breakpoints inserted, target running */
+        AP_STAGE_SAFEPOINT, /* at a safe point, breakpoints gone, calls under way */
+        AP_STAGE_STARTED,   /* the agent's entry point returned */
+        AP_STAGE_DETACHED,
+} ap_stage;
+
+/* A message of the debugger's own that means a known failure. */
+typedef struct ap_debugger_pattern {
+        const char *needle; /* substring of a transcript line */
+        ap_code code;
+        const char *message; /* may contain one %d: the target's pid */
+        const char *hint;
+} ap_debugger_pattern;
+
+/* How the debugger process ended. */
+typedef struct ap_debugger_end {
+        bool exited;         /* exited normally (else killed by a signal) */
+        int exit_code;       /* when exited */
+        int term_signal;     /* when killed */
+        bool deadline_hit;   /* attachpy interrupted it because --timeout expired */
+        bool cancelled;      /* attachpy interrupted it because attachpy was asked to stop */
+        bool sent_interrupt; /* attachpy sent it SIGINT */
+        double timeout_s;    /* the --timeout in force, for messages */
+} ap_debugger_end;
+
+typedef struct ap_transcript_outcome {
+        ap_stage stage;
+        bool interrupted;      /* the script reported it was interrupted while waiting */
+        char safepoint[16];    /* "parked" or "breakpoint" */
+        bool has_start_rc;
+        int start_rc;          /* the agent entry point's return value */
+} ap_transcript_outcome;
+
+/* The furthest stage the markers in text reach (for use while the debugger
+ * runs). */
+ap_stage ap_transcript_stage(const char *text);
+
+/* Classify a finished run.  Returns 0 when the agent was started (start_rc
+ * 0), else -1 with err set.  name: "gdb" or "lldb", for messages. */
+int ap_transcript_classify(const char *text, const char *name, pid_t pid,
+                           const ap_debugger_end *end, const ap_debugger_pattern *patterns,
+                           ap_transcript_outcome *ret, ap_error *err);
+
+/* The message for a negative return value of the agent's entry point. */
+const char *ap_agent_start_error(int rc);

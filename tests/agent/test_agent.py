@@ -1,0 +1,963 @@
+#!/usr/bin/python3
+"""The agent, loaded into real Python processes.
+
+    python3 tests/agent/test_agent.py --agent PATH [--cc CC] [unittest options]
+
+For every interpreter on the list that exists here, a target process
+(target.py) loads the agent with ctypes and calls its entry point on a
+session this harness made: a `request` file and a listening `result.sock`.
+The harness reads the record stream (docs/protocol.md), checks the peer's
+credentials, and looks at the target's own stdout/stderr and state
+afterwards.  embedder.c, compiled on the fly when a C compiler is there,
+hosts the agent without Python, with an uninitialised libpython, and with a
+libpython loaded RTLD_LOCAL.
+
+A missing interpreter is a skip; with CI=true it is a failure, except for
+2.7 and 3.6.  Standard library only.
+"""
+
+import errno
+import json
+import os
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGET = os.path.join(HERE, "target.py")
+EMBEDDER_SOURCE = os.path.join(HERE, "embedder.c")
+DEADLINE_S = 30.0
+
+AGENT = None  # --agent
+CC = os.environ.get("CC", "cc")  # --cc
+
+
+def pyenv_root():
+    root = os.environ.get("PYENV_ROOT")
+    if root:
+        return root
+    try:
+        out = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=10, check=True)
+        return out.stdout.decode().strip()
+    except (OSError, subprocess.SubprocessError):
+        return os.path.expanduser("~/.pyenv")
+
+
+# (label, path, may be missing even in CI)
+def interpreter_list():
+    root = pyenv_root()
+    found = []
+    for version, optional in (("2.7.18", True), ("3.6.15", True), ("3.7.16", False),
+                              ("3.8.18", False), ("3.9.18", False), ("3.10.13", False),
+                              ("3.11.7", False), ("3.12.1", False), ("3.13.0", False)):
+        major_minor = ".".join(version.split(".")[:2])
+        found.append(("pyenv-" + version,
+                      os.path.join(root, "versions", version, "bin", "python" + major_minor),
+                      optional))
+    found.append(("debian-static-3.11", "/usr/bin/python3.11", False))
+    return found
+
+
+# ---- sessions and records ---------------------------------------------------
+
+
+def make_request(code, filename=b"<string>", wait=True, args=()):
+    out = bytearray(b"ATTACHPY-REQUEST 1\n")
+
+    def field(key, value):
+        out.extend(key + b" " + str(len(value)).encode() + b"\n" + value + b"\n")
+
+    field(b"filename", filename)
+    field(b"code", code)
+    field(b"wait", b"1" if wait else b"0")
+    for arg in args:
+        field(b"arg", arg)
+    return bytes(out)
+
+
+def parse_records(data):
+    records = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < 8:
+            raise AssertionError("truncated record header at %d: %r" % (pos, data[pos:]))
+        tag = data[pos:pos + 4].decode("ascii")
+        (length,) = struct.unpack("<I", data[pos + 4:pos + 8])
+        payload = data[pos + 8:pos + 8 + length]
+        if len(payload) != length:
+            raise AssertionError("truncated payload of %s" % tag)
+        records.append((tag, payload))
+        pos += 8 + length
+    return records
+
+
+class Result(object):
+    def __init__(self, records):
+        self.records = records
+        self.tags = [tag for tag, _ in records]
+
+    def raw(self, tag):
+        values = [payload for t, payload in self.records if t == tag]
+        if len(values) != 1:
+            raise AssertionError("%d %r records in %r" % (len(values), tag, self.tags))
+        return values[0]
+
+    def text(self, tag):
+        return self.raw(tag).decode("utf-8")  # strict: payloads must be UTF-8
+
+    def __repr__(self):
+        return "Result(%r)" % (self.records,)
+
+
+class Session(object):
+    """A session directory: request, result.sock; removed by close()."""
+
+    def __init__(self, request=None, listen=True):
+        self.dir = tempfile.mkdtemp(prefix="aptest-")
+        self.server = None
+        if request is not None:
+            with open(os.path.join(self.dir, "request"), "wb") as f:
+                f.write(request)
+        if listen:
+            self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.server.bind(os.path.join(self.dir, "result.sock"))
+            self.server.listen(4)
+
+    def collect(self, pid, timeout=DEADLINE_S):
+        """Accept the agent's connection, check its peer and read to EOF."""
+        self.server.settimeout(timeout)
+        conn, _ = self.server.accept()
+        try:
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                    struct.calcsize("3i"))
+            peer_pid, peer_uid, _ = struct.unpack("3i", creds)
+            if peer_pid != pid or peer_uid != os.getuid():
+                raise AssertionError("SO_PEERCRED: pid %d uid %d, want %d %d"
+                                     % (peer_pid, peer_uid, pid, os.getuid()))
+            deadline = time.monotonic() + timeout
+            chunks = []
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("the record stream did not end in time")
+                conn.settimeout(left)
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            conn.close()
+        return Result(parse_records(b"".join(chunks)))
+
+    def close(self):
+        if self.server is not None:
+            self.server.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- the target process -------------------------------------------------------
+
+
+class Drain(threading.Thread):
+    def __init__(self, stream):
+        threading.Thread.__init__(self, daemon=True)
+        self.stream = stream
+        self.chunks = []
+
+    def run(self):
+        while True:
+            chunk = os.read(self.stream.fileno(), 65536)
+            if not chunk:
+                return
+            self.chunks.append(chunk)
+
+    def value(self):
+        return b"".join(self.chunks)
+
+
+def child_env(extra=None):
+    env = dict((k, v) for k, v in os.environ.items()
+               if not k.startswith("PYTHON") and k != "VIRTUAL_ENV")
+    env.update(extra or {})
+    return env
+
+
+class Target(object):
+    """target.py under one interpreter, with the agent loaded."""
+
+    def __init__(self, python):
+        rfd, wfd = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [python, TARGET, AGENT, str(wfd)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(wfd,),
+                env=child_env())
+        finally:
+            os.close(wfd)
+        self.control = rfd
+        self.buffer = b""
+        self.out = Drain(self.proc.stdout)
+        self.err = Drain(self.proc.stderr)
+        self.out.start()
+        self.err.start()
+        hello = self.read_reply()
+        if not hello.get("ready"):
+            raise AssertionError("target not ready: %r" % hello)
+        self.pid = hello["pid"]
+        self.stdout = self.stderr = None
+
+    def read_line(self, timeout=DEADLINE_S):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no answer from the target; stderr so far: %r"
+                                     % self.err.value())
+            ready, _, _ = select.select([self.control], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self.control, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode("utf-8")
+
+    def read_reply(self):
+        line = self.read_line()
+        if line is None:
+            raise AssertionError("the target closed its control pipe; stderr: %r"
+                                 % self.err.value())
+        return json.loads(line)
+
+    def command(self, **cmd):
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        self.proc.stdin.flush()
+        reply = self.read_reply()
+        if "error" in reply:
+            raise AssertionError("target: %s" % reply["error"])
+        return reply
+
+    def start(self, session_dir):
+        return self.command(op="start", dir=session_dir)["rc"]
+
+    def run(self, code):
+        return self.command(op="exec", code=code)["result"]
+
+    def wait_for(self, expression, timeout=DEADLINE_S):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run("_result = bool(%s)" % expression):
+                return
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for %s" % expression)
+
+    def finish(self, timeout=DEADLINE_S):
+        """Close stdin and reap: returns (exit status, stdout, stderr)."""
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("the target did not exit")
+        self.out.join(timeout)
+        self.err.join(timeout)
+        self.stdout, self.stderr = self.out.value(), self.err.value()
+        return status, self.stdout, self.stderr
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.control)
+
+
+# ---- the per-interpreter cases ------------------------------------------------
+
+
+class AgentCases(object):
+    """Mixed into one TestCase per interpreter (label, python, optional)."""
+
+    label = python = None
+    optional = True
+    version = None  # sys.version.split()[0], from the interpreter itself
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(cls.python, os.X_OK):
+            message = "%s: %s not found" % (cls.label, cls.python)
+            if os.environ.get("CI") == "true" and not cls.optional:
+                raise AssertionError(message + " (required when CI=true)")
+            raise unittest.SkipTest(message)
+        out = subprocess.run([cls.python, "-c", "import sys; print(sys.version.split()[0])"],
+                             stdout=subprocess.PIPE, env=child_env(), timeout=DEADLINE_S,
+                             check=True)
+        cls.version = out.stdout.decode().strip()
+        cls.py3 = cls.version.startswith("3.")
+        cls.version_info = tuple(int(x) for x in cls.version.split(".")[:2])
+        sys.stderr.write("\n[%s: %s, Python %s]\n" % (cls.label, cls.python, cls.version))
+
+    def setUp(self):
+        self.target = Target(self.python)
+        self.sessions = []
+
+    def tearDown(self):
+        self.target.kill()
+        for session in self.sessions:
+            session.close()
+
+    # helpers
+
+    def session(self, code=None, request=None, listen=True, **kw):
+        if request is None and code is not None:
+            request = make_request(code, **kw)
+        session = Session(request, listen)
+        self.sessions.append(session)
+        return session
+
+    def script(self, name, code):
+        path = os.path.join(self.session().dir, name)
+        with open(path, "wb") as f:
+            f.write(code)
+        return path
+
+    def inject(self, code, **kw):
+        """Run code with wait=1; returns the checked Result."""
+        session = self.session(code, **kw)
+        self.assertEqual(self.target.start(session.dir), 0)
+        result = session.collect(self.target.pid)
+        self.check_stream(result)
+        return result
+
+    def check_stream(self, result):
+        tags = result.tags
+        self.assertGreaterEqual(len(tags), 3, result)
+        self.assertEqual(tags[:3], ["HELO", "VERS", "RUN "], result)
+        self.assertEqual(result.text("HELO"), "1 %d" % self.target.pid)
+        self.assertEqual(result.text("VERS"), self.version)
+        self.assertEqual(result.raw("RUN "), b"")
+        for _, payload in result.records:
+            payload.decode("utf-8")
+        end = result.text("END ")
+        self.assertEqual(tags[-1], "END ")
+        if end == "ok":
+            self.assertEqual(tags, ["HELO", "VERS", "RUN ", "OUT ", "ERR ", "END "])
+        elif end == "exception":
+            self.assertEqual(tags, ["HELO", "VERS", "RUN ", "OUT ", "ERR ", "EXTY", "EXMS",
+                                    "EXTB", "END "])
+        else:
+            self.fail("END %r: %r" % (end, result))
+
+    def check_alive(self):
+        self.assertEqual(self.target.run("_result = 6 * 7"), 42)
+
+    def check_traceback(self, tb, path, last_line):
+        self.assertTrue(tb.startswith("Traceback (most recent call last):\n"), tb)
+        self.assertIn('File "%s", line' % path, tb)
+        self.assertNotIn('File "<string>"', tb)
+        self.assertNotIn("_execute", tb)
+        self.assertNotIn("bootstrap", tb)
+        self.assertTrue(tb.endswith(last_line + "\n"), tb)
+
+    # captured output
+
+    def test_stdout_stderr_captured(self):
+        r = self.inject(b"import sys\n"
+                        b"sys.stdout.write('out line\\n')\n"
+                        b"print('printed')\n"
+                        b"sys.stderr.write('err line\\n')\n"
+                        b"sys.stdout.flush()\n")
+        self.assertEqual(r.text("END "), "ok")
+        self.assertEqual(r.text("OUT "), "out line\nprinted\n")
+        self.assertEqual(r.text("ERR "), "err line\n")
+        self.check_alive()
+        _, out, err = self.target.finish()
+        self.assertNotIn(b"out line", out)
+        self.assertNotIn(b"printed", out)
+        self.assertNotIn(b"err line", err)
+
+    def test_other_threads_not_captured(self):
+        self.target.run(
+            "import threading\n"
+            "go, done = threading.Event(), threading.Event()\n"
+            "def background():\n"
+            "    go.wait(30)\n"
+            "    for i in range(3):\n"
+            "        sys.stdout.write('bg-out %d\\n' % i)\n"
+            "        sys.stderr.write('bg-err %d\\n' % i)\n"
+            "    done.set()\n"
+            "bg = threading.Thread(target=background)\n"
+            "bg.start()\n")
+        r = self.inject(b"import sys, __main__\n"
+                        b"sys.stdout.write('agent-out 1\\n')\n"
+                        b"sys.stderr.write('agent-err 1\\n')\n"
+                        b"__main__.go.set()\n"
+                        b"assert __main__.done.wait(30)\n"
+                        b"sys.stdout.write('agent-out 2\\n')\n")
+        self.assertEqual(r.text("END "), "ok", r)
+        self.assertEqual(r.text("OUT "), "agent-out 1\nagent-out 2\n")
+        self.assertEqual(r.text("ERR "), "agent-err 1\n")
+        self.target.run("bg.join(30)")
+        _, out, err = self.target.finish()
+        self.assertEqual(out.count(b"bg-out"), 3, out)
+        self.assertEqual(err.count(b"bg-err"), 3, err)
+        self.assertNotIn(b"agent-out", out)
+        self.assertNotIn(b"agent-err", err)
+
+    def test_non_utf8_output(self):
+        if self.py3:
+            code = (b"import sys\n"
+                    b"print('\\udcff lone')\n"
+                    b"sys.stdout.flush()\n"
+                    b"sys.stdout.buffer.write(b'\\xff\\xfe raw\\n')\n"
+                    b"sys.stderr.write('\\ud800\\n')\n"
+                    b"raise ValueError('bad \\udcff')\n")
+            want_out = "\\udcff lone\n\\xff\\xfe raw\n"
+            want_err = "\\ud800\n"
+            want_msg = "bad \\udcff"
+        else:
+            code = (b"import sys\n"
+                    b"sys.stdout.write(u'\\udcff lone\\n')\n"
+                    b"sys.stdout.write('\\xff\\xfe raw\\n')\n"
+                    b"sys.stderr.write(u'\\ud800\\n')\n"
+                    b"raise ValueError(u'bad \\udcff')\n")
+            want_out = u"\\udcff lone\n\ufffd\ufffd raw\n"
+            want_err = u"\\ud800\n"
+            want_msg = u"bad \\udcff"  # str() fails on 2.7: unicode() is used
+        r = self.inject(code)
+        self.assertEqual(r.text("OUT "), want_out)
+        self.assertEqual(r.text("ERR "), want_err)
+        self.assertEqual(r.text("EXTY"), "ValueError")
+        self.assertEqual(r.text("EXMS"), want_msg)
+
+    # what the code sees
+
+    def test_namespace(self):
+        path = self.script("script.py", b"")
+        code = (b"names = sorted(k for k in globals() if not k.startswith('__'))\n"
+                b"import sys, __main__\n"
+                b"if sys.version_info[0] >= 3:\n"
+                b"    want = ['one', '-x', '\\udcff', '']\n"
+                b"else:\n"
+                b"    want = ['one', '-x', '\\xff', '']\n"
+                b"print(attachpy_args == want)\n"
+                b"print(type(attachpy_args).__name__)\n"
+                b"print(__name__)\n"
+                b"print(__file__)\n"
+                b"print(names)\n"
+                b"print('__builtins__' in globals())\n"
+                b"print(__name__ in sys.modules)\n"
+                b"print(__main__.__name__ == '__main__' and hasattr(__main__, 'serve'))\n"
+                b"print(sys.argv[0].endswith('target.py'))\n")
+        r = self.inject(code, filename=path.encode(), args=[b"one", b"-x", b"\xff", b""])
+        self.assertEqual(r.text("END "), "ok", r)
+        self.assertEqual(r.text("OUT ").splitlines(), [
+            "True", "list", "__attachpy__", path, "['attachpy_args']", "True", "False", "True",
+            "True"])
+        self.assertEqual(self.target.run(
+            "_result = [k for k in ('attachpy_args', '__attachpy_result__', "
+            "'__attachpy_request__', 'want') if k in globals()]"), [])
+
+    def test_string_filename(self):
+        r = self.inject(b"print(__file__)\nx = 1\nraise RuntimeError('in -c')\n")
+        self.assertEqual(r.text("OUT "), "<string>\n")
+        self.assertEqual(r.text("EXTY"), "RuntimeError")
+        tb = r.text("EXTB")
+        self.assertIn('File "<string>", line 3, in <module>', tb)
+        # The code's own lines show even though no file holds them.
+        self.assertIn("raise RuntimeError('in -c')", tb)
+        self.assertTrue(tb.endswith("RuntimeError: in -c\n"), tb)
+        self.assertEqual(tb.count('File "'), 1, tb)
+
+    def test_run_twice(self):
+        first = self.inject(b"x = 1\nprint('%s %s' % (__name__, 'x' in globals()))\n")
+        self.assertEqual(first.text("OUT "), "__attachpy__ True\n")
+        second = self.inject(b"print('%s %s' % (__name__, 'x' in globals()))\n")
+        self.assertEqual(second.text("OUT "), "__attachpy__ False\n")
+        self.assertNotEqual(first.text("HELO"), None)
+        self.check_alive()
+
+    # exceptions
+
+    def test_value_error(self):
+        code = (b"def inner():\n"
+                b"    raise ValueError('bad value')\n"
+                b"def outer():\n"
+                b"    inner()\n"
+                b"print('before')\n"
+                b"outer()\n")
+        path = self.script("fails.py", code)
+        r = self.inject(code, filename=path.encode())
+        self.assertEqual(r.text("END "), "exception")
+        self.assertEqual(r.text("OUT "), "before\n")
+        self.assertEqual(r.text("EXTY"), "ValueError")
+        self.assertEqual(r.text("EXMS"), "bad value")
+        tb = r.text("EXTB")
+        self.check_traceback(tb, path, "ValueError: bad value")
+        self.assertEqual(tb.count('File "'), 3, tb)
+        self.assertIn("line 6, in <module>", tb)
+        self.assertIn("in outer", tb)
+        self.assertIn("in inner", tb)
+        self.assertIn("raise ValueError('bad value')", tb)
+        self.check_alive()
+
+    def test_system_exit(self):
+        path = self.script("exits.py", b"import sys\nsys.exit(3)\n")
+        r = self.inject(b"import sys\nsys.exit(3)\n", filename=path.encode())
+        self.assertEqual(r.text("END "), "exception")
+        self.assertEqual(r.text("EXTY"), "SystemExit")
+        self.assertEqual(r.text("EXMS"), "3")
+        self.check_traceback(r.text("EXTB"), path, "SystemExit: 3")
+        self.check_alive()
+        status, _, _ = self.target.finish()
+        self.assertEqual(status, 0)
+
+    def test_keyboard_interrupt(self):
+        path = self.script("interrupted.py", b"raise KeyboardInterrupt\n")
+        r = self.inject(b"raise KeyboardInterrupt\n", filename=path.encode())
+        self.assertEqual(r.text("EXTY"), "KeyboardInterrupt")
+        self.assertEqual(r.text("EXMS"), "")
+        self.check_traceback(r.text("EXTB"), path, "KeyboardInterrupt")
+        self.check_alive()
+
+    def test_exception_type_names(self):
+        code = (b"class Outer(object):\n"
+                b"    class Inner(Exception):\n"
+                b"        pass\n"
+                b"raise Outer.Inner('nested')\n")
+        r = self.inject(code)
+        want = "__attachpy__.Outer.Inner" if self.py3 else "__attachpy__.Inner"
+        self.assertEqual(r.text("EXTY"), want)
+        self.assertEqual(r.text("EXMS"), "nested")
+        r = self.inject(b"import json\njson.loads('{')\n")
+        self.assertEqual(r.text("EXTY"),
+                         "json.decoder.JSONDecodeError" if self.py3 else "ValueError")
+        r = self.inject(b"class E(Exception):\n"
+                        b"    def __str__(self):\n"
+                        b"        raise RuntimeError('no')\n"
+                        b"raise E()\n")
+        self.assertEqual(r.text("EXTY"), "__attachpy__.E")
+        self.assertEqual(r.text("EXMS"), "<unprintable E>")
+        self.assertIn("raise E()", r.text("EXTB"))
+
+    def test_exception_in_proxy_has_no_agent_frames(self):
+        path = self.script("badwrite.py", b"")
+        r = self.inject(b"import sys\nsys.stdout.write(42)\n", filename=path.encode())
+        self.assertEqual(r.text("EXTY"), "TypeError")
+        tb = r.text("EXTB")
+        self.assertIn('File "%s", line 2' % path, tb)
+        if self.version_info >= (3, 7):
+            self.assertEqual(tb.count('File "'), 1, tb)
+
+    def test_syntax_error(self):
+        path = self.script("syntax.py", b"")
+        r = self.inject(b"x = 1\ny = (\n", filename=path.encode())
+        self.assertEqual(r.text("END "), "exception")
+        self.assertEqual(r.text("EXTY"), "SyntaxError")
+        self.assertEqual(r.text("OUT "), "")
+        tb = r.text("EXTB")
+        self.assertIn('File "%s", line' % path, tb)
+        self.assertNotIn('File "<string>"', tb)
+        self.assertIn("SyntaxError: ", tb)
+        self.check_alive()
+
+    def test_nul_bytes_in_code(self):
+        r = self.inject(b"print('a')\0print('b')\n")
+        self.assertEqual(r.text("END "), "exception")
+        self.assertIn(r.text("EXTY"), ("ValueError", "SyntaxError", "TypeError"))
+        self.assertIn("null", r.text("EXMS"))
+        self.assertEqual(r.text("OUT "), "")
+        self.check_alive()
+
+    # leaving the interpreter as it was
+
+    def test_streams_restored(self):
+        self.assertTrue(self.target.run("_result = sys.stdout is orig_stdout"))
+        r = self.inject(b"import sys, __main__\n"
+                        b"__main__.kept_out, __main__.kept_err = sys.stdout, sys.stderr\n"
+                        b"print(sys.stdout is sys.__stdout__)\n")
+        self.assertEqual(r.text("OUT "), "False\n")
+        self.assertTrue(self.target.run(
+            "_result = sys.stdout is orig_stdout and sys.stderr is orig_stderr"))
+        # The proxies the code kept are inert: they forward to the originals.
+        self.target.run("kept_out.write('inert out\\n'); kept_out.flush()\n"
+                        "kept_err.write('inert err\\n'); kept_err.flush()\n")
+        _, out, err = self.target.finish()
+        self.assertIn(b"inert out\n", out)
+        self.assertIn(b"inert err\n", err)
+
+    def test_stream_replaced_by_code_is_kept(self):
+        r = self.inject(b"import sys, __main__\n"
+                        b"class Mine(object):\n"
+                        b"    def write(self, s): return len(s)\n"
+                        b"    def flush(self): pass\n"
+                        b"__main__.mine = sys.stdout = Mine()\n"
+                        b"print('swallowed')\n")
+        self.assertEqual(r.text("END "), "ok")
+        self.assertEqual(r.text("OUT "), "")
+        self.assertTrue(self.target.run("_result = sys.stdout is mine"))
+        self.assertTrue(self.target.run("_result = sys.stderr is orig_stderr"))
+        self.target.run("sys.stdout = orig_stdout")
+
+    def test_sys_modules_clean(self):
+        self.target.run("before = set(sys.modules)\n"
+                        "_result = 'traceback' in before")
+        r = self.inject(b"import colorsys\nraise ValueError('x')\n")
+        self.assertEqual(r.text("EXTY"), "ValueError")
+        self.assertEqual(self.target.run(
+            "_result = sorted(set(sys.modules) ^ before)"), ["colorsys"])
+        self.target.run("del sys.modules['colorsys']")
+        r = self.inject(b"x = 1\n")
+        self.assertEqual(r.text("END "), "ok")
+        self.assertEqual(self.target.run("_result = sorted(set(sys.modules) ^ before)"), [])
+        session = self.session(b"raise ValueError('quiet')\n", wait=False)
+        self.assertEqual(self.target.start(session.dir), 0)
+        result = session.collect(self.target.pid)
+        self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "END "])
+        self.assertEqual(self.target.run("_result = sorted(set(sys.modules) ^ before)"), [])
+        _, _, err = self.target.finish()
+        self.assertIn(b"ValueError: quiet", err)
+
+    def test_no_globals_added(self):
+        snapshot = ("_result = [sorted(dir(sys)), sorted(k for k in globals() if k != '_result'), "
+                    "sorted(__builtins__.__dict__ if hasattr(__builtins__, '__dict__') "
+                    "else __builtins__)]")
+        before = self.target.run(snapshot)
+        self.inject(b"raise ValueError('x')\n")
+        self.inject(b"print(1)\n")
+        self.assertEqual(self.target.run(snapshot), before)
+
+    # wait = 0
+
+    def test_no_wait(self):
+        path = self.script("nowait.py", b"")
+        code = (b"import sys\n"
+                b"print('nowait-out')\n"
+                b"sys.stderr.write('nowait-err\\n')\n"
+                b"raise ValueError('nowait-exc')\n")
+        session = self.session(code, filename=path.encode(), wait=False)
+        self.assertEqual(self.target.start(session.dir), 0)
+        result = session.collect(self.target.pid)
+        self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "END "])
+        self.assertEqual(result.text("END "), "exception")
+        self.assertTrue(self.target.run("_result = sys.stdout is orig_stdout"))
+        _, out, err = self.target.finish()
+        self.assertIn(b"nowait-out\n", out)
+        self.assertIn(b"nowait-err\n", err)
+        tb = err[err.index(b"Traceback"):].decode()
+        self.check_traceback(tb, path, "ValueError: nowait-exc")
+
+    def test_no_wait_without_socket(self):
+        session = self.session(b"import __main__\nprint('ran')\n__main__.ran = True\n",
+                               wait=False, listen=False)
+        self.assertEqual(self.target.start(session.dir), 0)
+        self.target.wait_for("globals().get('ran')")
+        _, out, _ = self.target.finish()
+        self.assertIn(b"ran\n", out)
+
+    # return codes
+
+    def test_bad_arguments(self):
+        self.assertEqual(self.target.start(None), -1)
+        self.assertEqual(self.target.start(""), -1)
+        self.assertEqual(self.target.start("/tmp/" + "d" * 200), -1)
+        self.assertEqual(self.target.start("/tmp/" + "d" * 5000), -1)
+        self.check_alive()
+
+    def test_bad_requests(self):
+        good = make_request(b"print(1)\n")
+        bad = [
+            b"",
+            b"ATTACHPY-REQUEST 2\n" + good[len(b"ATTACHPY-REQUEST 1\n"):],
+            good[:-1],
+            good + b"x",
+            good.replace(b"code 9\n", b"code 10\n"),
+            good.replace(b"code 9\n", b"code +9\n"),
+            good.replace(b"wait 1\n1", b"wait 1\n2"),
+            make_request(b"x", args=[b"a"]).replace(b"arg ", b"arx "),
+            b"ATTACHPY-REQUEST 1\ncode 1\nx\nfilename 1\nx\nwait 1\n1\n",
+            b"ATTACHPY-REQUEST 1\nfilename 1\nx\ncode 1\nx\n",
+        ]
+        for request in bad:
+            session = self.session(request=request)
+            self.assertEqual(self.target.start(session.dir), -4, request)
+        # missing, a directory, a FIFO (must not hang), too large
+        session = self.session()
+        self.assertEqual(self.target.start(session.dir), -4)
+        self.assertEqual(self.target.start(session.dir + "/nonexistent"), -4)
+        os.mkdir(os.path.join(session.dir, "request"))
+        self.assertEqual(self.target.start(session.dir), -4)
+        session = self.session()
+        os.mkfifo(os.path.join(session.dir, "request"))
+        self.assertEqual(self.target.start(session.dir), -4)
+        session = self.session()
+        with open(os.path.join(session.dir, "request"), "wb") as f:
+            f.write(good)
+            f.truncate(17 * 1024 * 1024 + 1)
+        self.assertEqual(self.target.start(session.dir), -4)
+        # Nothing was ever started: no connection came.
+        self.check_alive()
+
+    def test_no_socket(self):
+        session = self.session(b"print(1)\n", listen=False)
+        self.assertEqual(self.target.start(session.dir), -5)
+        # A socket file nobody listens on.
+        session = self.session(b"print(1)\n", listen=False)
+        dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        dead.bind(os.path.join(session.dir, "result.sock"))
+        dead.close()
+        self.assertEqual(self.target.start(session.dir), -5)
+        self.check_alive()
+
+    def _start_with_address_space(self, session, headroom):
+        return self.target.run(
+            "import resource\n"
+            "def _vsize():\n"
+            "    with open('/proc/self/statm') as f:\n"
+            "        return int(f.read().split()[0]) * os.sysconf('SC_PAGE_SIZE')\n"
+            "_soft, _hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (_vsize() + %d, _hard))\n"
+            "try:\n"
+            "    _result = start(%r.encode('ascii'))\n"
+            "finally:\n"
+            "    resource.setrlimit(resource.RLIMIT_AS, (_soft, _hard))\n"
+            % (headroom, session.dir))
+
+    def test_no_thread(self):
+        # Room for small allocations, not for an 8 MiB thread stack.
+        stack = self.target.run("import resource\n"
+                                "_result = resource.getrlimit(resource.RLIMIT_STACK)[0]")
+        if stack < 0 or stack < 6 * 1024 * 1024:
+            self.skipTest("RLIMIT_STACK %d: thread stacks too small to provoke -6" % stack)
+        session = self.session(b"print(1)\n")
+        self.assertEqual(self._start_with_address_space(session, 2 * 1024 * 1024), -6)
+        self.check_alive()
+
+    def test_no_memory(self):
+        session = self.session(b"#" * (16 * 1024 * 1024) + b"\n")
+        self.assertEqual(self._start_with_address_space(session, 2 * 1024 * 1024), -7)
+        self.check_alive()
+
+    def test_finalizing(self):
+        session = self.session(b"print(1)\n")
+        self.target.run(
+            "class Late(object):\n"
+            "    def __init__(self, start, path, write, fd):\n"
+            "        self.start, self.path, self.write, self.fd = start, path, write, fd\n"
+            "    def __del__(self):\n"
+            "        self.write(self.fd, ('late %%d\\n' %% self.start(self.path)).encode())\n"
+            "late = Late(start, %r.encode('ascii'), os.write, os.dup(control_fd))\n"
+            % session.dir)
+        self.target.proc.stdin.close()
+        line = self.target.read_line()
+        self.assertEqual(line, "late -3")
+        status, _, err = self.target.finish()
+        self.assertEqual(status, 0, err)
+
+    # a host that loaded libpython RTLD_LOCAL, or none at all
+
+    def _libpython(self):
+        out = subprocess.run(
+            [self.python, "-c",
+             "import sysconfig, os\n"
+             "print(os.path.join(sysconfig.get_config_var('LIBDIR'), "
+             "sysconfig.get_config_var('INSTSONAME') or ''))\n"
+             "print(sysconfig.get_config_var('Py_ENABLE_SHARED'))\n"
+             "import sys; print(sys.prefix)"],
+            stdout=subprocess.PIPE, env=child_env(), timeout=DEADLINE_S, check=True)
+        path, shared, prefix = out.stdout.decode().splitlines()
+        if shared != "1" or not os.path.exists(path):
+            self.skipTest("%s has no shared libpython" % self.python)
+        return path, prefix
+
+    def _embedder(self, session, mode, *extra, **kw):
+        embedder = GeneralTests.embedder()
+        args = [embedder, AGENT, session.dir, mode] + list(extra)
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=child_env(kw.get("env")))
+        return proc
+
+    def _embedder_rc(self, proc):
+        line = proc.stdout.readline().decode()
+        self.assertTrue(line.startswith("rc "), (line, proc.stderr.read()))
+        return int(line.split()[1])
+
+    def _embedder_end(self, proc):
+        proc.stdin.close()
+        _, err = proc.communicate(timeout=DEADLINE_S)
+        return proc.returncode, err
+
+    def test_libpython_uninitialised(self):
+        libpython, prefix = self._libpython()
+        session = self.session(b"print(1)\n")
+        proc = self._embedder(session, "uninit", libpython)
+        try:
+            # -3, not -2: the agent found the RTLD_LOCAL libpython.
+            self.assertEqual(self._embedder_rc(proc), -3)
+        finally:
+            self._embedder_end(proc)
+
+    def test_libpython_rtld_local(self):
+        libpython, prefix = self._libpython()
+        session = self.session(b"import sys\nprint(sys.version.split()[0] + ' ' + __name__)\n")
+        proc = self._embedder(session, "embed", libpython, env={"PYTHONHOME": prefix})
+        try:
+            self.assertEqual(self._embedder_rc(proc), 0)
+            result = session.collect(proc.pid)
+        finally:
+            status, err = self._embedder_end(proc)
+        self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "OUT ", "ERR ", "END "], result)
+        self.assertEqual(result.text("HELO"), "1 %d" % proc.pid)
+        self.assertEqual(result.text("OUT "), "%s __attachpy__\n" % self.version)
+        self.assertEqual(status, 0, err)
+
+    def test_gil_not_created(self):
+        if self.version_info >= (3, 7):
+            self.skipTest("the GIL always exists from 3.7 on")
+        libpython, prefix = self._libpython()
+        session = self.session(b"print(1)\n")
+        proc = self._embedder(session, "embed", libpython, "nothreads",
+                              env={"PYTHONHOME": prefix})
+        try:
+            self.assertEqual(self._embedder_rc(proc), -3)
+        finally:
+            self._embedder_end(proc)
+
+
+# ---- interpreter-independent ----------------------------------------------------
+
+
+class GeneralTests(unittest.TestCase):
+    _embedder_path = None
+    _embedder_dir = None
+
+    @classmethod
+    def embedder(cls):
+        if cls._embedder_path is None:
+            if not shutil.which(CC):
+                raise unittest.SkipTest("no C compiler (%s) for embedder.c" % CC)
+            cls._embedder_dir = tempfile.mkdtemp(prefix="aptest-embedder-")
+            path = os.path.join(cls._embedder_dir, "embedder")
+            subprocess.run([CC, "-O0", "-Wall", "-o", path, EMBEDDER_SOURCE, "-ldl"],
+                           check=True, timeout=120)
+            cls._embedder_path = path
+        return cls._embedder_path
+
+    def test_exports_one_symbol(self):
+        if not shutil.which("nm"):
+            self.skipTest("no nm")
+        out = subprocess.run(["nm", "-D", "--defined-only", AGENT], stdout=subprocess.PIPE,
+                             check=True, timeout=DEADLINE_S).stdout.decode()
+        symbols = [line.split()[-1] for line in out.splitlines() if line.strip()]
+        self.assertEqual(symbols, ["attachpy_agent_start_v1"])
+        out = subprocess.run(["nm", "-D", "--undefined-only", AGENT], stdout=subprocess.PIPE,
+                             check=True, timeout=DEADLINE_S).stdout.decode()
+        self.assertFalse([l for l in out.splitlines() if "Py" in l], out)
+
+    def test_no_python(self):
+        session = Session(make_request(b"print(1)\n"))
+        try:
+            proc = subprocess.Popen([self.embedder(), AGENT, session.dir, "nopython"],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            out, err = proc.communicate(timeout=DEADLINE_S)
+            self.assertEqual(out, b"rc -2\n", err)
+        finally:
+            session.close()
+
+    def test_embed_roundtrip(self):
+        if not shutil.which(CC):
+            self.skipTest("no C compiler")
+        data = (b"plain\n\ttab \"quoted\" back\\slash ??= trigraph?\n"
+                b"\r\n\x01\x7f octal\x017 digits after\n"
+                + u"\u00e9t\u00e9 \u2603\n".encode("utf-8") + b"no final newline")
+        work = tempfile.mkdtemp(prefix="aptest-embed-")
+        try:
+            src = os.path.join(work, "input.txt")
+            with open(src, "wb") as f:
+                f.write(data)
+            header = os.path.join(work, "gen.h")
+            subprocess.run([sys.executable, os.path.join(HERE, "..", "..", "agent", "embed.py"),
+                            src, header, "the_text"], check=True, timeout=DEADLINE_S)
+            prog = os.path.join(work, "prog.c")
+            with open(prog, "w") as f:
+                f.write('#include <stdio.h>\n#include "gen.h"\n'
+                        "int main(void) { fwrite(the_text, 1, sizeof the_text - 1, stdout);"
+                        " return 0; }\n")
+            exe = os.path.join(work, "prog")
+            subprocess.run([CC, "-std=c11", "-Wall", "-Werror", "-o", exe, prog], check=True,
+                           timeout=120)
+            out = subprocess.run([exe], stdout=subprocess.PIPE, check=True,
+                                 timeout=DEADLINE_S).stdout
+            self.assertEqual(out, data)
+            # NUL bytes and bad identifiers are refused.
+            with open(src, "wb") as f:
+                f.write(b"a\0b")
+            r = subprocess.run([sys.executable, os.path.join(HERE, "..", "..", "agent",
+                                                             "embed.py"), src, header, "x"],
+                               stderr=subprocess.PIPE, timeout=DEADLINE_S)
+            self.assertNotEqual(r.returncode, 0)
+            r = subprocess.run([sys.executable, os.path.join(HERE, "..", "..", "agent",
+                                                             "embed.py"), prog, header, "1x"],
+                               stderr=subprocess.PIPE, timeout=DEADLINE_S)
+            self.assertNotEqual(r.returncode, 0)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def make_cases():
+    cases = {}
+    for label, python, optional in interpreter_list():
+        name = "Test_" + label.replace("-", "_").replace(".", "_")
+        cases[name] = type(name, (AgentCases, unittest.TestCase),
+                           {"label": label, "python": python, "optional": optional})
+    return cases
+
+
+globals().update(make_cases())
+
+
+def main(argv):
+    global AGENT, CC
+    rest = [argv[0]]
+    i = 1
+    while i < len(argv):
+        if argv[i] == "--agent" and i + 1 < len(argv):
+            AGENT = os.path.abspath(argv[i + 1])
+            i += 2
+        elif argv[i].startswith("--agent="):
+            AGENT = os.path.abspath(argv[i][len("--agent="):])
+            i += 1
+        elif argv[i] == "--cc" and i + 1 < len(argv):
+            CC = argv[i + 1]
+            i += 2
+        else:
+            rest.append(argv[i])
+            i += 1
+    if not AGENT or not os.path.exists(AGENT):
+        sys.stderr.write("usage: %s --agent PATH/attachpy-agent.so [unittest options]\n"
+                         % argv[0])
+        return 2
+    try:
+        program = unittest.main(argv=rest, exit=False, verbosity=2)
+    finally:
+        if GeneralTests._embedder_dir:
+            shutil.rmtree(GeneralTests._embedder_dir, ignore_errors=True)
+    return 0 if program.result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    if os.environ.get("APTEST_FAULTHANDLER"):
+        import faulthandler
+        faulthandler.dump_traceback_later(float(os.environ["APTEST_FAULTHANDLER"]), exit=True)
+    sys.exit(main(sys.argv))

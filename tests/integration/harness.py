@@ -1,0 +1,245 @@
+"""Shared helpers for attachpy's integration tests: interpreters, targets,
+running attachpy, and checking that a target is alive and unharmed.
+
+Every process started here is ended by its pid (never by name), also when a
+test fails: targets register their cleanup as soon as they exist.
+"""
+import glob
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TARGET = os.path.join(ROOT, "tests", "targets", "target.py")
+SCRIPTS = os.path.join(HERE, "scripts")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pyenv_root():
+    try:
+        out = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=10)
+        root = out.stdout.decode().strip()
+        if root:
+            return root
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
+class Interpreter(object):
+    def __init__(self, name, path, expect="ok"):
+        self.name = name      # "3.12" or "debian-3.11"
+        self.path = path
+        self.expect = expect  # "ok" or the error code attachpy must give
+
+    def __repr__(self):
+        return "%s (%s)" % (self.name, self.path)
+
+
+# What must work (issue 2), and what must be refused cleanly.
+EXPECTED_PYENV = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+OPTIONAL_PYENV = ["3.7"]
+REFUSED_PYENV = ["2.7", "3.6"]
+
+
+def discover():
+    """Returns (interpreters, missing): what exists here, and which expected
+    ones are missing."""
+    root = pyenv_root()
+    found, missing = [], []
+    for minor in EXPECTED_PYENV + OPTIONAL_PYENV + REFUSED_PYENV:
+        paths = sorted(glob.glob(os.path.join(root, "versions", minor + ".*", "bin",
+                                              "python" + minor)))
+        paths = [p for p in paths if re.search(r"/%s\.\d+/bin/" % re.escape(minor), p)]
+        if not paths:
+            if minor in EXPECTED_PYENV:
+                missing.append(minor)
+            continue
+        expect = "unsupported_python" if minor in REFUSED_PYENV else "ok"
+        found.append(Interpreter(minor, paths[-1], expect))
+    if os.path.exists("/usr/bin/python3.11"):
+        found.append(Interpreter("debian-3.11", "/usr/bin/python3.11"))
+    else:
+        missing.append("debian-3.11")
+    return found, missing
+
+
+def supported(interpreters):
+    return [i for i in interpreters if i.expect == "ok"]
+
+
+class Target(object):
+    """A target.py process in one mode, with its stdout collected."""
+
+    def __init__(self, python, mode, env=None, extra_args=()):
+        self.mode = mode
+        self.lines = queue.Queue()
+        self.all_lines = []
+        self.proc = subprocess.Popen(
+            [python] + list(extra_args) + [TARGET, mode],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, env=env)
+        self.pid = self.proc.pid
+        self.stderr_lines = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._ereader = threading.Thread(target=self._read_err, daemon=True)
+        self._ereader.start()
+        ready = self.expect(lambda l: l.startswith("ready "), 30)
+        if not ready:
+            self.stop()
+            raise RuntimeError("target %s (%s) did not become ready: %r" %
+                               (mode, python, self.stderr_lines[-5:]))
+        words = ready.split()
+        self.version = words[2]
+        self.port = int(words[3]) if len(words) > 3 else None
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.all_lines.append(line)
+            self.lines.put(line)
+
+    def _read_err(self):
+        for raw in self.proc.stderr:
+            self.stderr_lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def expect(self, predicate, timeout):
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                return None
+            if predicate(line):
+                return line
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def proc_status(pid):
+    fields = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            fields[k] = v.strip()
+    return fields
+
+
+def check_alive(target, timeout=10.0):
+    """Returns None if the target is alive, untraced, running and doing its
+    work; else a message saying what is wrong."""
+    if target.proc.poll() is not None:
+        return "target exited with %s; stderr: %r" % (target.proc.returncode,
+                                                      target.stderr_lines[-10:])
+    # The kernel detaches a dead tracer's tracees asynchronously: allow a moment.
+    st = {}
+    for _ in range(50):
+        st = proc_status(target.pid)
+        if st.get("TracerPid") == "0":
+            break
+        time.sleep(0.02)
+    if st.get("TracerPid") != "0":
+        return "target is still traced by %s" % st.get("TracerPid")
+    if st.get("State", "").startswith(("T", "t")):
+        return "target is stopped: %s" % st.get("State")
+    if target.mode == "cbusy":
+        return None  # its signal handler runs only when the C call ends
+    os.kill(target.pid, signal.SIGUSR1)
+    first = target.expect(lambda l: l.startswith("alive "), timeout)
+    if not first:
+        return "target did not answer SIGUSR1 within %.0f s" % timeout
+    if target.mode == "accept":
+        with socket.create_connection(("127.0.0.1", target.port), timeout=timeout) as c:
+            c.settimeout(timeout)
+            if c.recv(16) != b"pong\n":
+                return "target did not answer on its socket"
+    elif target.mode == "read":
+        target.proc.stdin.write(b"hello-after\n")
+        target.proc.stdin.flush()
+        if not target.expect(lambda l: l == "echo hello-after", timeout):
+            return "target did not echo its input"
+    elif target.mode in ("busy", "threads"):
+        time.sleep(0.2)
+        os.kill(target.pid, signal.SIGUSR1)
+        second = target.expect(lambda l: l.startswith("alive "), timeout)
+        if not second or int(second.split()[1]) <= int(first.split()[1]):
+            return "target stopped working: %s then %s" % (first, second)
+        if target.mode == "threads":
+            n = len([l for l in target.all_lines if l.startswith("tick ")])
+            time.sleep(0.3)
+            if len([l for l in target.all_lines if l.startswith("tick ")]) <= n:
+                return "the target's printing thread stopped"
+    return None
+
+
+def debugger_processes():
+    """PIDs of debuggers running a script from an attachpy session."""
+    pids = set()
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(d + "/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"/tmp/attachpy-" in cmd and (b"gdb" in cmd or b"lldb" in cmd):
+            pids.add(int(d.rsplit("/", 1)[1]))
+    return pids
+
+
+def session_dirs():
+    return set(glob.glob("/tmp/attachpy-*"))
+
+
+class Run(object):
+    def __init__(self, argv, proc, seconds):
+        self.argv = argv
+        self.rc = proc.returncode
+        self.stdout = proc.stdout.decode("utf-8", "replace")
+        self.stderr = proc.stderr.decode("utf-8", "replace")
+        self.seconds = seconds
+        self.json = None
+        if "--json" in argv:
+            try:
+                self.json = json.loads(self.stdout)
+            except ValueError:
+                self.json = None
+
+    def __repr__(self):
+        return "rc=%s\nargv=%r\nstdout=%s\nstderr=%s" % (self.rc, self.argv, self.stdout[-3000:],
+                                                         self.stderr[-3000:])
+
+
+def attachpy(exe, *args, **kw):
+    argv = [exe] + [str(a) for a in args]
+    timeout = kw.get("timeout", 120)
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, timeout=timeout, env=kw.get("env"))
+    return Run(argv, proc, time.monotonic() - t0)

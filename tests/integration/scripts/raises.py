@@ -1,0 +1,9 @@
+def inner():
+    raise ValueError("boom from attachpy test")
+
+
+def outer():
+    inner()
+
+
+outer()

@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""attachpy against real Python processes with a real gdb.
+
+    python3 test_integration.py --attachpy build/cli/attachpy [-k PATTERN]
+
+For every interpreter found (pyenv CPython 3.7-3.13, Debian's static
+/usr/bin/python3.11) and every target state (tests/targets/target.py), inject
+a probe and check what it saw, what came back, and that the target is alive,
+running, untraced and still doing its work afterwards.  Error paths run
+against one idle target per interpreter.  Under CI=true a missing expected
+interpreter or debugger is a failure, not a skip.  The matrix of results is
+printed at the end.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+ATTACHPY = None
+STATES = ["sleep", "accept", "read", "busy", "spin", "threads"]
+MATRIX = {}  # (interpreter, state) -> text
+
+
+def script(name):
+    return os.path.join(harness.SCRIPTS, name)
+
+
+class AttachpyCase(unittest.TestCase):
+    maxDiff = None
+
+    def setUp(self):
+        self.debuggers_before = harness.debugger_processes()
+        self.sessions_before = harness.session_dirs()
+
+    def start(self, python, mode, **kw):
+        t = harness.Target(python, mode, **kw)
+        self.addCleanup(t.stop)
+        return t
+
+    def run_attachpy(self, *args, **kw):
+        r = harness.attachpy(ATTACHPY, *args, **kw)
+        # Nothing may be left behind: no debugger, no session directory.
+        leftover = harness.debugger_processes() - self.debuggers_before
+        self.assertEqual(leftover, set(), "debugger processes left behind\n%r" % r)
+        left_sessions = harness.session_dirs() - self.sessions_before
+        self.assertEqual(left_sessions, set(), "session directories left behind\n%r" % r)
+        return r
+
+    def assertAlive(self, target, context=""):
+        problem = harness.check_alive(target)
+        self.assertIsNone(problem, "%s\n%s" % (problem, context))
+
+    def assertJsonShape(self, r):
+        j = r.json
+        self.assertIsNotNone(j, "stdout is not one JSON object\n%r" % r)
+        self.assertEqual(set(j), {"ok", "pid", "debugger", "target", "result", "error",
+                                  "timing_ms"}, r)
+        self.assertIsInstance(j["ok"], bool)
+        self.assertIsInstance(j["pid"], int)
+        self.assertIn("total", j["timing_ms"])
+        if j["error"] is not None:
+            self.assertEqual(set(j["error"]), {"code", "message", "hint"})
+        if j["result"] is not None:
+            self.assertEqual(set(j["result"]), {"stdout", "stderr", "exception"})
+        if j["target"] is not None:
+            self.assertEqual(set(j["target"]), {"implementation", "version", "executable"})
+        return j
+
+
+def make_state_test(interp, state):
+    def test(self):
+        t = self.start(interp.path, state)
+        r = self.run_attachpy("--json", "--debugger=gdb", t.pid, script("probe.py"), "a", "b",
+                              "--json")
+        MATRIX[(interp.name, state)] = "FAIL rc=%s" % r.rc
+        j = self.assertJsonShape(r)
+        self.assertEqual(r.rc, 0, r)
+        self.assertTrue(j["ok"], r)
+        self.assertIsNone(j["error"], r)
+        self.assertEqual(j["pid"], t.pid)
+        self.assertEqual(j["debugger"], "gdb")
+        self.assertEqual(j["target"]["implementation"], "cpython")
+        self.assertEqual(j["target"]["version"], t.version)
+        self.assertEqual(j["target"]["executable"], os.path.realpath("/proc/%d/exe" % t.pid))
+        out = j["result"]["stdout"].splitlines()
+        self.assertEqual(out, [
+            "probe-name __attachpy__",
+            "probe-file " + script("probe.py"),
+            "probe-args ['a', 'b', '--json']",
+            "probe-mark attachpy-target-" + state,
+            "probe-version " + t.version,
+        ], r)
+        self.assertEqual(j["result"]["stderr"], "probe-stderr\n")
+        self.assertIsNone(j["result"]["exception"])
+        self.assertAlive(t, r)
+        # The code's output was captured, not printed by the target.
+        self.assertFalse([l for l in t.all_lines if l.startswith("probe-")], t.all_lines[-20:])
+        MATRIX[(interp.name, state)] = "ok %.2fs" % r.seconds
+    return test
+
+
+def make_error_paths_test(interp):
+    def test(self):
+        t = self.start(interp.path, "sleep")
+        # An exception: type, message, traceback naming the script; the target lives on.
+        r = self.run_attachpy("--json", t.pid, script("raises.py"))
+        j = self.assertJsonShape(r)
+        self.assertEqual(r.rc, 1, r)
+        self.assertFalse(j["ok"])
+        self.assertEqual(j["error"]["code"], "script_error")
+        exc = j["result"]["exception"]
+        self.assertEqual(exc["type"], "ValueError")
+        self.assertEqual(exc["message"], "boom from attachpy test")
+        self.assertIn(script("raises.py"), exc["traceback"])
+        self.assertIn("in inner", exc["traceback"])
+        self.assertNotIn("bootstrap", exc["traceback"])
+        self.assertAlive(t)
+
+        # sys.exit() is an exception like any other.
+        r = self.run_attachpy("--json", t.pid, script("exits.py"))
+        j = self.assertJsonShape(r)
+        self.assertEqual(r.rc, 1, r)
+        self.assertEqual(j["result"]["exception"]["type"], "SystemExit")
+        self.assertEqual(j["result"]["exception"]["message"], "3")
+        self.assertEqual(j["result"]["stdout"], "before exit\n")
+        self.assertAlive(t)
+
+        # KeyboardInterrupt too.
+        r = self.run_attachpy("--json", t.pid, script("interrupt.py"))
+        j = self.assertJsonShape(r)
+        self.assertEqual(r.rc, 1, r)
+        self.assertEqual(j["result"]["exception"]["type"], "KeyboardInterrupt")
+        self.assertAlive(t)
+
+        # Text mode: the code's stdout on stdout, its traceback on stderr.
+        r = self.run_attachpy(t.pid, "-c", "print('text', 6 * 7)")
+        self.assertEqual((r.rc, r.stdout), (0, "text 42\n"), r)
+        r = self.run_attachpy(t.pid, "-c", "1/0")
+        self.assertEqual(r.rc, 1, r)
+        self.assertEqual(r.stdout, "", r)
+        self.assertIn("ZeroDivisionError", r.stderr)
+        self.assertIn('File "<string>"', r.stderr)
+
+        # Code that outlives --timeout: a timeout that says it may still run.
+        r = self.run_attachpy("--json", "--timeout=2", t.pid, script("slow.py"), "4")
+        j = self.assertJsonShape(r)
+        self.assertEqual(r.rc, 7, r)
+        self.assertEqual(j["error"]["code"], "timeout")
+        self.assertIn("may still be running", j["error"]["message"])
+        self.assertLess(r.seconds, 6, r)
+        self.assertAlive(t)
+        # ...and a later run works while that code is still sleeping.
+        r = self.run_attachpy("--json", t.pid, "-c", "print('after timeout')")
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.json["result"]["stdout"], "after timeout\n")
+
+        # --no-wait: scheduled, no result; the output goes to the target's stdout.
+        r = self.run_attachpy("--json", "--no-wait", t.pid, "-c", "print('no-wait-output')")
+        j = self.assertJsonShape(r)
+        self.assertEqual(r.rc, 0, r)
+        self.assertTrue(j["ok"])
+        self.assertIsNone(j["result"])
+        self.assertTrue(t.expect(lambda l: l == "no-wait-output", 10), t.all_lines[-10:])
+        self.assertAlive(t)
+        MATRIX[(interp.name, "errors")] = "ok"
+    return test
+
+
+def make_refused_test(interp):
+    def test(self):
+        t = self.start(interp.path, "sleep")
+        r = self.run_attachpy("--json", t.pid, "-c", "pass")
+        j = self.assertJsonShape(r)
+        self.assertEqual(r.rc, 5, r)
+        self.assertEqual(j["error"]["code"], interp.expect)
+        self.assertIn(t.version.rsplit(".", 1)[0], j["error"]["message"])
+        self.assertAlive(t)
+        MATRIX[(interp.name, "refused")] = "refused ok"
+    return test
+
+
+class Generic(AttachpyCase):
+    """Error paths that do not depend on the interpreter."""
+
+    def python(self):
+        interps = harness.supported(INTERPRETERS)
+        if not interps:
+            self.skipTest("no supported interpreter")
+        return interps[-1].path
+
+    def test_nonexistent_pid(self):
+        pid = 4194000
+        while os.path.exists("/proc/%d" % pid):
+            pid -= 1
+        r = self.run_attachpy("--json", pid, "-c", "pass")
+        j = self.assertJsonShape(r)
+        self.assertEqual((r.rc, j["error"]["code"]), (3, "no_such_process"), r)
+        self.assertIsNone(j["debugger"])
+
+    def test_not_python(self):
+        p = subprocess.Popen(["sleep", "60"])
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        r = self.run_attachpy("--json", p.pid, "-c", "pass")
+        j = self.assertJsonShape(r)
+        self.assertEqual((r.rc, j["error"]["code"]), (5, "not_python"), r)
+        self.assertIsNone(j["target"])
+        self.assertIsNone(p.poll())
+
+    def test_usage_errors(self):
+        r = self.run_attachpy("--json", "abc", "-c", "pass")
+        self.assertEqual((r.rc, r.json["error"]["code"]), (2, "usage"), r)
+        self.assertIn("abc", r.json["error"]["message"])
+        t = self.start(self.python(), "sleep")
+        r = self.run_attachpy("--json", t.pid, "/nonexistent/script.py")
+        self.assertEqual((r.rc, r.json["error"]["code"]), (2, "usage"), r)
+        self.assertIn("/nonexistent/script.py", r.json["error"]["message"])
+        r = self.run_attachpy(t.pid, "/nonexistent/script.py")
+        self.assertEqual(r.rc, 2)
+        self.assertIn("attachpy: error:", r.stderr)
+        self.assertIn("attachpy: hint:", r.stderr)
+        # Nothing touched the target: no debugger ever attached.
+        self.assertAlive(t)
+
+    def test_remote_debug_disabled(self):
+        env = dict(os.environ, PYTHON_DISABLE_REMOTE_DEBUG="1")
+        t = self.start(self.python(), "sleep", env=env)
+        r = self.run_attachpy("--json", t.pid, "-c", "pass")
+        self.assertEqual((r.rc, r.json["error"]["code"]), (4, "remote_debug_disabled"), r)
+        t2 = self.start(self.python(), "sleep", extra_args=["-X", "disable_remote_debug"])
+        r = self.run_attachpy("--json", t2.pid, "-c", "pass")
+        self.assertEqual((r.rc, r.json["error"]["code"]), (4, "remote_debug_disabled"), r)
+        env = dict(os.environ, PYTHON_DISABLE_REMOTE_DEBUG="")
+        t3 = self.start(self.python(), "sleep", env=env)
+        r = self.run_attachpy("--json", t3.pid, "-c", "pass")
+        self.assertEqual(r.rc, 0, r)
+
+    def test_timeout_waiting_for_safe_point(self):
+        # The main thread sits in one C call holding the GIL: no safe point
+        # comes; attachpy must give up at the deadline, interrupt gdb (which
+        # removes its breakpoints), and leave the target running.
+        t = self.start(self.python(), "cbusy")
+        time.sleep(0.3)
+        r = self.run_attachpy("--json", "--timeout=1.5", t.pid, "-c", "print('x')")
+        j = self.assertJsonShape(r)
+        self.assertEqual((r.rc, j["error"]["code"]), (7, "timeout"), r)
+        self.assertIn("safe point", j["error"]["message"])
+        self.assertLess(r.seconds, 6, r)
+        self.assertAlive(t)
+        # The breakpoints are gone: the target keeps allocating without a trap.
+        time.sleep(1.0)
+        self.assertIsNone(t.proc.poll(), "target died after the timeout")
+
+    def test_verbose(self):
+        t = self.start(self.python(), "sleep")
+        r = self.run_attachpy("--verbose", "--debugger=gdb", t.pid, "-c", "print('v')")
+        self.assertEqual((r.rc, r.stdout), (0, "v\n"), r)
+        self.assertIn("attachpy: debugger command:", r.stderr)
+        self.assertIn("-batch", r.stderr)
+        self.assertIn("attach %d" % t.pid, r.stderr)  # the rendered script
+        self.assertIn("@@ATTACHPY:attached", r.stderr)  # the transcript
+        self.assertIn("@@ATTACHPY:detached", r.stderr)
+
+    def test_user_input_never_reaches_the_debugger(self):
+        t = self.start(self.python(), "sleep")
+        nasty = "print('\"; shell echo PWNED; \\\\ $(id) `id`\\n\\u00e9')"
+        r = self.run_attachpy("--verbose", t.pid, "-c", nasty, "arg;$(id)", "\"quoted\"")
+        self.assertEqual(r.rc, 0, r)
+        self.assertNotIn("PWNED\n", r.stderr.replace("echo PWNED", ""))
+        script_part = r.stderr.split("---- gdb script ----")[1].split("---- gdb transcript")[0]
+        for needle in ("PWNED", "$(id)", "quoted", "print("):
+            self.assertNotIn(needle, script_part)
+
+
+def build_suite(interpreters, pattern):
+    suite = unittest.TestSuite()
+    loader = unittest.TestLoader()
+    for interp in interpreters:
+        attrs = {}
+        if interp.expect == "ok":
+            for state in STATES:
+                attrs["test_" + state] = make_state_test(interp, state)
+            attrs["test_error_paths"] = make_error_paths_test(interp)
+        else:
+            attrs["test_refused"] = make_refused_test(interp)
+        name = "Python_" + interp.name.replace(".", "_").replace("-", "_")
+        cls = type(name, (AttachpyCase,), attrs)
+        suite.addTests(loader.loadTestsFromTestCase(cls))
+    suite.addTests(loader.loadTestsFromTestCase(Generic))
+    if pattern:
+        def keep(t):
+            return pattern in t.id()
+        flat = []
+
+        def walk(s):
+            for x in s:
+                if isinstance(x, unittest.TestSuite):
+                    walk(x)
+                elif keep(x):
+                    flat.append(x)
+        walk(suite)
+        suite = unittest.TestSuite(flat)
+    return suite
+
+
+def print_matrix(interpreters):
+    cols = STATES + ["errors"]
+    print("\nInterpreter x target state (gdb):")
+    print("  %-13s" % "" + "".join("%-11s" % c for c in cols))
+    for interp in interpreters:
+        row = "  %-13s" % interp.name
+        if interp.expect != "ok":
+            row += MATRIX.get((interp.name, "refused"), "not run") + " (" + interp.expect + ")"
+        else:
+            row += "".join("%-11s" % MATRIX.get((interp.name, c), "not run")[:10] for c in cols)
+        print(row)
+
+
+INTERPRETERS = []
+
+
+def main():
+    global ATTACHPY, INTERPRETERS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--attachpy", required=True)
+    ap.add_argument("-k", dest="pattern", default=None)
+    args = ap.parse_args()
+    ATTACHPY = os.path.abspath(args.attachpy)
+
+    INTERPRETERS, missing = harness.discover()
+    print("interpreters found: " + ", ".join(repr(i) for i in INTERPRETERS))
+    problems = []
+    if missing:
+        problems.append("expected interpreters missing: " + ", ".join(missing))
+    if not shutil.which("gdb"):
+        problems.append("gdb is not installed")
+    for p in problems:
+        print(("FAILURE (CI=true): " if harness.IN_CI else "SKIPPED: ") + p)
+    if problems and harness.IN_CI:
+        return 1
+    if not shutil.which("gdb"):
+        print("0 passed, 0 failed, 1 skipped")
+        return 77
+
+    suite = build_suite(INTERPRETERS, args.pattern)
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    print_matrix(INTERPRETERS)
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
+    if harness.IN_CI and result.skipped:
+        print("FAILURE (CI=true): tests were skipped")
+        return 1
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

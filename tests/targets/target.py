@@ -1,0 +1,121 @@
+"""A Python program for attachpy to attach to, in one of several states.
+
+    python target.py MODE
+
+It prints "ready <pid> <version> [<port>]" once it is in its state, and from
+then on answers a SIGUSR1 with "alive <n>" on stdout, where n counts the work
+it has done, so a test can see that it is alive and still working after an
+injection.  Modes:
+
+  sleep    the main thread sleeps in time.sleep(3600): every thread parked
+  accept   the main thread blocks in accept(); each connection gets "pong"
+  read     the main thread blocks reading stdin; each line is echoed back
+  busy     a pure-Python loop that allocates (big integers)
+  spin     a pure-Python loop that never allocates and calls nothing
+  threads  four threads allocating hard, one printing "tick" every 50 ms,
+           the main thread waiting in join()
+  cbusy    the main thread in a C call that holds the GIL for ~20 s
+
+Runs on Python 2.7 and 3.6 to 3.13 (for the refusal tests too).
+"""
+from __future__ import print_function
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+MODE = sys.argv[1] if len(sys.argv) > 1 else "sleep"
+TARGET_MARK = "attachpy-target-" + MODE  # read by injected code via __main__
+work = [0]
+
+
+def say(*words):
+    sys.stdout.write(" ".join(str(w) for w in words) + "\n")
+    sys.stdout.flush()
+
+
+def on_usr1(signum, frame):
+    say("alive", work[0])
+
+
+signal.signal(signal.SIGUSR1, on_usr1)
+version = "%d.%d.%d" % sys.version_info[:3]
+
+if MODE == "sleep":
+    say("ready", os.getpid(), version)
+    while True:
+        time.sleep(3600)
+        work[0] += 1
+
+elif MODE == "accept":
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    say("ready", os.getpid(), version, srv.getsockname()[1])
+    while True:
+        conn, _ = srv.accept()
+        work[0] += 1
+        conn.sendall(b"pong\n")
+        conn.close()
+
+elif MODE == "read":
+    say("ready", os.getpid(), version)
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        work[0] += 1
+        say("echo", line.strip())
+
+elif MODE == "busy":
+    say("ready", os.getpid(), version)
+    n = 10 ** 30
+    while True:
+        n += 1
+        work[0] += 1
+
+elif MODE == "spin":
+    say("ready", os.getpid(), version)
+    while True:
+        pass
+
+elif MODE == "threads":
+    stop = []
+
+    def allocate():
+        while not stop:
+            junk = [object() for _ in range(200)]
+            junk.append({"k": list(range(50))})
+            work[0] += 1
+
+    def ticker():
+        i = 0
+        while not stop:
+            i += 1
+            say("tick", i)
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=allocate) for _ in range(4)]
+    threads.append(threading.Thread(target=ticker))
+    for t in threads:
+        t.daemon = True
+        t.start()
+    say("ready", os.getpid(), version)
+    for t in threads:
+        t.join()
+
+elif MODE == "cbusy":
+    import itertools
+
+    say("ready", os.getpid(), version)
+    while True:
+        # One C call that holds the GIL for tens of seconds and calls nothing
+        # attachpy could stop at: sum() over one repeated small int neither
+        # allocates nor checks for signals.
+        work[0] += sum(itertools.repeat(1, 10 ** 10))
+
+else:
+    sys.exit("unknown mode " + MODE)

@@ -1,0 +1,828 @@
+/* test_target.c: preflight.  The pure helpers (command line, environment,
+ * version from a file name), then ap_target_inspect() on real processes this
+ * test starts: itself, a missing pid, a zombie, a stopped process, a traced
+ * one, Pythons that allow and that refuse remote debugging, Pythons attachpy
+ * does not support.  Every process started here is ended by its pid, also
+ * when a test fails: the python children die with the test process
+ * (PR_SET_PDEATHSIG), and a checked fixture kills and reaps what is left. */
+#include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "elf_symbols.h"
+#include "target.h"
+#include "util.h"
+
+#define PYTHON311 "/usr/bin/python3.11"
+#define READY_CODE "import sys, time; sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(30)"
+
+/* ---- the pure helpers ------------------------------------------------------ */
+
+/* A NUL-separated block from a literal (sizeof includes the final NUL, as
+ * /proc/PID/cmdline has it). */
+#define BLOCK(lit) (lit), sizeof(lit)
+
+START_TEST(test_cmdline_disables) {
+        ck_assert(ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0disable_remote_debug\0x.py")));
+        ck_assert(ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0disable-remote-debug\0x.py")));
+        ck_assert(ap_cmdline_disables_remote_debug(BLOCK("python3\0-Xdisable-remote-debug\0x.py")));
+        ck_assert(ap_cmdline_disables_remote_debug(BLOCK("python3\0-Xdisable_remote_debug\0x.py")));
+        /* Among other options, before -c/-m. */
+        ck_assert(ap_cmdline_disables_remote_debug(
+                BLOCK("/usr/bin/python3.14\0-E\0-s\0-X\0dev\0-X\0disable_remote_debug\0-c\0pass")));
+        ck_assert(ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0-u\0-X\0disable_remote_debug\0-m\0http.server")));
+        /* Without a script at all (an interactive interpreter). */
+        ck_assert(ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0disable_remote_debug")));
+        /* With the trailing NUL cut off. */
+        static const char cut[] = "python3\0-Xdisable_remote_debug";
+        ck_assert(ap_cmdline_disables_remote_debug(cut, sizeof cut - 1));
+}
+END_TEST
+
+START_TEST(test_cmdline_does_not_disable) {
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0x.py")));
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3")));
+        ck_assert(!ap_cmdline_disables_remote_debug("", 0));
+        /* The program name itself is never an option. */
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("-Xdisable_remote_debug\0x.py")));
+        /* After the script name, words belong to the script. */
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0x.py\0-X\0disable_remote_debug")));
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0x.py\0-Xdisable_remote_debug")));
+        /* After -c CODE and -m MODULE, too (also written together). */
+        ck_assert(!ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0-c\0pass\0-X\0disable_remote_debug")));
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-cpass\0-Xdisable_remote_debug")));
+        ck_assert(!ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0-m\0mod\0-X\0disable_remote_debug")));
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-mmod\0-Xdisable_remote_debug")));
+        /* After "-" (stdin) and "--". */
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-\0-Xdisable_remote_debug")));
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0--\0-Xdisable_remote_debug")));
+        /* Other -X options. */
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0dev\0x.py")));
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0disable_remote_debugger\0x.py")));
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-Xdisable\0x.py")));
+        /* "-X" as the last word, with no value. */
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-X")));
+}
+END_TEST
+
+START_TEST(test_cmdline_option_values_skipped) {
+        /* -W and --check-hash-based-pycs take a value: a value that looks
+         * like -X is not an -X option... */
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-W\0-Xdisable_remote_debug\0x.py")));
+        ck_assert(!ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0--check-hash-based-pycs\0-Xdisable_remote_debug\0x.py")));
+        /* ...and a value that looks like a script does not end the options. */
+        ck_assert(ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0-W\0ignore\0-X\0disable_remote_debug\0x.py")));
+        ck_assert(ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0--check-hash-based-pycs\0never\0-Xdisable_remote_debug\0x.py")));
+        /* The value of -X is not an option either. */
+        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0-c\0x.py")));
+        ck_assert(ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0-X\0-c\0-X\0disable_remote_debug\0x.py")));
+        /* -Wignore carries its value. */
+        ck_assert(ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0-Wignore\0-X\0disable_remote_debug\0x.py")));
+}
+END_TEST
+
+START_TEST(test_environ) {
+        const char *v = "PYTHON_DISABLE_REMOTE_DEBUG";
+        ck_assert(ap_environ_has_nonempty(BLOCK("A=1\0PYTHON_DISABLE_REMOTE_DEBUG=1\0B=2"), v));
+        ck_assert(ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBUG=1"), v));
+        ck_assert(ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBUG=0"), v)); /* any value */
+        ck_assert(ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBUG=="), v));
+        /* Empty does not count (as in CPython). */
+        ck_assert(!ap_environ_has_nonempty(BLOCK("A=1\0PYTHON_DISABLE_REMOTE_DEBUG=\0B=2"), v));
+        /* Other names that share a prefix, or hold it, do not count. */
+        ck_assert(!ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBUGGER=1"), v));
+        ck_assert(!ap_environ_has_nonempty(BLOCK("XPYTHON_DISABLE_REMOTE_DEBUG=1"), v));
+        ck_assert(!ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBU=1"), v));
+        ck_assert(!ap_environ_has_nonempty(BLOCK("A=PYTHON_DISABLE_REMOTE_DEBUG=1"), v));
+        ck_assert(!ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBUG"), v));
+        ck_assert(!ap_environ_has_nonempty("", 0, v));
+        /* The block's length bounds the search: a value beyond it is not
+         * seen, an unterminated last entry is read safely. */
+        static const char block[] = "A=1\0PYTHON_DISABLE_REMOTE_DEBUG=1";
+        ck_assert(!ap_environ_has_nonempty(block, sizeof block - 2, v)); /* "...DEBUG=" */
+        ck_assert(ap_environ_has_nonempty(block, sizeof block - 1, v));
+        ck_assert(!ap_environ_has_nonempty(block, 3, v));
+}
+END_TEST
+
+START_TEST(test_version_from_name) {
+        static const struct {
+                const char *name;
+                int major, minor;
+                bool ft;
+        } ok[] = {
+                {"libpython3.12.so.1.0", 3, 12, false},
+                {"/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0", 3, 11, false},
+                {"libpython3.13t.so", 3, 13, true},
+                {"libpython3.13t.so.1.0", 3, 13, true},
+                {"/opt/py/lib/libpython3.14t.so.1.0", 3, 14, true},
+                {"libpython3.6m.so.1.0", 3, 6, false},
+                {"libpython3.13d.so", 3, 13, false},
+                {"python3.11", 3, 11, false},
+                {"/usr/bin/python3.11", 3, 11, false},
+                {"python3.7", 3, 7, false},
+                {"python2.7", 2, 7, false},
+                {"python3.13t", 3, 13, true},
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(ok); i++) {
+                int major = -1, minor = -1;
+                bool ft = !ok[i].ft;
+                ck_assert_msg(ap_python_version_from_name(ok[i].name, &major, &minor, &ft) == 0,
+                              "%s not parsed", ok[i].name);
+                ck_assert_msg(major == ok[i].major && minor == ok[i].minor && ft == ok[i].ft,
+                              "%s: %d.%d%s", ok[i].name, major, minor, ft ? "t" : "");
+        }
+        int major, minor;
+        ck_assert_int_eq(ap_python_version_from_name("python3.12", &major, &minor, NULL), 0);
+        ck_assert_int_eq(minor, 12);
+}
+END_TEST
+
+START_TEST(test_version_from_name_garbage) {
+        static const char *const bad[] = {
+                "",           "python",        "python3",       "libpython.so",  "libpython3.so",
+                "pythonx.y",  "libc.so.6",     "python3.",      "python3.x",     "python1.5",
+                "python10.1", "python3.100",   "ipython3.11",   "/usr/bin/pypy3", "python-3.11",
+                "python3.-1", "/libpython3/x", "libpython+3.12.so",
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(bad); i++) {
+                int major = -7, minor = -7;
+                bool ft = true;
+                ck_assert_msg(ap_python_version_from_name(bad[i], &major, &minor, &ft) == -1,
+                              "'%s' parsed as %d.%d", bad[i], major, minor);
+                ck_assert_msg(major == -7 && minor == -7, "'%s': outputs written on failure",
+                              bad[i]);
+        }
+}
+END_TEST
+
+START_TEST(test_impl_name) {
+        ck_assert_str_eq(ap_impl_name(AP_IMPL_CPYTHON), "cpython");
+        ck_assert_str_eq(ap_impl_name(AP_IMPL_PYPY), "pypy");
+}
+END_TEST
+
+/* ---- processes -------------------------------------------------------------- */
+
+#define MAX_CHILDREN 16
+static pid_t children[MAX_CHILDREN];
+static ap_target target; /* freed by the teardown, also after a failure */
+static ap_error error;
+
+static void track_child(pid_t pid) {
+        for (size_t i = 0; i < MAX_CHILDREN; i++)
+                if (children[i] == 0) {
+                        children[i] = pid;
+                        return;
+                }
+        kill(pid, SIGKILL);
+        ck_abort_msg("too many children");
+}
+
+/* Kill one of our children by its pid and reap it. */
+static void end_child(pid_t pid) {
+        if (pid <= 0)
+                return;
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        for (size_t i = 0; i < MAX_CHILDREN; i++)
+                if (children[i] == pid)
+                        children[i] = 0;
+}
+
+static void setup(void) {
+        memset(&target, 0, sizeof target);
+        ap_error_clear(&error);
+}
+
+static void teardown(void) {
+        for (size_t i = 0; i < MAX_CHILDREN; i++)
+                end_child(children[i]);
+        ap_target_free(&target);
+        ap_error_clear(&error);
+}
+
+/* Start python with args and env (NULL-terminated; env replaces ours) and
+ * wait until it printed "ready".  The child dies with us. */
+static pid_t spawn_python(const char *python, const char *const *args, const char *const *env) {
+        char *argv[16];
+        size_t n = 0;
+        argv[n++] = (char *)python;
+        for (; args && *args; args++) {
+                ck_assert_uint_lt(n, 14);
+                argv[n++] = (char *)*args;
+        }
+        argv[n] = NULL;
+        int p[2];
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                dup2(p[1], 1);
+                execve(python, argv, (char *const *)env);
+                _exit(127);
+        }
+        track_child(pid);
+        close(p[1]);
+        char buf[64] = {0};
+        size_t got = 0;
+        while (got < 6) {
+                struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+                int r = poll(&pfd, 1, 15000);
+                if (r <= 0)
+                        break;
+                ssize_t k = read(p[0], buf + got, sizeof buf - 1 - got);
+                if (k <= 0)
+                        break;
+                got += (size_t)k;
+        }
+        close(p[0]);
+        if (strncmp(buf, "ready\n", 6) != 0) {
+                end_child(pid);
+                ck_abort_msg("%s did not get ready (read '%s')", python, buf);
+        }
+        return pid;
+}
+
+static const char *const plain_env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
+
+static bool have(const char *path) {
+        return access(path, X_OK) == 0;
+}
+
+/* The first match of a pattern under pyenv's root, or NULL. */
+static char *pyenv_python(const char *pattern) {
+        const char *root = getenv("PYENV_ROOT");
+        char *pat = NULL;
+        ck_assert_int_ge(asprintf(&pat, "%s/versions/%s", root && *root ? root : "/root/.pyenv",
+                                  pattern),
+                         0);
+        glob_t g;
+        char *found = NULL;
+        if (glob(pat, 0, NULL, &g) == 0) {
+                for (size_t i = 0; i < g.gl_pathc && !found; i++)
+                        if (have(g.gl_pathv[i]))
+                                found = strdup(g.gl_pathv[i]);
+                globfree(&g);
+        }
+        free(pat);
+        return found;
+}
+
+/* Inspect pid, then end it (before any assertion), and return the result. */
+static int inspect_and_end(pid_t pid) {
+        int r = ap_target_inspect(&target, pid, &error);
+        end_child(pid);
+        return r;
+}
+
+static void expect_error(int r, ap_code code, const char *fragment) {
+        ck_assert_msg(r == -1, "inspect succeeded, expected %s", ap_code_name(code));
+        ck_assert_msg(error.code == code, "code %s, expected %s: %s", ap_code_name(error.code),
+                      ap_code_name(code), error.message ? error.message : "");
+        ck_assert_ptr_nonnull(error.message);
+        if (fragment)
+                ck_assert_msg(strstr(error.message, fragment), "message lacks '%s': %s", fragment,
+                              error.message);
+}
+
+START_TEST(test_inspect_self_not_python) {
+        int r = ap_target_inspect(&target, getpid(), &error);
+        expect_error(r, AP_ERR_NOT_PYTHON, "is not a Python process");
+        char pid[32];
+        snprintf(pid, sizeof pid, "process %d", (int)getpid());
+        ck_assert_msg(strstr(error.message, pid), "%s", error.message);
+        ck_assert_ptr_nonnull(error.hint);
+        ck_assert_int_eq(target.pid, getpid());
+        ck_assert_ptr_nonnull(target.exe);
+}
+END_TEST
+
+START_TEST(test_inspect_no_such_process) {
+        /* No pid reaches pid_max. */
+        unsigned long pid_max = 4194304;
+        char *s = NULL;
+        if (ap_read_file("/proc/sys/kernel/pid_max", 64, &s, NULL) == 0)
+                pid_max = strtoul(s, NULL, 10);
+        free(s);
+        int r = ap_target_inspect(&target, (pid_t)pid_max, &error);
+        expect_error(r, AP_ERR_NO_SUCH_PROCESS, "no process with PID");
+        ck_assert_ptr_nonnull(error.hint);
+
+        /* And a pid that was ours a moment ago. */
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                _exit(0);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        r = ap_target_inspect(&target, pid, &error);
+        if (kill(pid, 0) == 0) /* reused at once: nothing to conclude */
+                return;
+        expect_error(r, AP_ERR_NO_SUCH_PROCESS, NULL);
+}
+END_TEST
+
+START_TEST(test_inspect_zombie) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                _exit(0);
+        track_child(pid);
+        /* Wait until it has exited, without reaping it. */
+        siginfo_t si;
+        while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+                ;
+        ap_proc_state st;
+        int sr = ap_proc_state_read(pid, &st);
+        int r = ap_target_inspect(&target, pid, &error);
+        end_child(pid); /* reaps */
+        ck_assert_int_eq(sr, 0);
+        ck_assert_int_eq(st.state, 'Z');
+        expect_error(r, AP_ERR_TARGET_EXITED, "zombie");
+}
+END_TEST
+
+START_TEST(test_inspect_stopped) {
+        if (!have(PYTHON311)) {
+                fprintf(stderr, "SKIP test_inspect_stopped: %s not installed\n", PYTHON311);
+                return;
+        }
+        static const char *const args[] = {"-c", READY_CODE, NULL};
+        pid_t pid = spawn_python(PYTHON311, args, plain_env);
+        ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+        int status;
+        while (waitpid(pid, &status, WUNTRACED) < 0 && errno == EINTR)
+                ;
+        ap_proc_state st;
+        int sr = ap_proc_state_read(pid, &st);
+        int r = inspect_and_end(pid);
+        ck_assert(WIFSTOPPED(status));
+        ck_assert_int_eq(sr, 0);
+        ck_assert_int_eq(st.state, 'T');
+        ck_assert_int_eq(st.tracer_pid, 0);
+        expect_error(r, AP_ERR_INJECTION_FAILED, "is stopped");
+        ck_assert_msg(error.hint && strstr(error.hint, "kill -CONT"), "hint: %s",
+                      error.hint ? error.hint : "(none)");
+}
+END_TEST
+
+START_TEST(test_inspect_traced) {
+        /* A child that asked us to trace it: a second tracer is impossible,
+         * and the message names the first. */
+        int p[2];
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                long t = ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+                char c = t == 0 ? 'y' : 'n';
+                (void)!write(p[1], &c, 1);
+                for (;;)
+                        pause();
+        }
+        track_child(pid);
+        close(p[1]);
+        char c = 0;
+        (void)!read(p[0], &c, 1);
+        close(p[0]);
+        if (c != 'y') {
+                end_child(pid);
+                fprintf(stderr, "SKIP test_inspect_traced: PTRACE_TRACEME failed here\n");
+                return;
+        }
+        ap_proc_state st;
+        int sr = ap_proc_state_read(pid, &st);
+        int r = inspect_and_end(pid);
+        ck_assert_int_eq(sr, 0);
+        ck_assert_int_eq(st.tracer_pid, getpid());
+        char want[64];
+        snprintf(want, sizeof want, "already being traced by process %d", (int)getpid());
+        expect_error(r, AP_ERR_PERMISSION_DENIED, want);
+}
+END_TEST
+
+START_TEST(test_inspect_other_user) {
+        /* As nobody, a root process (this one) may not be traced. */
+        if (geteuid() != 0) {
+                fprintf(stderr, "SKIP test_inspect_other_user: needs root to become nobody\n");
+                return;
+        }
+        pid_t root_pid = getpid();
+        int p[2];
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                char out[512] = "setuid failed";
+                if (setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+                    setresuid(65534, 65534, 65534) == 0) {
+                        ap_target t;
+                        ap_error e = AP_ERROR_INIT;
+                        int r = ap_target_inspect(&t, root_pid, &e);
+                        snprintf(out, sizeof out, "%d %s|%s", r, ap_code_name(e.code) ? ap_code_name(e.code) : "ok",
+                                 e.message ? e.message : "");
+                        ap_target_free(&t);
+                        ap_error_clear(&e);
+                }
+                (void)!write(p[1], out, strlen(out));
+                _exit(0);
+        }
+        track_child(pid);
+        close(p[1]);
+        char *out = NULL;
+        size_t len = 0;
+        int rr = ap_read_fd(p[0], 4096, &out, &len);
+        close(p[0]);
+        end_child(pid);
+        ck_assert_int_eq(rr, 0);
+        char want[128];
+        snprintf(want, sizeof want, "-1 permission_denied|process %d belongs to uid 0 and attachpy "
+                                    "runs as uid 65534",
+                 (int)root_pid);
+        bool ok = strcmp(out, want) == 0;
+        char shown[512];
+        snprintf(shown, sizeof shown, "%s", out);
+        free(out);
+        ck_assert_msg(ok, "got '%s', want '%s'", shown, want);
+}
+END_TEST
+
+START_TEST(test_proc_state_comm_with_parens) {
+        /* comm may hold ") Z (": the state is read after the last ')'. */
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                prctl(PR_SET_NAME, "x) Z (y");
+                for (;;)
+                        pause();
+        }
+        track_child(pid);
+        ap_proc_state st = {0};
+        int r = -1;
+        char *comm = NULL;
+        /* Wait until the name is set. */
+        for (int i = 0; i < 500; i++) {
+                char path[64];
+                snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+                free(comm);
+                comm = NULL;
+                if (ap_read_file(path, 64, &comm, NULL) == 0 && strncmp(comm, "x) Z (y", 7) == 0)
+                        break;
+                usleep(10000);
+        }
+        r = ap_proc_state_read(pid, &st);
+        end_child(pid);
+        bool named = comm && strncmp(comm, "x) Z (y", 7) == 0;
+        free(comm);
+        ck_assert(named);
+        ck_assert_int_eq(r, 0);
+        ck_assert_msg(st.state == 'S' || st.state == 'R', "state '%c'", st.state);
+}
+END_TEST
+
+START_TEST(test_proc_state_gone) {
+        ap_proc_state st;
+        unsigned long pid_max = 4194304;
+        char *s = NULL;
+        if (ap_read_file("/proc/sys/kernel/pid_max", 64, &s, NULL) == 0)
+                pid_max = strtoul(s, NULL, 10);
+        free(s);
+        errno = 0;
+        ck_assert_int_eq(ap_proc_state_read((pid_t)pid_max, &st), -1);
+        ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+/* May this (non-root) test trace its own children with Yama on? */
+static bool may_trace_children(void) {
+        if (geteuid() == 0)
+                return true;
+        char *s = NULL;
+        int scope = 0;
+        if (ap_read_file("/proc/sys/kernel/yama/ptrace_scope", 64, &s, NULL) == 0)
+                scope = atoi(s);
+        free(s);
+        return scope == 0;
+}
+
+/* The lowest address where the file at path (same inode) is mapped with
+ * offset 0 in pid. */
+static uint64_t map_base(pid_t pid, const char *path) {
+        struct stat want;
+        ck_assert_msg(stat(path, &want) == 0, "stat %s", path);
+        char mpath[64];
+        snprintf(mpath, sizeof mpath, "/proc/%d/maps", (int)pid);
+        FILE *f = fopen(mpath, "r");
+        ck_assert_ptr_nonnull(f);
+        char line[4096];
+        uint64_t best = 0;
+        while (fgets(line, sizeof line, f)) {
+                unsigned long long start, end, off;
+                int pos = -1;
+                if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &start, &end, &off, &pos) < 3 ||
+                    pos < 0 || line[pos] != '/')
+                        continue;
+                line[strcspn(line, "\n")] = '\0';
+                struct stat st;
+                if (stat(line + pos, &st) != 0 || st.st_dev != want.st_dev ||
+                    st.st_ino != want.st_ino || off != 0)
+                        continue;
+                if (!best || start < best)
+                        best = start;
+        }
+        fclose(f);
+        ck_assert_msg(best, "%s is not mapped in %d", path, (int)pid);
+        return best;
+}
+
+/* Where a libc function is in pid: its offset in our own libc (the same
+ * file) plus pid's libc base. */
+static uint64_t libc_addr_in(pid_t pid, const char *name) {
+        void *h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        ck_assert_ptr_nonnull(h);
+        void *sym = dlsym(h, name);
+        ck_assert_msg(sym, "dlsym %s", name);
+        Dl_info di;
+        ck_assert(dladdr(sym, &di) != 0);
+        uint64_t off = (uint64_t)((uintptr_t)sym - (uintptr_t)di.dli_fbase);
+        uint64_t base = map_base(pid, di.dli_fname);
+        dlclose(h);
+        return base + off;
+}
+
+typedef struct python_expect {
+        const char *version_prefix; /* "3.11." */
+        const char *python_path;    /* the object exporting the C API */
+        bool exec_type;             /* ET_EXEC: link-time addresses are absolute */
+} python_expect;
+
+/* Inspect a ready python child (ended before asserting) and check
+ * everything preflight learns. */
+static void check_python(pid_t pid, const char *exe, const python_expect *x) {
+        /* Addresses the target should have, computed independently, before
+         * it is ended. */
+        static const char *const libc_names[] = {"mmap", "munmap", "dlopen", "dlsym", "dlerror"};
+        uint64_t want_libc[AP_ARRAY_SIZE(libc_names)];
+        for (size_t i = 0; i < AP_ARRAY_SIZE(libc_names); i++)
+                want_libc[i] = libc_addr_in(pid, libc_names[i]);
+        uint64_t api_base = x->exec_type ? 0 : map_base(pid, x->python_path);
+        ap_elf_sym syms[] = {{.name = "Py_AddPendingCall"}, {.name = "PyErr_CheckSignals"},
+                             {.name = "PyObject_Malloc"},   {.name = "PyObject_Free"},
+                             {.name = "PyEval_SaveThread"}, {.name = "PyEval_RestoreThread"}};
+        ap_error e2 = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_elf_lookup(x->python_path, syms, AP_ARRAY_SIZE(syms), NULL, &e2), 0);
+
+        int r = inspect_and_end(pid);
+        ck_assert_msg(r == 0, "inspect failed: %s: %s", ap_code_name(error.code),
+                      error.message ? error.message : "");
+        ck_assert(!ap_error_is_set(&error));
+        ck_assert_int_eq(target.pid, pid);
+        ck_assert_uint_eq(target.uid, geteuid());
+        ck_assert_uint_eq(target.gid, getegid());
+        ck_assert_str_eq(target.exe, exe);
+        ck_assert_ptr_nonnull(target.comm);
+        ck_assert_int_eq(target.impl, AP_IMPL_CPYTHON);
+        ck_assert_ptr_nonnull(target.version);
+        ck_assert_msg(strncmp(target.version, x->version_prefix, strlen(x->version_prefix)) == 0,
+                      "version %s", target.version);
+        /* Exact (x.y.z) from Py_Version. */
+        int a, b, c;
+        ck_assert_msg(sscanf(target.version, "%d.%d.%d", &a, &b, &c) == 3, "version %s",
+                      target.version);
+        ck_assert_int_eq(target.version_major, a);
+        ck_assert_int_eq(target.version_minor, b);
+        ck_assert_str_eq(target.python_path, x->python_path);
+        ck_assert_ptr_nonnull(target.libc_path);
+        ck_assert_msg(strstr(target.libc_path, "libc.so.6"), "%s", target.libc_path);
+        ck_assert(target.same_mount_ns);
+
+        uint64_t got_libc[] = {target.addr_mmap, target.addr_munmap, target.addr_dlopen,
+                               target.addr_dlsym, target.addr_dlerror};
+        for (size_t i = 0; i < AP_ARRAY_SIZE(libc_names); i++)
+                ck_assert_msg(got_libc[i] == want_libc[i], "%s: 0x%" PRIx64 ", want 0x%" PRIx64,
+                              libc_names[i], got_libc[i], want_libc[i]);
+        for (size_t i = 0; i < AP_ARRAY_SIZE(syms); i++)
+                ck_assert_msg(syms[i].found, "%s not exported", syms[i].name);
+        ck_assert_uint_eq(target.addr_add_pending_call, api_base + syms[0].value);
+        ck_assert_uint_eq(target.addr_nudge, api_base + syms[1].value);
+        /* The safe points: the C-API entries, in this order. */
+        ck_assert_uint_eq(target.n_safepoints, 5);
+        for (size_t i = 0; i < 5; i++)
+                ck_assert_msg(target.safepoints[i] == api_base + syms[1 + i].value,
+                              "safepoint %zu (%s): 0x%" PRIx64 ", want 0x%" PRIx64, i,
+                              syms[1 + i].name, target.safepoints[i], api_base + syms[1 + i].value);
+}
+
+START_TEST(test_inspect_python311) {
+        if (!have(PYTHON311)) {
+                fprintf(stderr, "SKIP test_inspect_python311: %s not installed\n", PYTHON311);
+                return;
+        }
+        if (!may_trace_children()) {
+                fprintf(stderr, "SKIP test_inspect_python311: ptrace_scope forbids it\n");
+                return;
+        }
+        static const char *const args[] = {"-c", READY_CODE, NULL};
+        pid_t pid = spawn_python(PYTHON311, args, plain_env);
+        python_expect x = {"3.11.", PYTHON311, true};
+        check_python(pid, PYTHON311, &x);
+        ck_assert_str_eq(target.comm, "python3.11");
+}
+END_TEST
+
+START_TEST(test_inspect_python_empty_disable_var) {
+        /* PYTHON_DISABLE_REMOTE_DEBUG set but empty does not disable. */
+        if (!have(PYTHON311) || !may_trace_children()) {
+                fprintf(stderr, "SKIP test_inspect_python_empty_disable_var\n");
+                return;
+        }
+        static const char *const args[] = {"-c", READY_CODE, NULL};
+        static const char *const env[] = {"PATH=/usr/bin:/bin", "PYTHON_DISABLE_REMOTE_DEBUG=",
+                                          "PYTHON_DISABLE_REMOTE_DEBUGGER=1", NULL};
+        pid_t pid = spawn_python(PYTHON311, args, env);
+        int r = inspect_and_end(pid);
+        ck_assert_msg(r == 0, "%s", error.message ? error.message : "");
+}
+END_TEST
+
+START_TEST(test_inspect_python_env_disabled) {
+        if (!have(PYTHON311)) {
+                fprintf(stderr, "SKIP test_inspect_python_env_disabled: no %s\n", PYTHON311);
+                return;
+        }
+        static const char *const args[] = {"-c", READY_CODE, NULL};
+        static const char *const env[] = {"PATH=/usr/bin:/bin", "PYTHON_DISABLE_REMOTE_DEBUG=1",
+                                          NULL};
+        pid_t pid = spawn_python(PYTHON311, args, env);
+        int r = inspect_and_end(pid);
+        expect_error(r, AP_ERR_REMOTE_DEBUG_DISABLED, "PYTHON_DISABLE_REMOTE_DEBUG");
+        ck_assert_ptr_nonnull(error.hint);
+}
+END_TEST
+
+START_TEST(test_inspect_python_x_disabled) {
+        if (!have(PYTHON311)) {
+                fprintf(stderr, "SKIP test_inspect_python_x_disabled: no %s\n", PYTHON311);
+                return;
+        }
+        static const char *const args[] = {"-X", "disable_remote_debug", "-c", READY_CODE, NULL};
+        pid_t pid = spawn_python(PYTHON311, args, plain_env);
+        int r = inspect_and_end(pid);
+        expect_error(r, AP_ERR_REMOTE_DEBUG_DISABLED, "-X disable_remote_debug");
+}
+END_TEST
+
+START_TEST(test_inspect_python_x_after_c) {
+        /* "-X disable_remote_debug" after -c CODE is the program's argument. */
+        if (!have(PYTHON311) || !may_trace_children()) {
+                fprintf(stderr, "SKIP test_inspect_python_x_after_c\n");
+                return;
+        }
+        static const char *const args[] = {"-c", READY_CODE, "-X", "disable_remote_debug", NULL};
+        pid_t pid = spawn_python(PYTHON311, args, plain_env);
+        int r = inspect_and_end(pid);
+        ck_assert_msg(r == 0, "%s", error.message ? error.message : "");
+}
+END_TEST
+
+START_TEST(test_inspect_pyenv_shared) {
+        /* A CPython with its C API in libpython (pyenv's builds), if any. */
+        static const struct {
+                const char *exe_glob, *lib_glob, *prefix;
+        } builds[] = {
+                {"3.12*/bin/python3.12", "3.12*/lib/libpython3.12.so.1.0", "3.12."},
+                {"3.13*/bin/python3.13", "3.13*/lib/libpython3.13.so.1.0", "3.13."},
+        };
+        if (!may_trace_children())
+                return;
+        int tested = 0;
+        for (size_t i = 0; i < AP_ARRAY_SIZE(builds); i++) {
+                char *exe = pyenv_python(builds[i].exe_glob);
+                char *lib = pyenv_python(builds[i].lib_glob);
+                if (!exe || !lib || access(lib, R_OK) != 0) {
+                        free(exe);
+                        free(lib);
+                        continue;
+                }
+                char exe_real[4096], lib_real[4096];
+                ck_assert_ptr_nonnull(realpath(exe, exe_real));
+                ck_assert_ptr_nonnull(realpath(lib, lib_real));
+                free(exe);
+                free(lib);
+                static const char *const args[] = {"-c", READY_CODE, NULL};
+                pid_t pid = spawn_python(exe_real, args, plain_env);
+                python_expect x = {builds[i].prefix, lib_real, false};
+                check_python(pid, exe_real, &x);
+                ap_target_free(&target);
+                tested++;
+        }
+        if (!tested)
+                fprintf(stderr, "SKIP test_inspect_pyenv_shared: no pyenv 3.12/3.13\n");
+}
+END_TEST
+
+START_TEST(test_inspect_unsupported_versions) {
+        static const struct {
+                const char *glob, *fragment;
+        } old[] = {
+                {"2.7*/bin/python2.7", "runs Python 2.7"},
+                {"3.6*/bin/python3.6", "runs Python 3.6"},
+        };
+        if (!may_trace_children())
+                return;
+        int tested = 0;
+        for (size_t i = 0; i < AP_ARRAY_SIZE(old); i++) {
+                char *exe = pyenv_python(old[i].glob);
+                if (!exe)
+                        continue;
+                char real[4096];
+                bool ok = realpath(exe, real) != NULL;
+                free(exe);
+                ck_assert(ok);
+                static const char *const args[] = {"-c", READY_CODE, NULL};
+                pid_t pid = spawn_python(real, args, plain_env);
+                int r = inspect_and_end(pid);
+                expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, old[i].fragment);
+                ck_assert_msg(error.hint && strstr(error.hint, "3.7 to 3.13"), "hint: %s",
+                              error.hint ? error.hint : "(none)");
+                ck_assert_int_eq(target.impl, AP_IMPL_CPYTHON);
+                ap_target_free(&target);
+                ap_error_clear(&error);
+                tested++;
+        }
+        if (!tested)
+                fprintf(stderr, "SKIP test_inspect_unsupported_versions: no pyenv 2.7/3.6\n");
+}
+END_TEST
+
+static Suite *target_suite(void) {
+        Suite *s = suite_create("target");
+        TCase *tc = tcase_create("helpers");
+        tcase_add_test(tc, test_cmdline_disables);
+        tcase_add_test(tc, test_cmdline_does_not_disable);
+        tcase_add_test(tc, test_cmdline_option_values_skipped);
+        tcase_add_test(tc, test_environ);
+        tcase_add_test(tc, test_version_from_name);
+        tcase_add_test(tc, test_version_from_name_garbage);
+        tcase_add_test(tc, test_impl_name);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("processes");
+        tcase_set_timeout(tc, 120);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_inspect_self_not_python);
+        tcase_add_test(tc, test_inspect_no_such_process);
+        tcase_add_test(tc, test_inspect_zombie);
+        tcase_add_test(tc, test_inspect_stopped);
+        tcase_add_test(tc, test_inspect_traced);
+        tcase_add_test(tc, test_inspect_other_user);
+        tcase_add_test(tc, test_proc_state_comm_with_parens);
+        tcase_add_test(tc, test_proc_state_gone);
+        tcase_add_test(tc, test_inspect_python311);
+        tcase_add_test(tc, test_inspect_python_empty_disable_var);
+        tcase_add_test(tc, test_inspect_python_env_disabled);
+        tcase_add_test(tc, test_inspect_python_x_disabled);
+        tcase_add_test(tc, test_inspect_python_x_after_c);
+        tcase_add_test(tc, test_inspect_pyenv_shared);
+        tcase_add_test(tc, test_inspect_unsupported_versions);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(target_suite());
+        srunner_run_all(sr, CK_ENV);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

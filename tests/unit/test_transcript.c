@@ -1,0 +1,715 @@
+/* test_transcript.c: the marker-line classifier, on transcripts recorded from
+ * real gdb runs (tests/fixtures/transcripts, made by
+ * tests/unit/record-transcripts.sh) and on synthetic ones for the cases a
+ * real run cannot produce on demand. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "build-config.h"
+#include "transcript.h"
+#include "util.h"
+
+/* ---- fixtures -------------------------------------------------------------- */
+
+/* ATTACHPY_FIXTURES (meson sets it), else ../fixtures next to this file
+ * (__FILE__ is relative to where it was compiled), else the source tree the
+ * build was configured from. */
+static char *fixtures_dir(void) {
+        const char *env = getenv("ATTACHPY_FIXTURES");
+        char *dir = NULL;
+        if (env && *env) {
+                ck_assert_int_ge(asprintf(&dir, "%s/transcripts", env), 0);
+                return dir;
+        }
+        char *file = strdup(__FILE__);
+        ck_assert_int_ge(asprintf(&dir, "%s/../fixtures/transcripts", dirname(file)), 0);
+        free(file);
+        if (access(dir, R_OK) == 0)
+                return dir;
+        free(dir);
+        ck_assert_int_ge(asprintf(&dir, "%s/tests/fixtures/transcripts", AP_SOURCE_ROOT), 0);
+        return dir;
+}
+
+typedef struct fixture {
+        char *text;
+        ap_debugger_end end;
+        pid_t pid;
+} fixture;
+
+/* Parse a .end line: ["deadline"] ("exit N" | "signal N") "pid N" ["timeout S"]. */
+static void parse_end(const char *line, fixture *f, const char *name) {
+        memset(&f->end, 0, sizeof f->end);
+        f->end.timeout_s = 30.0;
+        f->pid = 0;
+        bool how = false;
+        char *copy = strdup(line), *save = NULL;
+        for (char *w = strtok_r(copy, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
+                if (strcmp(w, "deadline") == 0) {
+                        f->end.deadline_hit = true;
+                        continue;
+                }
+                char *arg = strtok_r(NULL, " \n", &save);
+                ck_assert_msg(arg, "%s.end: '%s' without a value", name, w);
+                if (strcmp(w, "exit") == 0) {
+                        f->end.exited = true;
+                        f->end.exit_code = atoi(arg);
+                        how = true;
+                } else if (strcmp(w, "signal") == 0) {
+                        f->end.exited = false;
+                        f->end.term_signal = atoi(arg);
+                        how = true;
+                } else if (strcmp(w, "pid") == 0) {
+                        f->pid = (pid_t)atoi(arg);
+                } else if (strcmp(w, "timeout") == 0) {
+                        f->end.timeout_s = strtod(arg, NULL);
+                } else {
+                        ck_abort_msg("%s.end: unknown word '%s'", name, w);
+                }
+        }
+        free(copy);
+        ck_assert_msg(how, "%s.end says neither exit nor signal", name);
+        ck_assert_msg(f->pid > 0, "%s.end has no pid", name);
+}
+
+static void load_fixture(const char *name, fixture *f) {
+        char *dir = fixtures_dir();
+        char *txt = NULL, *end = NULL, *end_text = NULL;
+        ck_assert_int_ge(asprintf(&txt, "%s/%s.txt", dir, name), 0);
+        ck_assert_int_ge(asprintf(&end, "%s/%s.end", dir, name), 0);
+        int r = ap_read_file(txt, 4 * 1024 * 1024, &f->text, NULL);
+        ck_assert_msg(r == 0, "cannot read %s: %s (set ATTACHPY_FIXTURES)", txt, strerror(errno));
+        r = ap_read_file(end, 4096, &end_text, NULL);
+        ck_assert_msg(r == 0, "cannot read %s: %s", end, strerror(errno));
+        parse_end(end_text, f, name);
+        free(end_text);
+        free(txt);
+        free(end);
+        free(dir);
+}
+
+/* "%PID%" in a fragment stands for the fixture's pid. */
+static char *expand_pid(const char *fragment, pid_t pid) {
+        const char *at = strstr(fragment, "%PID%");
+        char *s = NULL;
+        if (at)
+                ck_assert_int_ge(asprintf(&s, "%.*s%d%s", (int)(at - fragment), fragment, (int)pid,
+                                          at + 5),
+                                 0);
+        else
+                s = strdup(fragment);
+        return s;
+}
+
+typedef struct expectation {
+        const char *name;
+        int rc; /* 0: the agent started */
+        ap_code code;
+        ap_stage stage;
+        const char *safepoint; /* "" when none was reached */
+        bool interrupted;
+        bool has_start_rc;
+        int start_rc;
+        const char *message[4]; /* fragments of the message */
+        const char *hint;       /* a fragment of the hint, or NULL */
+} expectation;
+
+static const expectation recorded[] = {
+        {"idle-parked", 0, AP_OK, AP_STAGE_DETACHED, "parked", false, true, 0, {NULL}, NULL},
+        {"busy-breakpoint", 0, AP_OK, AP_STAGE_DETACHED, "breakpoint", false, true, 0, {NULL},
+         NULL},
+        {"timeout-waiting", -1, AP_ERR_TIMEOUT, AP_STAGE_WAITING, "", true, false, 0,
+         {"process %PID% did not reach a safe point within 3 s", "nothing was injected", NULL},
+         "longer --timeout"},
+        {"dlopen-failed", -1, AP_ERR_INJECTION_FAILED, AP_STAGE_DETACHED, "parked", false, false,
+         0,
+         {"process %PID% could not load the attachpy agent: ", "/not-an-elf.so: file too short",
+          NULL},
+         "agent library"},
+        {"target-exited", -1, AP_ERR_TARGET_EXITED, AP_STAGE_WAITING, "", false, false, 0,
+         {"process %PID% exited while attachpy was attached to it", NULL},
+         NULL},
+        {"target-killed", -1, AP_ERR_TARGET_EXITED, AP_STAGE_WAITING, "", false, false, 0,
+         {"process %PID% was killed by a signal while attachpy was attached to it", NULL},
+         NULL},
+        {"debugger-killed", -1, AP_ERR_DEBUGGER_FAILED, AP_STAGE_WAITING, "", false, false, 0,
+         {"gdb was killed by signal 9 (", "while waiting for a safe point",
+          "; it said: Breakpoint 5 at 0x", NULL},
+         "--verbose"},
+        {"no-such-process", -1, AP_ERR_TARGET_EXITED, AP_STAGE_NONE, "", false, false, 0,
+         {"process %PID% exited before gdb could attach to it", NULL},
+         "nothing left"},
+        {"permission-denied", -1, AP_ERR_PERMISSION_DENIED, AP_STAGE_NONE, "", false, false, 0,
+         {"the kernel did not allow gdb to trace process %PID%", NULL},
+         "ptrace_scope"},
+};
+
+static void check_expectation(const expectation *x, const char *text, pid_t pid,
+                              const ap_debugger_end *end) {
+        ap_transcript_outcome o;
+        memset(&o, 0x55, sizeof o);
+        ap_error err = AP_ERROR_INIT;
+        int rc = ap_transcript_classify(text, "gdb", pid, end, ap_backend_gdb.patterns, &o, &err);
+        ck_assert_msg(rc == x->rc, "%s: classify returned %d (%s: %s)", x->name, rc,
+                      ap_code_name(err.code) ? ap_code_name(err.code) : "ok",
+                      err.message ? err.message : "");
+        ck_assert_msg(err.code == x->code, "%s: code %s, want %s (%s)", x->name,
+                      ap_code_name(err.code) ? ap_code_name(err.code) : "ok",
+                      ap_code_name(x->code) ? ap_code_name(x->code) : "ok",
+                      err.message ? err.message : "");
+        ck_assert_msg(o.stage == x->stage, "%s: stage %d, want %d", x->name, o.stage, x->stage);
+        ck_assert_msg(strcmp(o.safepoint, x->safepoint) == 0, "%s: safepoint '%s', want '%s'",
+                      x->name, o.safepoint, x->safepoint);
+        ck_assert_msg(o.interrupted == x->interrupted, "%s: interrupted %d", x->name,
+                      o.interrupted);
+        ck_assert_msg(o.has_start_rc == x->has_start_rc, "%s: has_start_rc %d", x->name,
+                      o.has_start_rc);
+        if (x->has_start_rc)
+                ck_assert_int_eq(o.start_rc, x->start_rc);
+        ck_assert_int_eq(ap_transcript_stage(text), x->stage);
+        if (x->rc == 0) {
+                ck_assert_ptr_null(err.message);
+                return;
+        }
+        ck_assert_ptr_nonnull(err.message);
+        for (size_t i = 0; x->message[i]; i++) {
+                char *frag = expand_pid(x->message[i], pid);
+                ck_assert_msg(strstr(err.message, frag), "%s: message lacks '%s': %s", x->name,
+                              frag, err.message);
+                free(frag);
+        }
+        ck_assert_msg(!strchr(err.message, '\r') && !strchr(err.message, '\n'),
+                      "%s: message spans lines: %s", x->name, err.message);
+        if (x->hint)
+                ck_assert_msg(err.hint && strstr(err.hint, x->hint), "%s: hint lacks '%s': %s",
+                              x->name, x->hint, err.hint ? err.hint : "(none)");
+        ap_error_clear(&err);
+}
+
+START_TEST(test_recorded) {
+        const expectation *x = &recorded[_i];
+        fixture f;
+        load_fixture(x->name, &f);
+        check_expectation(x, f.text, f.pid, &f.end);
+        free(f.text);
+}
+END_TEST
+
+START_TEST(test_recorded_crlf) {
+        /* The same transcripts with CRLF line ends classify the same. */
+        const expectation *x = &recorded[_i];
+        fixture f;
+        load_fixture(x->name, &f);
+        ap_buf crlf = {0};
+        for (const char *p = f.text; *p; p++) {
+                if (*p == '\n')
+                        ck_assert_int_eq(ap_buf_append(&crlf, "\r", 1), 0);
+                ck_assert_int_eq(ap_buf_append(&crlf, p, 1), 0);
+        }
+        check_expectation(x, crlf.data ? crlf.data : "", f.pid, &f.end);
+        ap_buf_free(&crlf);
+        free(f.text);
+}
+END_TEST
+
+START_TEST(test_recorded_prefixes) {
+        /* While gdb runs, the stage seen in the transcript so far only ever
+         * rises, and ends where the whole transcript is. */
+        const expectation *x = &recorded[_i];
+        fixture f;
+        load_fixture(x->name, &f);
+        size_t len = strlen(f.text);
+        ap_stage last = AP_STAGE_NONE;
+        for (size_t n = 0; n <= len; n++) {
+                char saved = f.text[n];
+                f.text[n] = '\0';
+                ap_stage s = ap_transcript_stage(f.text);
+                f.text[n] = saved;
+                ck_assert_msg(s >= last, "%s: stage fell from %d to %d at byte %zu", x->name, last,
+                              s, n);
+                last = s;
+        }
+        ck_assert_int_eq(last, x->stage);
+        free(f.text);
+}
+END_TEST
+
+START_TEST(test_every_fixture_is_tested) {
+        /* A recorded transcript without an expectation here, or an
+         * expectation without its recording, is an error. */
+        char *dir = fixtures_dir();
+        DIR *d = opendir(dir);
+        ck_assert_msg(d, "cannot open %s: %s", dir, strerror(errno));
+        size_t seen = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                bool is_txt = n > 4 && strcmp(de->d_name + n - 4, ".txt") == 0;
+                bool is_end = n > 4 && strcmp(de->d_name + n - 4, ".end") == 0;
+                if (!is_txt && !is_end)
+                        continue;
+                bool known = false;
+                for (size_t i = 0; i < AP_ARRAY_SIZE(recorded); i++)
+                        known |= strlen(recorded[i].name) == n - 4 &&
+                                 strncmp(recorded[i].name, de->d_name, n - 4) == 0;
+                ck_assert_msg(known, "%s/%s has no expectation in test_transcript.c", dir,
+                              de->d_name);
+                seen++;
+        }
+        closedir(d);
+        ck_assert_uint_eq(seen, 2 * AP_ARRAY_SIZE(recorded));
+        free(dir);
+}
+END_TEST
+
+START_TEST(test_recorded_are_clean) {
+        /* attachpy's own --verbose lines were cut out by the recorder. */
+        const expectation *x = &recorded[_i];
+        fixture f;
+        load_fixture(x->name, &f);
+        ck_assert_msg(!strstr(f.text, "attachpy: "), "%s holds attachpy's own output", x->name);
+        free(f.text);
+}
+END_TEST
+
+/* ---- synthetic ---------------------------------------------------------------- */
+
+static const ap_debugger_end exit0 = {.exited = true, .exit_code = 0, .timeout_s = 30};
+
+static int classify(const char *text, const ap_debugger_end *end, ap_transcript_outcome *o,
+                    ap_error *err) {
+        return ap_transcript_classify(text, "gdb", 4242, end, ap_backend_gdb.patterns, o, err);
+}
+
+START_TEST(test_marker_must_start_line) {
+        /* gdb echoing a command, a marker inside a longer line, a marker with
+         * a longer word: none counts. */
+        static const char text[] = "(lldb) printf \"@@ATTACHPY:started 0\\n\"\n"
+                                   "  @@ATTACHPY:attached\n"
+                                   "echo @@ATTACHPY:started 0\n"
+                                   "\t@@ATTACHPY:detached\n"
+                                   "@@ATTACHPY:startedx 0\n"
+                                   "@@ATTACHPY:attachedd\n"
+                                   "@@attachpy:started 0\n"
+                                   "@@ATTACHPY:\n"
+                                   "@@ATTACHPY:Started 0\n";
+        ck_assert_int_eq(ap_transcript_stage(text), AP_STAGE_NONE);
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify(text, &exit0, &o, &err), -1);
+        ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
+        ck_assert(!o.has_start_rc);
+        ck_assert_int_eq(o.stage, AP_STAGE_NONE);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_success_minimal) {
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 3\n"
+                                  "@@ATTACHPY:started 0\n@@ATTACHPY:detached",
+                                  &exit0, &o, &err),
+                         0);
+        ck_assert(!ap_error_is_set(&err));
+        ck_assert_int_eq(o.stage, AP_STAGE_DETACHED);
+        ck_assert_str_eq(o.safepoint, "parked");
+        ck_assert(o.has_start_rc);
+        ck_assert_int_eq(o.start_rc, 0);
+}
+END_TEST
+
+START_TEST(test_started_even_if_gdb_then_died) {
+        /* Once the entry point returned 0 the agent runs: a debugger killed
+         * before "detached" does not undo that. */
+        ap_debugger_end killed = {.exited = false, .term_signal = SIGKILL, .timeout_s = 30};
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:safepoint breakpoint 1\n"
+                                  "@@ATTACHPY:started 0\n",
+                                  &killed, &o, &err),
+                         0);
+        ck_assert_int_eq(o.stage, AP_STAGE_STARTED);
+        ck_assert_str_eq(o.safepoint, "breakpoint");
+}
+END_TEST
+
+START_TEST(test_start_errors) {
+        for (int rc = -7; rc <= -1; rc++) {
+                char text[256];
+                snprintf(text, sizeof text,
+                         "@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 1\n"
+                         "@@ATTACHPY:started %d\n@@ATTACHPY:detached\n",
+                         rc);
+                ap_transcript_outcome o;
+                ap_error err = AP_ERROR_INIT;
+                ck_assert_int_eq(classify(text, &exit0, &o, &err), -1);
+                ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+                ck_assert(o.has_start_rc);
+                ck_assert_int_eq(o.start_rc, rc);
+                const char *words = ap_agent_start_error(rc);
+                ck_assert_msg(strstr(err.message, words), "rc %d: %s", rc, err.message);
+                char code[32];
+                snprintf(code, sizeof code, "(code %d)", rc);
+                ck_assert_msg(strstr(err.message, code), "rc %d: %s", rc, err.message);
+                ck_assert_ptr_nonnull(err.hint);
+                if (rc == -3)
+                        ck_assert_msg(strstr(err.hint, "once the program is up"), "%s", err.hint);
+                if (rc == -4 || rc == -5)
+                        ck_assert_msg(strstr(err.hint, "session directory"), "%s", err.hint);
+                ap_error_clear(&err);
+        }
+}
+END_TEST
+
+START_TEST(test_start_error_texts) {
+        /* docs/protocol.md, "The entry point": each value has its own words. */
+        static const struct {
+                int rc;
+                const char *words;
+        } table[] = {
+                {-1, "bad session path"}, {-2, "no Python C API"}, {-3, "not initialised"},
+                {-4, "could not read its request"}, {-5, "could not connect back"},
+                {-6, "could not start its thread"}, {-7, "out of memory"},
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(table); i++) {
+                const char *s = ap_agent_start_error(table[i].rc);
+                ck_assert_msg(strstr(s, table[i].words), "%d: %s", table[i].rc, s);
+                for (size_t j = 0; j < i; j++)
+                        ck_assert_str_ne(s, ap_agent_start_error(table[j].rc));
+        }
+        ck_assert_str_eq(ap_agent_start_error(-99), "the agent failed to start");
+        ck_assert_str_eq(ap_agent_start_error(1), "the agent failed to start");
+}
+END_TEST
+
+START_TEST(test_start_error_unknown_code) {
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:started -42\n", &exit0, &o, &err), -1);
+        ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+        ck_assert_msg(strstr(err.message, "(code -42)"), "%s", err.message);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_started_without_number) {
+        /* "started" with garbage: no return value was seen; not a success. */
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:started\n"
+                                  "@@ATTACHPY:started abc\n",
+                                  &exit0, &o, &err),
+                         -1);
+        ck_assert(!o.has_start_rc);
+        ck_assert_int_eq(o.stage, AP_STAGE_STARTED);
+        ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_deadline_while_waiting) {
+        ap_debugger_end end = {.exited = true, .exit_code = 0, .deadline_hit = true,
+                               .timeout_s = 2.5};
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        /* Even when gdb did not get to print "interrupted". */
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\nBreakpoint 1 at 0x1\n@@ATTACHPY:waiting 0\n",
+                                  &end, &o, &err),
+                         -1);
+        ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
+        ck_assert_int_eq(o.stage, AP_STAGE_WAITING);
+        ck_assert_msg(strstr(err.message, "process 4242 did not reach a safe point within 2.5 s"),
+                      "%s", err.message);
+        ck_assert_msg(strstr(err.message, "nothing was injected"), "%s", err.message);
+        ck_assert_msg(err.hint && strstr(err.hint, "--timeout"), "%s", err.hint);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_interrupted_marker_alone) {
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:waiting 0\n"
+                                  "@@ATTACHPY:interrupted\n",
+                                  &exit0, &o, &err),
+                         -1);
+        ck_assert(o.interrupted);
+        ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_deadline_before_attach) {
+        ap_debugger_end end = {.exited = false, .term_signal = SIGKILL, .deadline_hit = true,
+                               .timeout_s = 0.5};
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("", &end, &o, &err), -1);
+        ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
+        ck_assert_msg(strstr(err.message, "gdb did not finish within 0.5 s (before attaching)"),
+                      "%s", err.message);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_deadline_while_loading) {
+        ap_debugger_end end = {.exited = true, .exit_code = 0, .deadline_hit = true,
+                               .timeout_s = 5};
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 1\n", &end, &o,
+                                  &err),
+                         -1);
+        ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
+        ck_assert_msg(strstr(err.message, "while loading the agent"), "%s", err.message);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_killed_by_signal) {
+        static const int sigs[] = {SIGKILL, SIGTERM, SIGSEGV, SIGABRT};
+        for (size_t i = 0; i < AP_ARRAY_SIZE(sigs); i++) {
+                ap_debugger_end end = {.exited = false, .term_signal = sigs[i], .timeout_s = 30};
+                ap_transcript_outcome o;
+                ap_error err = AP_ERROR_INIT;
+                ck_assert_int_eq(classify("@@ATTACHPY:attached\nsome gdb words  \r\n", &end, &o,
+                                          &err),
+                                 -1);
+                ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
+                char want[96];
+                snprintf(want, sizeof want, "gdb was killed by signal %d (%s) after attaching",
+                         sigs[i], strsignal(sigs[i]));
+                ck_assert_msg(strstr(err.message, want), "%s", err.message);
+                ck_assert_msg(strstr(err.message, "; it said: some gdb words") &&
+                                      !strchr(err.message, '\r'),
+                              "%s", err.message);
+                ck_assert_msg(err.hint && strstr(err.hint, "--verbose"), "%s", err.hint);
+                ap_error_clear(&err);
+        }
+}
+END_TEST
+
+START_TEST(test_failed_exit_status) {
+        ap_debugger_end end = {.exited = true, .exit_code = 1, .timeout_s = 30};
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("/tmp/s/inject.gdb:12: Error in sourced command file:\n"
+                                  "No symbol table is loaded.  Use the \"file\" command.\n"
+                                  "@@ATTACHPY:attached\n",
+                                  &end, &o, &err),
+                         -1);
+        ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
+        ck_assert_msg(strstr(err.message, "gdb failed after attaching (exit status 1); it said: No "
+                                          "symbol table is loaded."),
+                      "%s", err.message);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_empty_and_null_text) {
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_transcript_classify(NULL, "gdb", 1, NULL, NULL, &o, &err), -1);
+        ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
+        ck_assert_msg(strstr(err.message, "before attaching"), "%s", err.message);
+        ck_assert_ptr_null(strstr(err.message, "it said"));
+        ap_error_clear(&err);
+        ck_assert_int_eq(ap_transcript_stage(NULL), AP_STAGE_NONE);
+        ck_assert_int_eq(ap_transcript_stage(""), AP_STAGE_NONE);
+        /* ret and err may be NULL. */
+        ck_assert_int_eq(ap_transcript_classify("@@ATTACHPY:started 0", "gdb", 1, NULL, NULL,
+                                                NULL, NULL),
+                         0);
+        ck_assert_int_eq(ap_transcript_classify("", "gdb", 1, NULL, NULL, NULL, NULL), -1);
+}
+END_TEST
+
+START_TEST(test_other_failure_markers) {
+        static const struct {
+                const char *marker;
+                const char *fragment;
+        } table[] = {
+                {"@@ATTACHPY:mmap-failed", "could not map a scratch page"},
+                {"@@ATTACHPY:dlsym-failed", "has no entry point attachpy_agent_start_v1"},
+                {"@@ATTACHPY:dlopen-failed", "unknown dlopen error"},
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(table); i++) {
+                char text[256];
+                snprintf(text, sizeof text, "@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 1\n%s\r\n",
+                         table[i].marker);
+                ap_transcript_outcome o;
+                ap_error err = AP_ERROR_INIT;
+                ck_assert_int_eq(classify(text, &exit0, &o, &err), -1);
+                ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+                ck_assert_msg(strstr(err.message, table[i].fragment), "%s", err.message);
+                ck_assert_msg(strstr(err.message, "4242"), "%s", err.message);
+                ap_error_clear(&err);
+        }
+}
+END_TEST
+
+START_TEST(test_dlopen_error_long_and_crlf) {
+        ap_buf t = {0};
+        ck_assert_int_eq(ap_buf_printf(&t, "@@ATTACHPY:attached\r\n@@ATTACHPY:dlopen-failed "), 0);
+        for (int i = 0; i < 2000; i++)
+                ck_assert_int_eq(ap_buf_append(&t, "x", 1), 0);
+        ck_assert_int_eq(ap_buf_printf(&t, "\r\n@@ATTACHPY:detached\r\n"), 0);
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify(t.data, &exit0, &o, &err), -1);
+        ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+        ck_assert(!strchr(err.message, '\r'));
+        ck_assert_msg(strlen(err.message) < 1024, "a dlerror text is kept in full: %zu bytes",
+                      strlen(err.message));
+        ck_assert_int_eq(o.stage, AP_STAGE_DETACHED);
+        ap_error_clear(&err);
+        ap_buf_free(&t);
+}
+END_TEST
+
+START_TEST(test_long_safepoint_word) {
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:safepoint averyveryverylongsafepointname 1\n"
+                                  "@@ATTACHPY:started 0\n",
+                                  &exit0, &o, &err),
+                         0);
+        ck_assert_uint_lt(strlen(o.safepoint), sizeof o.safepoint);
+        ck_assert_int_eq(strncmp(o.safepoint, "averyveryverylo", 15), 0);
+}
+END_TEST
+
+START_TEST(test_pattern_substitutes_pid) {
+        static const ap_debugger_pattern patterns[] = {
+                {"needle one", AP_ERR_PERMISSION_DENIED, "pid %d is %d%%", "h1"},
+                {"needle two", AP_ERR_TARGET_EXITED, "no pid here", NULL},
+                {NULL, AP_OK, NULL, NULL},
+        };
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_transcript_classify("x needle one y\n", "gdb", 77, &exit0, patterns, &o,
+                                                &err),
+                         -1);
+        ck_assert_int_eq(err.code, AP_ERR_PERMISSION_DENIED);
+        /* Only the first %d is the pid; the rest is copied as is, never
+         * interpreted as a format. */
+        ck_assert_str_eq(err.message, "pid 77 is %d%%");
+        ck_assert_str_eq(err.hint, "h1");
+        ap_error_clear(&err);
+        ck_assert_int_eq(ap_transcript_classify("needle two", "gdb", 77, &exit0, patterns, &o, &err),
+                         -1);
+        ck_assert_int_eq(err.code, AP_ERR_TARGET_EXITED);
+        ck_assert_str_eq(err.message, "no pid here");
+        ck_assert_ptr_null(err.hint);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_gdb_patterns) {
+        /* gdb's messages for the known failures, as gdb 13 prints them. */
+        static const struct {
+                const char *line;
+                ap_code code;
+        } table[] = {
+                {"ptrace: No such process.", AP_ERR_TARGET_EXITED},
+                {"ptrace: Operation not permitted.", AP_ERR_PERMISSION_DENIED},
+                {"Could not attach to process.  If your uid matches the uid of the target process, "
+                 "check the setting of /proc/sys/kernel/yama/ptrace_scope",
+                 AP_ERR_PERMISSION_DENIED},
+                {"[Inferior 1 (process 4242) exited normally]", AP_ERR_TARGET_EXITED},
+                {"[Inferior 1 (process 4242) exited with code 01]", AP_ERR_TARGET_EXITED},
+                {"Program terminated with signal SIGKILL, Killed.", AP_ERR_TARGET_EXITED},
+                {"The program being debugged was signaled while in a function called from GDB.",
+                 AP_ERR_INJECTION_FAILED},
+                {"The program being debugged stopped while in a function called from GDB.",
+                 AP_ERR_INJECTION_FAILED},
+                {"Cannot access memory at address 0x7f0000001000", AP_ERR_INJECTION_FAILED},
+                {"The program has no registers now.", AP_ERR_TARGET_EXITED},
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(table); i++) {
+                char text[512];
+                snprintf(text, sizeof text, "@@ATTACHPY:attached\n%s\n", table[i].line);
+                ap_transcript_outcome o;
+                ap_error err = AP_ERROR_INIT;
+                ap_debugger_end end = {.exited = true, .exit_code = 1, .timeout_s = 30};
+                ck_assert_int_eq(classify(text, &end, &o, &err), -1);
+                ck_assert_msg(err.code == table[i].code, "'%s': %s (%s)", table[i].line,
+                              ap_code_name(err.code), err.message);
+                ck_assert_msg(!strstr(err.message, "%d"), "%s", err.message);
+                ap_error_clear(&err);
+        }
+}
+END_TEST
+
+START_TEST(test_stage_words_order) {
+        static const struct {
+                const char *text;
+                ap_stage stage;
+        } table[] = {
+                {"", AP_STAGE_NONE},
+                {"@@ATTACHPY:attached", AP_STAGE_ATTACHED},
+                {"@@ATTACHPY:attached\n@@ATTACHPY:waiting 1\n", AP_STAGE_WAITING},
+                {"@@ATTACHPY:waiting 1\n@@ATTACHPY:safepoint breakpoint 2\n", AP_STAGE_SAFEPOINT},
+                {"@@ATTACHPY:started 0\n", AP_STAGE_STARTED},
+                {"@@ATTACHPY:detached\n@@ATTACHPY:attached\n", AP_STAGE_DETACHED},
+                {"@@ATTACHPY:interrupted\n", AP_STAGE_NONE},
+                {"@@ATTACHPY:attached\r\n", AP_STAGE_ATTACHED},
+                {"\n\n\r\n@@ATTACHPY:attached\n\n", AP_STAGE_ATTACHED},
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(table); i++)
+                ck_assert_msg(ap_transcript_stage(table[i].text) == table[i].stage, "case %zu", i);
+}
+END_TEST
+
+static Suite *transcript_suite(void) {
+        Suite *s = suite_create("transcript");
+        TCase *tc = tcase_create("recorded");
+        int n = (int)AP_ARRAY_SIZE(recorded);
+        tcase_add_loop_test(tc, test_recorded, 0, n);
+        tcase_add_loop_test(tc, test_recorded_crlf, 0, n);
+        tcase_add_loop_test(tc, test_recorded_prefixes, 0, n);
+        tcase_add_loop_test(tc, test_recorded_are_clean, 0, n);
+        tcase_add_test(tc, test_every_fixture_is_tested);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("synthetic");
+        tcase_add_test(tc, test_marker_must_start_line);
+        tcase_add_test(tc, test_success_minimal);
+        tcase_add_test(tc, test_started_even_if_gdb_then_died);
+        tcase_add_test(tc, test_start_errors);
+        tcase_add_test(tc, test_start_error_texts);
+        tcase_add_test(tc, test_start_error_unknown_code);
+        tcase_add_test(tc, test_started_without_number);
+        tcase_add_test(tc, test_deadline_while_waiting);
+        tcase_add_test(tc, test_interrupted_marker_alone);
+        tcase_add_test(tc, test_deadline_before_attach);
+        tcase_add_test(tc, test_deadline_while_loading);
+        tcase_add_test(tc, test_killed_by_signal);
+        tcase_add_test(tc, test_failed_exit_status);
+        tcase_add_test(tc, test_empty_and_null_text);
+        tcase_add_test(tc, test_other_failure_markers);
+        tcase_add_test(tc, test_dlopen_error_long_and_crlf);
+        tcase_add_test(tc, test_long_safepoint_word);
+        tcase_add_test(tc, test_pattern_substitutes_pid);
+        tcase_add_test(tc, test_gdb_patterns);
+        tcase_add_test(tc, test_stage_words_order);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(transcript_suite());
+        srunner_run_all(sr, CK_ENV);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

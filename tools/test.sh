@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Run the whole test suite: unit tests (check), the same under
+# AddressSanitizer and UndefinedBehaviorSanitizer, and the integration tests
+# against real Python processes with real debuggers.  Needs tools/setup.sh
+# to have run.  Extra arguments go to 'meson test' (e.g. --suite unit).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+werror=${WERROR:-false}
+status=0
+
+if [ ! -f build/build.ninja ]; then
+        NO_DEMO=1 ./tools/setup.sh || exit 1
+fi
+meson compile -C build || exit 1
+
+# Unit tests once more with sanitizers (the agent is never built with them).
+if [ -z "${NO_SANITIZE:-}" ]; then
+        if [ ! -f build-sanitize/build.ninja ]; then
+                meson setup build-sanitize -Db_sanitize=address,undefined -Db_lundef=false \
+                        -Dwerror="$werror" >/dev/null || exit 1
+        fi
+        meson compile -C build-sanitize >/dev/null || exit 1
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+                meson test -C build-sanitize --suite unit --print-errorlogs || status=1
+fi
+
+meson test -C build --print-errorlogs "$@" || status=1
+
+# One closing line counting every test case of every program.
+python3 - build/meson-logs/testlog.json build-sanitize/meson-logs/testlog.json <<'PY'
+import json, os, re, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    if not os.path.exists(path):
+        continue
+    for line in open(path):
+        t = json.loads(line)
+        out = t.get("stdout") or ""
+        check = re.search(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)", out)
+        plain = re.findall(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$", out, re.M)
+        if check:
+            n, f, e = int(check.group(2)), int(check.group(3)), int(check.group(4))
+            passed += n - f - e
+            failed += f + e
+        elif plain:
+            p, f, s = plain[-1]
+            passed += int(p); failed += int(f); skipped += int(s or 0)
+        elif t["result"] == "OK":
+            passed += 1
+        elif t["result"] == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+        if t["result"] not in ("OK", "SKIP") and not (check or plain):
+            pass
+print("tests: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
+PY
+exit $status
