@@ -3,9 +3,10 @@
  * attachpy_agent_start_v1() runs inside a debugger's inferior call while the
  * target is stopped.  It only checks that Python is there, reads the request,
  * connects to the CLI's result socket and starts a detached thread; it never
- * waits for the GIL.  The thread takes the GIL, runs the embedded bootstrap
- * (bootstrap.py), which runs the user's code, and sends the result records.
- * docs/protocol.md is the contract.
+ * waits for the GIL.  The thread says HELO and VERS, waits for the CLI's
+ * go-ahead (sent once the debugger has let go of the target), takes the GIL,
+ * runs the embedded bootstrap (bootstrap.py), which runs the user's code, and
+ * sends the result records.  docs/protocol.md is the contract.
  *
  * The library keeps no global state: everything a run needs lives in one
  * struct job, owned by the entry point until the thread starts and by the
@@ -53,10 +54,11 @@ enum {
 /* Everything one run owns. */
 typedef struct job {
         ap_pyapi py;
-        int fd;         /* the connection to result.sock, or -1 */
-        char *request;  /* the raw request; handed to Python, then freed */
+        int fd;        /* the connection to result.sock, or -1 */
+        bool hung_up;  /* a send failed: send nothing more */
+        char *request; /* the raw request; handed to Python, then freed */
         size_t request_len;
-        char *result;   /* the bootstrap's encoded records */
+        char *result; /* the bootstrap's encoded records */
         size_t result_len;
 } job;
 
@@ -167,9 +169,9 @@ static int request_field(const char *data, size_t len, size_t *pos, const char *
 }
 
 /* Check the whole request (docs/protocol.md: filename, code, wait, arg...).
- * The bootstrap parses it again; here it only has to be well-formed, and
- * the entry point needs "wait". */
-static int request_validate(const char *data, size_t len, bool *ret_wait) {
+ * The bootstrap parses it again and acts on it; here it only has to be
+ * well-formed, so that a bad one is -4 rather than a FAIL record. */
+static int request_validate(const char *data, size_t len) {
         const char *value;
         size_t value_len;
         size_t pos = strlen(AP_REQUEST_MAGIC);
@@ -184,12 +186,9 @@ static int request_validate(const char *data, size_t len, bool *ret_wait) {
                 return -EBADMSG;
         if (value_len != 1 || (value[0] != '0' && value[0] != '1'))
                 return -EBADMSG;
-        bool wait = value[0] == '1';
         while (pos < len)
                 if (request_field(data, len, &pos, "arg", &value, &value_len) < 0)
                         return -EBADMSG;
-
-        *ret_wait = wait;
         return 0;
 }
 
@@ -220,18 +219,18 @@ static int connect_result_socket(const char *path, int *ret_fd) {
 }
 
 /* Send everything or give up: the CLI may be gone (--no-wait, a timeout).
- * After the first failure the connection is closed and later sends are
- * no-ops.  MSG_NOSIGNAL: never SIGPIPE the target. */
+ * After the first failure later sends are no-ops; the connection stays open
+ * because what the CLI sent before it hung up (the go-ahead) can still be
+ * read.  MSG_NOSIGNAL: never SIGPIPE the target. */
 static void send_all(job *j, const void *data, size_t len) {
         const char *p = data;
 
-        while (j->fd >= 0 && len > 0) {
+        while (j->fd >= 0 && !j->hung_up && len > 0) {
                 ssize_t n = send(j->fd, p, len, MSG_NOSIGNAL);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0) {
-                        close(j->fd);
-                        j->fd = -1;
+                        j->hung_up = true;
                         return;
                 }
                 p += n;
@@ -242,10 +241,14 @@ static void send_all(job *j, const void *data, size_t len) {
 static void send_record(job *j, const char tag[static 4], const void *payload, size_t len) {
         uint32_t n = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
         unsigned char header[8] = {
-                (unsigned char)tag[0], (unsigned char)tag[1],
-                (unsigned char)tag[2], (unsigned char)tag[3],
-                (unsigned char)(n & 0xff), (unsigned char)((n >> 8) & 0xff),
-                (unsigned char)((n >> 16) & 0xff), (unsigned char)((n >> 24) & 0xff),
+                (unsigned char)tag[0],
+                (unsigned char)tag[1],
+                (unsigned char)tag[2],
+                (unsigned char)tag[3],
+                (unsigned char)(n & 0xff),
+                (unsigned char)((n >> 8) & 0xff),
+                (unsigned char)((n >> 16) & 0xff),
+                (unsigned char)((n >> 24) & 0xff),
         };
 
         send_all(j, header, sizeof header);
@@ -256,6 +259,26 @@ static void send_text(job *j, const char tag[static 4], const char *text) {
         send_record(j, tag, text, strlen(text));
 }
 
+/* Block until the CLI's go-ahead: exactly the record "GO  " with an empty
+ * payload.  The end of the connection or anything else means no.  The CLI
+ * may send it and hang up before HELO even went out (--no-wait): it is
+ * still in the socket's queue then. */
+static bool receive_go(job *j) {
+        static const unsigned char go[8] = {'G', 'O', ' ', ' ', 0, 0, 0, 0};
+        unsigned char record[sizeof go];
+        size_t got = 0;
+
+        while (j->fd >= 0 && got < sizeof record) {
+                ssize_t n = recv(j->fd, record + got, sizeof record - got, 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                got += (size_t)n;
+        }
+        return got == sizeof record && memcmp(record, go, sizeof go) == 0;
+}
+
 /* ---- the thread --------------------------------------------------------- */
 
 /* Run the bootstrap with the GIL held.  On success the encoded records are
@@ -264,14 +287,16 @@ static void send_text(job *j, const char tag[static 4], const char *text) {
 static const char *run_bootstrap(job *j) {
         const ap_pyapi *py = &j->py;
         const char *fail = NULL;
-        ap_pyobject *globals = NULL, *request = NULL, *ret = NULL;
+        ap_pyobject *globals = NULL, *request = NULL, *ret = NULL, *builtins, *result;
+        char *data = NULL;
+        ap_pyssize len = 0;
 
         globals = py->PyDict_New();
         if (!globals) {
                 fail = "could not create the bootstrap's namespace";
                 goto out;
         }
-        ap_pyobject *builtins = py->PyEval_GetBuiltins();
+        builtins = py->PyEval_GetBuiltins();
         if (!builtins || py->PyDict_SetItemString(globals, "__builtins__", builtins) < 0) {
                 fail = "could not set the bootstrap's builtins";
                 goto out;
@@ -294,9 +319,7 @@ static const char *run_bootstrap(job *j) {
         }
 
         /* Borrowed; GetItemString never raises. */
-        ap_pyobject *result = py->PyDict_GetItemString(globals, "__attachpy_result__");
-        char *data = NULL;
-        ap_pyssize len = 0;
+        result = py->PyDict_GetItemString(globals, "__attachpy_result__");
         if (!result || py->PyBytes_AsStringAndSize(result, &data, &len) < 0 || len < 0) {
                 fail = "the agent's bootstrap left no result";
                 goto out;
@@ -339,16 +362,26 @@ static void *agent_thread(void *userdata) {
         const char *version = j->py.Py_GetVersion();
         send_record(j, "VERS", version, strcspn(version, " "));
 
-        ap_pygilstate gil = j->py.PyGILState_Ensure();
-        send_record(j, "RUN ", "", 0);
-        const char *fail = run_bootstrap(j);
-        j->py.PyGILState_Release(gil);
-
-        if (fail) {
-                send_text(j, "FAIL", fail);
+        /* Without the go-ahead (attachpy died or gave up) nothing runs and
+         * nothing more is sent. */
+        bool go = receive_go(j);
+        if (go && !ap_pyapi_ready(&j->py)) {
+                /* It began to finalise since the entry point checked:
+                 * PyGILState_Ensure() would never return, or crash. */
+                send_text(j, "FAIL", "the interpreter is finalising");
                 send_text(j, "END ", "failed");
-        } else
-                send_all(j, j->result, j->result_len);
+        } else if (go) {
+                ap_pygilstate gil = j->py.PyGILState_Ensure();
+                send_record(j, "RUN ", "", 0);
+                const char *fail = run_bootstrap(j);
+                j->py.PyGILState_Release(gil);
+
+                if (fail) {
+                        send_text(j, "FAIL", fail);
+                        send_text(j, "END ", "failed");
+                } else
+                        send_all(j, j->result, j->result_len);
+        }
 
         pthread_cleanup_pop(1);
         return NULL;
@@ -411,13 +444,11 @@ int attachpy_agent_start_v1(const char *session_dir) {
                 return AP_START_NO_MEMORY;
         if (r < 0)
                 return AP_START_BAD_REQUEST;
-        bool wait;
-        if (request_validate(j->request, j->request_len, &wait) < 0)
+        if (request_validate(j->request, j->request_len) < 0)
                 return AP_START_BAD_REQUEST;
 
-        /* Without a waiting CLI nobody reads the records: go on without. */
-        r = connect_result_socket(socket_path, &j->fd);
-        if (r < 0 && wait)
+        /* Even with --no-wait: the go-ahead comes through it. */
+        if (connect_result_socket(socket_path, &j->fd) < 0)
                 return AP_START_NO_SOCKET;
 
         r = start_thread(j);

@@ -11,8 +11,8 @@
 # sys or __main__; sys.stdout and sys.stderr are put back; a module imported
 # for the agent's own use is removed from sys.modules again.  The dict is
 # left to the garbage collector (functions and classes that a proxy kept by
-# the user's code still uses live in it); agent.c removes the result from it
-# at once, and the request is deleted here.
+# the user's code still uses live in it); the request is taken out of it at
+# once, and agent.c removes the result as soon as it has a copy.
 #
 # Valid on Python 2.7 and 3.6 to 3.13: no f-strings, no int.to_bytes, no
 # keyword-only arguments, no nonlocal.
@@ -175,8 +175,10 @@ class _Py2Capture(object):
     def write(self, data):
         if isinstance(data, _TEXT):
             data = _escape_surrogates(data).encode("utf-8")
-        else:
+        elif isinstance(data, (_BINARY, bytearray)):
             data = _BINARY(data)
+        else:
+            raise TypeError("expected a string or other character buffer object")
         room = _CAPTURE_LIMIT - self._size
         if len(data) > room:
             self._dropped += len(data) - max(room, 0)
@@ -355,11 +357,13 @@ def _strip_own_frames(tb):
 
 
 def _seed_linecache(linecache, filename, source):
-    # Let the traceback show the code's lines even when the file is not
-    # reachable from the target (another mount namespace) or is "<string>".
-    # Returns the entry added, to be removed again, or None.
+    # Let the traceback show the lines of the code that ran, even when the
+    # file is not reachable from the target (another mount namespace), is
+    # "<string>", or when the cache holds other lines under that name (3.13
+    # caches a "python -c" target's own code as "<string>").  Returns how to
+    # undo it, for _unseed_linecache().
     cache = getattr(linecache, "cache", None)
-    if not isinstance(cache, dict) or filename in cache:
+    if not isinstance(cache, dict):
         return None
     if _PY3:
         try:
@@ -374,8 +378,20 @@ def _seed_linecache(linecache, filename, source):
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     entry = (len(text), None, lines, filename)
+    undo = (cache, filename, filename in cache, cache.get(filename), entry)
     cache[filename] = entry
-    return entry
+    return undo
+
+
+def _unseed_linecache(undo):
+    if undo is None:
+        return
+    cache, filename, had, previous, entry = undo
+    if cache.get(filename) is entry:
+        if had:
+            cache[filename] = previous
+        else:
+            del cache[filename]
 
 
 def _format_traceback(exc_info, filename, source):
@@ -388,12 +404,11 @@ def _format_traceback(exc_info, filename, source):
         import linecache
         import traceback
 
-        entry = _seed_linecache(linecache, filename, source)
+        undo = _seed_linecache(linecache, filename, source)
         try:
             return "".join(traceback.format_exception(etype, value, _strip_own_frames(tb)))
         finally:
-            if entry is not None and linecache.cache.get(filename) is entry:
-                del linecache.cache[filename]
+            _unseed_linecache(undo)
     except BaseException:
         return "%s: %s\n[attachpy: the traceback could not be formatted]\n" % (
             _type_name(value), _message(value))
@@ -465,6 +480,26 @@ def _run_uncaptured(source, filename, namespace):
     return [_record(b"END ", b"exception")]
 
 
+def _threading_knows(ident):
+    threading = sys.modules.get("threading")
+    return threading is not None and ident in getattr(threading, "_active", {})
+
+
+def _forget_dummy_thread(ident):
+    # threading.current_thread() in the agent's thread (logging calls it)
+    # registers a _DummyThread that would stay in threading.enumerate() for
+    # good, and be taken for the next thread that gets the same ident.
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
+    try:
+        with threading._active_limbo_lock:
+            if isinstance(threading._active.get(ident), threading._DummyThread):
+                del threading._active[ident]
+    except Exception:
+        pass
+
+
 def _run(request):
     fields = _parse_request(request)
     filename = _fs_text(fields[0][1])
@@ -478,15 +513,21 @@ def _run(request):
         thread = _own_import("_thread" if _PY3 else "thread", added)
         if _PY3:
             _own_import("io", added)
+        me = thread.get_ident()
+        known = _threading_knows(me)
         module = type(sys)("__attachpy__")
         namespace = module.__dict__
         namespace["__file__"] = filename
         namespace["__builtins__"] = __builtins__
         namespace["attachpy_args"] = args
-        if wait:
-            records = _run_captured(source, filename, namespace, thread.get_ident)
-        else:
-            records = _run_uncaptured(source, filename, namespace)
+        try:
+            if wait:
+                records = _run_captured(source, filename, namespace, thread.get_ident)
+            else:
+                records = _run_uncaptured(source, filename, namespace)
+        finally:
+            if not known:
+                _forget_dummy_thread(me)
     finally:
         _forget_modules(added)
     return b"".join(records)
@@ -502,5 +543,5 @@ def _main(request):
         return _record(b"FAIL", _utf8(message)) + _record(b"END ", b"failed")
 
 
-__attachpy_result__ = _main(__attachpy_request__)
-del __attachpy_request__
+# agent.c put the request there; it leaves the namespace at once.
+__attachpy_result__ = _main(globals().pop("__attachpy_request__"))

@@ -51,6 +51,7 @@ struct find_libpython {
 static int find_libpython_cb(struct dl_phdr_info *info, size_t size, void *userdata) {
         struct find_libpython *f = userdata;
 
+        (void)size;
         if (!info->dlpi_name || !info->dlpi_name[0])
                 return 0;
         const char *base = strrchr(info->dlpi_name, '/');

@@ -458,9 +458,12 @@ int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *er
         *opts = o;
         return 0;
 
-fail:
+fail:;
+        /* Keep --json: the usage error itself is reported as JSON. */
+        bool json = o.json;
         ap_options_free(&o);
         *opts = o;
+        opts->json = json;
         if (err) {
                 ap_error_clear(err);
                 *err = first;

@@ -6,8 +6,9 @@
 For every interpreter on the list that exists here, a target process
 (target.py) loads the agent with ctypes and calls its entry point on a
 session this harness made: a `request` file and a listening `result.sock`.
-The harness reads the record stream (docs/protocol.md), checks the peer's
-credentials, and looks at the target's own stdout/stderr and state
+The harness accepts the agent's connection, checks the peer's credentials,
+gives the go-ahead (or, in some tests, does not), reads the record stream
+(docs/protocol.md), and looks at the target's own stdout/stderr and state
 afterwards.  embedder.c, compiled on the fly when a C compiler is there,
 hosts the agent without Python, with an uninitialised libpython, and with a
 libpython loaded RTLD_LOCAL.
@@ -16,7 +17,6 @@ A missing interpreter is a skip; with CI=true it is a failure, except for
 2.7 and 3.6.  Standard library only.
 """
 
-import errno
 import json
 import os
 import select
@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TARGET = os.path.join(HERE, "target.py")
 EMBEDDER_SOURCE = os.path.join(HERE, "embedder.c")
 DEADLINE_S = 30.0
+GO = b"GO  \0\0\0\0"
 
 AGENT = None  # --agent
 CC = os.environ.get("CC", "cc")  # --cc
@@ -99,6 +100,50 @@ def parse_records(data):
     return records
 
 
+def read_to_eof(conn, timeout=DEADLINE_S, reset_ok=False):
+    """Everything until EOF.  reset_ok: a reset ends the stream too (the
+    agent closes with unread data when it refuses what it was sent)."""
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("the record stream did not end in time")
+        conn.settimeout(left)
+        try:
+            chunk = conn.recv(65536)
+        except ConnectionResetError:
+            if not reset_ok:
+                raise
+            chunk = b""
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def read_records(conn, count, timeout=DEADLINE_S):
+    """Exactly count records, read byte by byte so that nothing after them
+    is consumed."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    records = []
+    while len(records) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no %d records in time: %r" % (count, data))
+        conn.settimeout(left)
+        chunk = conn.recv(1)
+        if not chunk:
+            raise AssertionError("EOF after %r" % data)
+        data += chunk
+        if len(data) >= 8:
+            (length,) = struct.unpack("<I", data[4:8])
+            if len(data) == 8 + length:
+                records.extend(parse_records(data))
+                data = b""
+    return records
+
+
 class Result(object):
     def __init__(self, records):
         self.records = records
@@ -131,31 +176,28 @@ class Session(object):
             self.server.bind(os.path.join(self.dir, "result.sock"))
             self.server.listen(4)
 
-    def collect(self, pid, timeout=DEADLINE_S):
-        """Accept the agent's connection, check its peer and read to EOF."""
+    def accept(self, pid, timeout=DEADLINE_S):
+        """Accept the agent's connection and check its peer, as the CLI does."""
         self.server.settimeout(timeout)
         conn, _ = self.server.accept()
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        peer_pid, peer_uid, _ = struct.unpack("3i", creds)
+        if peer_pid != pid or peer_uid != os.getuid():
+            conn.close()
+            raise AssertionError("SO_PEERCRED: pid %d uid %d, want %d %d"
+                                 % (peer_pid, peer_uid, pid, os.getuid()))
+        return conn
+
+    def collect(self, pid, timeout=DEADLINE_S, go=GO):
+        """Accept, send the go-ahead (go: the bytes to send, or None) and
+        read the records to EOF."""
+        conn = self.accept(pid, timeout)
         try:
-            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                    struct.calcsize("3i"))
-            peer_pid, peer_uid, _ = struct.unpack("3i", creds)
-            if peer_pid != pid or peer_uid != os.getuid():
-                raise AssertionError("SO_PEERCRED: pid %d uid %d, want %d %d"
-                                     % (peer_pid, peer_uid, pid, os.getuid()))
-            deadline = time.monotonic() + timeout
-            chunks = []
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("the record stream did not end in time")
-                conn.settimeout(left)
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+            if go:
+                conn.sendall(go)
+            return Result(parse_records(read_to_eof(conn, timeout)))
         finally:
             conn.close()
-        return Result(parse_records(b"".join(chunks)))
 
     def close(self):
         if self.server is not None:
@@ -279,6 +321,11 @@ class Target(object):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.out.join(DEADLINE_S)
+        self.err.join(DEADLINE_S)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if not stream.closed:
+                stream.close()
         os.close(self.control)
 
 
@@ -479,6 +526,23 @@ class AgentCases(object):
         self.assertTrue(tb.endswith("RuntimeError: in -c\n"), tb)
         self.assertEqual(tb.count('File "'), 1, tb)
 
+    def test_linecache_entry_kept(self):
+        # 3.13 caches a "python -c" target's own code as "<string>": the
+        # traceback must show the injected code's lines, and the target's
+        # entry must be left as it was.
+        self.target.run("import linecache\n"
+                        "decoy = (11, None, ['decoy line\\n'], '<string>')\n"
+                        "linecache.cache['<string>'] = decoy\n")
+        r = self.inject(b"raise RuntimeError('which line')\n")
+        tb = r.text("EXTB")
+        self.assertIn("raise RuntimeError('which line')", tb)
+        self.assertNotIn("decoy", tb)
+        self.assertTrue(self.target.run("_result = linecache.cache['<string>'] is decoy"))
+        self.target.run("del linecache.cache['<string>']")
+        r = self.inject(b"raise RuntimeError('again')\n")
+        self.assertIn("raise RuntimeError('again')", r.text("EXTB"))
+        self.assertFalse(self.target.run("_result = '<string>' in linecache.cache"))
+
     def test_run_twice(self):
         first = self.inject(b"x = 1\nprint('%s %s' % (__name__, 'x' in globals()))\n")
         self.assertEqual(first.text("OUT "), "__attachpy__ True\n")
@@ -579,6 +643,57 @@ class AgentCases(object):
         self.assertEqual(r.text("OUT "), "")
         self.check_alive()
 
+    # the agent's own failures
+
+    def test_bootstrap_fails_inside(self):
+        # The bootstrap catches its own errors and reports them as FAIL.
+        if not self.py3:
+            self.skipTest("2.7 keeps file-system bytes as they are")
+        self.target.run("real_fsencoding = sys.getfilesystemencoding\n"
+                        "sys.getfilesystemencoding = lambda: 'no-such-codec'")
+        try:
+            session = self.session(b"import __main__\n__main__.ran = True\n", args=[b"a"])
+            self.assertEqual(self.target.start(session.dir), 0)
+            r = session.collect(self.target.pid)
+        finally:
+            self.target.run("sys.getfilesystemencoding = real_fsencoding")
+        self.assertEqual(r.tags, ["HELO", "VERS", "RUN ", "FAIL", "END "], r)
+        self.assertIn("LookupError", r.text("FAIL"))
+        self.assertEqual(r.text("END "), "failed")
+        self.assertIsNone(self.target.run("_result = globals().get('ran')"))
+        self.assertTrue(self.target.run(
+            "_result = sys.stdout is orig_stdout and sys.stderr is orig_stderr"))
+        self.check_alive()
+
+    def test_bootstrap_fails_outright(self):
+        # An __import__ hook that refuses everything: the bootstrap's first
+        # line raises, agent.c reports FAIL without printing anything.
+        self.target.run("builtins_module = sys.modules['builtins' if sys.version_info[0] >= 3 "
+                        "else '__builtin__']\n"
+                        "real_import = builtins_module.__import__\n"
+                        "def refuse(*args, **kw):\n"
+                        "    raise ImportError('refused')\n")
+        session = self.session(b"print(1)\n")
+        self.assertEqual(self.target.start(session.dir), 0)
+        conn = session.accept(self.target.pid)
+        try:
+            first = read_records(conn, 2)
+            self.target.run("builtins_module.__import__ = refuse")
+            try:
+                conn.sendall(GO)
+                rest = parse_records(read_to_eof(conn))
+            finally:
+                self.target.run("builtins_module.__import__ = real_import")
+        finally:
+            conn.close()
+        r = Result(first + rest)
+        self.assertEqual(r.tags, ["HELO", "VERS", "RUN ", "FAIL", "END "], r)
+        self.assertEqual(r.text("FAIL"), "the agent's bootstrap raised an exception")
+        self.assertEqual(r.text("END "), "failed")
+        self.check_alive()
+        _, out, err = self.target.finish()
+        self.assertEqual(err, b"")
+
     # leaving the interpreter as it was
 
     def test_streams_restored(self):
@@ -637,6 +752,101 @@ class AgentCases(object):
         self.inject(b"print(1)\n")
         self.assertEqual(self.target.run(snapshot), before)
 
+    def test_stdout_none(self):
+        # pythonw, daemons: no streams at all.  The code's output is still
+        # captured; other threads' writes are dropped, as print() does.
+        self.target.run("sys.stdout = sys.stderr = None")
+        try:
+            r = self.inject(b"import sys\nprint('to none')\nsys.stderr.write('err none\\n')\n")
+            self.assertEqual(r.text("OUT "), "to none\n")
+            self.assertEqual(r.text("ERR "), "err none\n")
+            self.assertTrue(self.target.run("_result = sys.stdout is None and sys.stderr is None"))
+        finally:
+            self.target.run("sys.stdout, sys.stderr = orig_stdout, orig_stderr")
+
+    def test_output_limit(self):
+        limit = 64 * 1024 * 1024
+        r = self.inject(b"import sys\n"
+                        b"sys.stdout.write('x' * (%d + 10))\n"
+                        b"sys.stdout.write('tail')\n"
+                        b"print('short')\n" % limit)
+        out = r.raw("OUT ")
+        self.assertEqual(out[:limit], b"x" * limit)
+        self.assertEqual(out[limit:], b"\n[attachpy: 20 more bytes dropped]\n")
+        self.assertEqual(r.text("ERR "), "")
+        self.check_alive()
+
+    def test_signals_blocked_in_agent_thread(self):
+        if not self.py3:
+            self.skipTest("no signal.pthread_sigmask on 2.7")
+        before = self.target.run(
+            "import signal\n"
+            "_result = sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))")
+        r = self.inject(b"import signal\n"
+                        b"mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])\n"
+                        b"print(all(s in mask for s in (signal.SIGINT, signal.SIGTERM, "
+                        b"signal.SIGCHLD, signal.SIGUSR1, signal.SIGPIPE)))\n")
+        self.assertEqual(r.text("OUT "), "True\n")
+        after = self.target.run(
+            "_result = sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))")
+        self.assertEqual(after, before)
+
+    def _tasks_and_fds(self):
+        pid = self.target.pid
+        return (len(os.listdir("/proc/%d/task" % pid)), len(os.listdir("/proc/%d/fd" % pid)))
+
+    def test_thread_and_fds_released(self):
+        before = self._tasks_and_fds()
+        for code in (b"print(1)\n", b"raise ValueError(1)\n", b"x = (\n"):
+            self.inject(code)
+        session = self.session(b"print(1)\n", wait=False)
+        self.assertEqual(self.target.start(session.dir), 0)
+        session.collect(self.target.pid)
+        deadline = time.monotonic() + DEADLINE_S
+        while self._tasks_and_fds() != before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(self._tasks_and_fds(), before)
+
+    def test_memory_released(self):
+        # A 2 MiB request and a 1 MiB result, run 40 times: leaking either
+        # (in C or in Python) would add 40 MiB or more.
+        code = b"#" * (2 * 1024 * 1024) + b"\nprint('ok' + 'x' * (1024 * 1024))\n"
+        rss = "_result = int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])"
+        for _ in range(5):
+            self.inject(code)
+        first = self.target.run("import gc; gc.collect()\n" + rss)
+        for _ in range(40):
+            self.assertEqual(len(self.inject(code).raw("OUT ")), 1024 * 1024 + 3)
+        last = self.target.run("gc.collect()\n" + rss)
+        self.assertLess(last - first, 24 * 1024, "VmRSS grew from %d kB to %d kB" % (first, last))
+
+    def test_busy_target(self):
+        # A thread that never sleeps: the code still gets the GIL at the next
+        # switch.
+        self.target.run("import threading\n"
+                        "spinning = [True]\n"
+                        "def spin():\n"
+                        "    while spinning[0]:\n"
+                        "        pass\n"
+                        "spinner = threading.Thread(target=spin)\n"
+                        "spinner.start()\n")
+        try:
+            r = self.inject(b"print('got the GIL')\n")
+            self.assertEqual(r.text("OUT "), "got the GIL\n")
+        finally:
+            self.target.run("spinning[0] = False\nspinner.join(30)")
+
+    def test_no_dummy_thread_left(self):
+        self.target.run("import threading\n"
+                        "_result = [t.__class__.__name__ for t in threading.enumerate()]")
+        r = self.inject(b"import threading\n"
+                        b"print(threading.current_thread().__class__.__name__)\n"
+                        b"print(len([t for t in threading.enumerate() "
+                        b"if t is threading.current_thread()]))\n")
+        self.assertEqual(r.text("OUT "), "_DummyThread\n1\n")
+        self.assertEqual(self.target.run(
+            "_result = [t.__class__.__name__ for t in threading.enumerate()]"), ["_MainThread"])
+
     # wait = 0
 
     def test_no_wait(self):
@@ -658,12 +868,84 @@ class AgentCases(object):
         self.check_traceback(tb, path, "ValueError: nowait-exc")
 
     def test_no_wait_without_socket(self):
-        session = self.session(b"import __main__\nprint('ran')\n__main__.ran = True\n",
-                               wait=False, listen=False)
-        self.assertEqual(self.target.start(session.dir), 0)
-        self.target.wait_for("globals().get('ran')")
+        # The go-ahead comes through the socket: without one, nothing starts.
+        session = self.session(b"import __main__\n__main__.ran = True\n", wait=False,
+                               listen=False)
+        self.assertEqual(self.target.start(session.dir), -5)
+        self.assertIsNone(self.target.run("_result = globals().get('ran')"))
+
+    def test_no_wait_go_then_hang_up(self):
+        # What the CLI does with --no-wait: the go-ahead, then goodbye,
+        # possibly before the agent's HELO went out (its sends fail then,
+        # the go-ahead must still count).  Repeated to meet that race.
+        self.target.run("runs = [0]")
+        for i in range(1, 31):
+            session = self.session(b"import __main__\nprint('ran anyway')\n"
+                                   b"__main__.runs[0] += 1\n", wait=False)
+            self.assertEqual(self.target.start(session.dir), 0)
+            conn = session.accept(self.target.pid)
+            conn.sendall(GO)
+            conn.close()
+            self.target.wait_for("runs[0] == %d" % i)
         _, out, _ = self.target.finish()
-        self.assertIn(b"ran\n", out)
+        self.assertEqual(out.count(b"ran anyway\n"), 30)
+
+    # the go-ahead
+
+    def test_waits_for_go(self):
+        session = self.session(b"import __main__\n__main__.ran = True\nprint('ran')\n")
+        self.assertEqual(self.target.start(session.dir), 0)
+        conn = session.accept(self.target.pid)
+        try:
+            first = read_records(conn, 2)
+            self.assertEqual([tag for tag, _ in first], ["HELO", "VERS"])
+            time.sleep(0.3)
+            conn.settimeout(0.2)
+            self.assertRaises(socket.timeout, conn.recv, 1)
+            self.assertIsNone(self.target.run("_result = globals().get('ran')"))
+            conn.sendall(GO)
+            rest = parse_records(read_to_eof(conn))
+        finally:
+            conn.close()
+        result = Result(first + rest)
+        self.check_stream(result)
+        self.assertEqual(result.text("OUT "), "ran\n")
+        self.assertTrue(self.target.run("_result = globals().get('ran')"))
+
+    def _check_nothing_ran(self, before):
+        deadline = time.monotonic() + DEADLINE_S
+        while self._tasks_and_fds() != before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(self._tasks_and_fds(), before)
+        self.assertIsNone(self.target.run("_result = globals().get('ran')"))
+        self.check_alive()
+
+    def test_no_go_runs_nothing(self):
+        code = b"import __main__\n__main__.ran = True\n"
+        before = self._tasks_and_fds()
+        for answer in (b"", b"STOP\0\0\0\0", b"GO  \x01\0\0\0x", b"GO", b"go  \0\0\0\0",
+                       b"GO \0\0\0\0\0"):
+            session = self.session(code)
+            self.assertEqual(self.target.start(session.dir), 0)
+            conn = session.accept(self.target.pid)
+            try:
+                if answer:
+                    conn.sendall(answer)
+                conn.shutdown(socket.SHUT_WR)
+                records = parse_records(read_to_eof(conn, reset_ok=True))
+            finally:
+                conn.close()
+            self.assertEqual([tag for tag, _ in records], ["HELO", "VERS"], answer)
+            self._check_nothing_ran(before)
+
+    def test_never_accepted(self):
+        # attachpy died between the injection and accept().
+        before = self._tasks_and_fds()
+        session = self.session(b"import __main__\n__main__.ran = True\n")
+        self.assertEqual(self.target.start(session.dir), 0)
+        session.server.close()
+        session.server = None
+        self._check_nothing_ran(before)
 
     # return codes
 
@@ -764,6 +1046,36 @@ class AgentCases(object):
         status, _, err = self.target.finish()
         self.assertEqual(status, 0, err)
 
+    def test_finalizing_before_go(self):
+        # Started while all was well; the go-ahead arrives while the
+        # interpreter finalises: FAIL, never PyGILState_Ensure().
+        session = self.session(b"print(1)\n")
+        self.assertEqual(self.target.start(session.dir), 0)
+        conn = session.accept(self.target.pid)
+        try:
+            first = read_records(conn, 2)
+            self.target.run(
+                "import time\n"
+                "class Slow(object):\n"
+                "    def __init__(self, sleep, write, fd):\n"
+                "        self.sleep, self.write, self.fd = sleep, write, fd\n"
+                "    def __del__(self):\n"
+                "        self.write(self.fd, b'finalizing\\n')\n"
+                "        self.sleep(3)\n"
+                "slow = Slow(time.sleep, os.write, os.dup(control_fd))\n")
+            self.target.proc.stdin.close()
+            self.assertEqual(self.target.read_line(), "finalizing")
+            conn.sendall(GO)
+            rest = parse_records(read_to_eof(conn))
+        finally:
+            conn.close()
+        r = Result(first + rest)
+        self.assertEqual(r.tags, ["HELO", "VERS", "FAIL", "END "], r)
+        self.assertEqual(r.text("FAIL"), "the interpreter is finalising")
+        self.assertEqual(r.text("END "), "failed")
+        status, _, err = self.target.finish()
+        self.assertEqual(status, 0, err)
+
     # a host that loaded libpython RTLD_LOCAL, or none at all
 
     def _libpython(self):
@@ -788,13 +1100,19 @@ class AgentCases(object):
         return proc
 
     def _embedder_rc(self, proc):
-        line = proc.stdout.readline().decode()
-        self.assertTrue(line.startswith("rc "), (line, proc.stderr.read()))
+        ready, _, _ = select.select([proc.stdout], [], [], DEADLINE_S)
+        line = proc.stdout.readline().decode() if ready else ""
+        if not line.startswith("rc "):
+            proc.kill()
+            self.fail("embedder: %r, stderr %r" % (line, proc.communicate()[1]))
         return int(line.split()[1])
 
     def _embedder_end(self, proc):
-        proc.stdin.close()
-        _, err = proc.communicate(timeout=DEADLINE_S)
+        try:
+            _, err = proc.communicate(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
         return proc.returncode, err
 
     def test_libpython_uninitialised(self):
@@ -915,6 +1233,44 @@ class GeneralTests(unittest.TestCase):
             shutil.rmtree(work, ignore_errors=True)
 
 
+class SummaryResult(unittest.TextTestResult):
+    """Also counts outcomes per interpreter, for the summary at the end."""
+
+    def __init__(self, *args, **kw):
+        unittest.TextTestResult.__init__(self, *args, **kw)
+        self.per_label = {}
+
+    def _note(self, test, outcome):
+        label = getattr(test, "label", None) or "general"
+        counts = self.per_label.setdefault(label, {})
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+    def addSuccess(self, test):
+        unittest.TextTestResult.addSuccess(self, test)
+        self._note(test, "passed")
+
+    def addFailure(self, test, err):
+        unittest.TextTestResult.addFailure(self, test, err)
+        self._note(test, "failed")
+
+    def addError(self, test, err):
+        unittest.TextTestResult.addError(self, test, err)
+        self._note(test, "errors")
+
+    def addSkip(self, test, reason):
+        unittest.TextTestResult.addSkip(self, test, reason)
+        self._note(test, "skipped")
+
+    def summary(self):
+        lines = ["", "per interpreter:"]
+        for label in sorted(self.per_label):
+            counts = self.per_label[label]
+            lines.append("  %-22s %s" % (label, ", ".join(
+                "%d %s" % (counts[k], k) for k in ("passed", "failed", "errors", "skipped")
+                if counts.get(k))))
+        return "\n".join(lines) + "\n"
+
+
 def make_cases():
     cases = {}
     for label, python, optional in interpreter_list():
@@ -949,7 +1305,9 @@ def main(argv):
                          % argv[0])
         return 2
     try:
-        program = unittest.main(argv=rest, exit=False, verbosity=2)
+        runner = unittest.TextTestRunner(verbosity=2, resultclass=SummaryResult)
+        program = unittest.main(argv=rest, exit=False, testRunner=runner)
+        sys.stderr.write(program.result.summary())
     finally:
         if GeneralTests._embedder_dir:
             shutil.rmtree(GeneralTests._embedder_dir, ignore_errors=True)

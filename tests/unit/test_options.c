@@ -80,7 +80,8 @@ static void assert_zeroed(void) {
         ck_assert(!o.debugger_set);
         ck_assert(o.timeout_s == 0);
         ck_assert(!o.timeout_set);
-        ck_assert(!o.json && !o.verbose && !o.no_wait && !o.show_help && !o.show_version);
+        /* json survives a failure: the usage error is reported as JSON. */
+        ck_assert(!o.verbose && !o.no_wait && !o.show_help && !o.show_version);
         ck_assert_ptr_null(o.config_path);
         ck_assert_int_eq(o.pid, 0);
         ck_assert_ptr_null(o.pid_text);
@@ -116,6 +117,15 @@ static void assert_defaults(void) {
 }
 
 /* --- the script form --- */
+
+START_TEST(test_json_survives_usage_error) {
+        ck_assert_int_eq(PARSE("--json", "abc", "-c", "pass"), -1);
+        ck_assert(o.json);
+        ck_assert_int_eq(e.code, AP_ERR_USAGE);
+        ck_assert_int_eq(PARSE("abc", "-c", "pass"), -1);
+        ck_assert(!o.json);
+}
+END_TEST
 
 START_TEST(test_script) {
         assert_ok(PARSE("42", "s.py"));
@@ -906,6 +916,7 @@ static Suite *options_suite(void) {
 
         ADD_TCASE("script", {
                 tcase_add_test(tc, test_script);
+                tcase_add_test(tc, test_json_survives_usage_error);
                 tcase_add_test(tc, test_script_with_args);
                 tcase_add_test(tc, test_script_args_that_look_like_options);
                 tcase_add_test(tc, test_script_path_as_typed);
