@@ -60,6 +60,7 @@ typedef struct job {
         size_t request_len;
         char *result; /* the bootstrap's encoded records */
         size_t result_len;
+        sigset_t run_mask; /* the creating thread's signal mask, for the code */
 } job;
 
 static void job_free(job *j) {
@@ -371,6 +372,9 @@ static void *agent_thread(void *userdata) {
                 send_text(j, "FAIL", "the interpreter is finalising");
                 send_text(j, "END ", "failed");
         } else if (go) {
+                /* The code runs with the mask a thread started by the
+                 * target would have had (its subprocesses inherit it). */
+                (void)pthread_sigmask(SIG_SETMASK, &j->run_mask, NULL);
                 ap_pygilstate gil = j->py.PyGILState_Ensure();
                 send_record(j, "RUN ", "", 0);
                 const char *fail = run_bootstrap(j);
@@ -388,8 +392,9 @@ static void *agent_thread(void *userdata) {
 }
 
 /* Start the thread detached and with every signal blocked, so that the
- * target's signals keep going to its own threads.  The caller's mask is
- * restored.  On success the thread owns j. */
+ * target's signals keep going to its own threads until the code runs (then
+ * the thread takes the caller's mask, as any thread the target started).
+ * The caller's mask is restored.  On success the thread owns j. */
 static int start_thread(job *j) {
         pthread_attr_t attr;
         sigset_t all, saved;
@@ -404,6 +409,7 @@ static int start_thread(job *j) {
                 sigfillset(&all);
                 r = pthread_sigmask(SIG_SETMASK, &all, &saved);
                 if (r == 0) {
+                        j->run_mask = saved;
                         r = pthread_create(&thread, &attr, agent_thread, j);
                         (void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
                 }

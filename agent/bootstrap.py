@@ -500,6 +500,40 @@ def _forget_dummy_thread(ident):
         pass
 
 
+def _main_thread_ident(me):
+    # The interpreter's oldest thread state is the main thread's, and
+    # sys._current_frames() lists thread states newest first.
+    idents = [ident for ident in sys._current_frames() if ident != me]
+    return idents[-1] if idents else None
+
+
+def _repair_main_thread(me):
+    # Python 3.12 and older: when threading is first imported in a thread
+    # other than the main one (the code imported it in ours), it takes that
+    # thread for the main thread.  Then threading.main_thread() is wrong for
+    # good, and at exit _shutdown() trips over a lock that our thread state
+    # released (an ignored AssertionError, or worse).  Make it describe the
+    # real main thread again, with a held lock as _shutdown() expects.
+    threading = sys.modules.get("threading")
+    main = getattr(threading, "_main_thread", None)
+    if main is None or getattr(main, "_ident", None) != me or not hasattr(main, "_tstate_lock"):
+        return
+    ident = _main_thread_ident(me)
+    if ident is None:
+        return
+    lock = threading._allocate_lock()
+    lock.acquire()
+    with threading._active_limbo_lock:
+        if threading._active.get(me) is main:
+            del threading._active[me]
+        main._ident = ident
+        main._tstate_lock = lock
+        if hasattr(main, "_native_id"):
+            os = sys.modules.get("os") or sys.modules.get("posix")
+            main._native_id = os.getpid() if os is not None else None
+        threading._active[ident] = main
+
+
 def _run(request):
     fields = _parse_request(request)
     filename = _fs_text(fields[0][1])
@@ -515,6 +549,7 @@ def _run(request):
             _own_import("io", added)
         me = thread.get_ident()
         known = _threading_knows(me)
+        had_threading = "threading" in sys.modules
         module = type(sys)("__attachpy__")
         namespace = module.__dict__
         namespace["__file__"] = filename
@@ -526,6 +561,11 @@ def _run(request):
             else:
                 records = _run_uncaptured(source, filename, namespace)
         finally:
+            if not had_threading:
+                try:
+                    _repair_main_thread(me)
+                except Exception:
+                    pass
             if not known:
                 _forget_dummy_thread(me)
     finally:

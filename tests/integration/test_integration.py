@@ -14,6 +14,7 @@ printed at the end.
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -172,6 +173,33 @@ def make_error_paths_test(interp):
     return test
 
 
+def make_threading_test(interp):
+    def test(self):
+        # The target never imported threading; the injected code does, in
+        # the agent's thread.  Afterwards threading must still know the real
+        # main thread, and the target must exit cleanly (CPython <= 3.12
+        # otherwise trips over it at shutdown).
+        # -S: no site-packages .pth file may import threading first.
+        t = self.start(interp.path, "sleep", extra_args=["-S"])
+        r = self.run_attachpy("--json", t.pid, "-c", "import sys; print('threading' in sys.modules)")
+        self.assertEqual(r.json["result"]["stdout"], "False\n", r)
+        r = self.run_attachpy("--json", t.pid, "-c", "import threading; threading.enumerate()")
+        self.assertEqual(r.rc, 0, r)
+        r = self.run_attachpy("--json", t.pid, "-c",
+                              "import threading, os\n"
+                              "m = threading.main_thread()\n"
+                              "print(m.name, m.ident != threading.get_ident(), m.is_alive())")
+        self.assertEqual(r.json["result"]["stdout"], "MainThread True True\n", r)
+        self.assertAlive(t)
+        os.kill(t.pid, signal.SIGUSR2)
+        self.assertEqual(t.proc.wait(timeout=20), 0, t.stderr_lines)
+        time.sleep(0.2)
+        self.assertEqual([l for l in t.stderr_lines if l.strip()], [],
+                         "the target complained at exit")
+        MATRIX[(interp.name, "threading")] = "ok"
+    return test
+
+
 def make_refused_test(interp):
     def test(self):
         t = self.start(interp.path, "sleep")
@@ -287,6 +315,7 @@ def build_suite(interpreters, pattern):
             for state in STATES:
                 attrs["test_" + state] = make_state_test(interp, state)
             attrs["test_error_paths"] = make_error_paths_test(interp)
+            attrs["test_threading_imported_by_code"] = make_threading_test(interp)
         else:
             attrs["test_refused"] = make_refused_test(interp)
         name = "Python_" + interp.name.replace(".", "_").replace("-", "_")
@@ -310,7 +339,7 @@ def build_suite(interpreters, pattern):
 
 
 def print_matrix(interpreters):
-    cols = STATES + ["errors"]
+    cols = STATES + ["errors", "threading"]
     print("\nInterpreter x target state (gdb):")
     print("  %-13s" % "" + "".join("%-11s" % c for c in cols))
     for interp in interpreters:

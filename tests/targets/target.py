@@ -5,7 +5,8 @@
 It prints "ready <pid> <version> [<port>]" once it is in its state, and from
 then on answers a SIGUSR1 with "alive <n>" on stdout, where n counts the work
 it has done, so a test can see that it is alive and still working after an
-injection.  Modes:
+injection; SIGUSR2 makes it exit cleanly (status 0) through the interpreter's
+normal shutdown.  Only the threads mode imports threading.  Modes:
 
   sleep    the main thread sleeps in time.sleep(3600): every thread parked
   accept   the main thread blocks in accept(); each connection gets "pong"
@@ -24,7 +25,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "sleep"
@@ -41,7 +41,14 @@ def on_usr1(signum, frame):
     say("alive", work[0])
 
 
+def on_usr2(signum, frame):
+    # A clean exit through the interpreter's own shutdown (threading's too).
+    say("exiting")
+    sys.exit(0)
+
+
 signal.signal(signal.SIGUSR1, on_usr1)
+signal.signal(signal.SIGUSR2, on_usr2)
 version = "%d.%d.%d" % sys.version_info[:3]
 
 if MODE == "sleep":
@@ -83,6 +90,8 @@ elif MODE == "spin":
         pass
 
 elif MODE == "threads":
+    import threading
+
     stop = []
 
     def allocate():
