@@ -85,15 +85,20 @@ static const int parked_syscalls[] = {
  * attach interrupted. */
 static const int restart_codes[] = {-512, -513, -514, -516, -4};
 
-char *ap_parked_condition(const char *ret_reg, const char *nr_reg) {
+#define SYSCALL_FUTEX 202
+
+char *ap_parked_condition(ap_parked_kind kind, const char *ret_reg, const char *nr_reg) {
+        static const int futex[] = {SYSCALL_FUTEX};
+        const int *calls = kind == AP_PARKED_FUTEX ? futex : parked_syscalls;
+        size_t n_calls = kind == AP_PARKED_FUTEX ? AP_ARRAY_SIZE(futex) : AP_ARRAY_SIZE(parked_syscalls);
         ap_buf b = {0};
         int r = ap_buf_printf(&b, "(");
         for (size_t i = 0; r == 0 && i < AP_ARRAY_SIZE(restart_codes); i++)
                 r = ap_buf_printf(&b, "%s%s == %d", i ? " || " : "", ret_reg, restart_codes[i]);
         if (r == 0)
                 r = ap_buf_printf(&b, ") && (");
-        for (size_t i = 0; r == 0 && i < AP_ARRAY_SIZE(parked_syscalls); i++)
-                r = ap_buf_printf(&b, "%s%s == %d", i ? " || " : "", nr_reg, parked_syscalls[i]);
+        for (size_t i = 0; r == 0 && i < n_calls; i++)
+                r = ap_buf_printf(&b, "%s%s == %d", i ? " || " : "", nr_reg, calls[i]);
         if (r == 0)
                 r = ap_buf_printf(&b, ")");
         if (r < 0) {

@@ -51,12 +51,21 @@ void ap_script_values_free(ap_script_values *v);
 int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan)
         __attribute__((warn_unused_result));
 
-/* A C expression, true in a thread stopped inside a blocking system call
- * (interrupted by the attach: the return register holds -ERESTART* or
- * -EINTR, the syscall-number register one of the waits listed in
- * backend.c).  ret_reg and nr_reg name the two registers ("$rax",
- * "$orig_rax"). */
-char *ap_parked_condition(const char *ret_reg, const char *nr_reg);
+/* Which blocking calls make a thread "parked". */
+typedef enum ap_parked_kind {
+        AP_PARKED_WAITS, /* read, poll, accept, sleeps, ...: see backend.c */
+        AP_PARKED_FUTEX, /* a futex wait: a lock, a condition, a join */
+} ap_parked_kind;
+
+/* A C expression, true in a thread stopped inside a blocking system call of
+ * that kind (interrupted by the debugger: the return register holds
+ * -ERESTART* or -EINTR, the syscall-number register the call).  ret_reg and
+ * nr_reg name the two registers ("$rax", "$orig_rax"). */
+char *ap_parked_condition(ap_parked_kind kind, const char *ret_reg, const char *nr_reg);
+
+/* How long the debugger waits at breakpoints before the CLI interrupts it
+ * once to look for threads parked in a futex wait (docs/architecture.md). */
+#define AP_SAFEPOINT_PATIENCE_MS 150.0
 
 typedef struct ap_backend {
         const char *name;        /* "gdb" */

@@ -90,8 +90,9 @@ static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
                         r = ap_buf_printf(&writes, "%sset *(unsigned long *) ($attachpy_page + %zu) = 0x%" PRIx64,
                                           writes.len ? "\n" : "", off, w);
         }
-        char *parked = r == 0 ? ap_parked_condition("$rax", "$orig_rax") : NULL;
-        if (!parked)
+        char *parked = r == 0 ? ap_parked_condition(AP_PARKED_WAITS, "$rax", "$orig_rax") : NULL;
+        char *futex = r == 0 ? ap_parked_condition(AP_PARKED_FUTEX, "$rax", "$orig_rax") : NULL;
+        if (!parked || !futex)
                 r = -1;
         if (r == 0)
                 r = ap_script_values_add(v, "break_commands", "%s", breaks.data);
@@ -101,7 +102,10 @@ static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
                 r = ap_script_values_add(v, "page_writes", "%s", writes.data);
         if (r == 0)
                 r = ap_script_values_add(v, "parked_condition", "%s", parked);
+        if (r == 0)
+                r = ap_script_values_add(v, "futex_condition", "%s", futex);
         free(parked);
+        free(futex);
         ap_buf_free(&breaks);
         ap_buf_free(&cond);
         ap_buf_free(&writes);

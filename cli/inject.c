@@ -69,12 +69,21 @@ static int render_script(const ap_backend *b, const ap_target *t, const char *ag
 /* Run the debugger to its end, interrupting it gracefully at the deadline. */
 static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *transcript,
                          double deadline, ap_debugger_end *end) {
-        bool interrupted = false, calls_grace = false;
-        double hard_deadline = 0;
+        bool interrupted = false, calls_grace = false, patience_used = false;
+        double hard_deadline = 0, waiting_since = 0;
         size_t shown = 0;
         for (;;) {
                 double until = interrupted ? hard_deadline : deadline;
+                /* Waiting at breakpoints: once, after a little patience,
+                 * interrupt gdb so that it looks for threads parked in a
+                 * futex wait (an idle target whose threads all wait on
+                 * locks never reaches a breakpoint). */
+                bool patience_pending = !interrupted && !patience_used && waiting_since > 0;
+                if (patience_pending && waiting_since + AP_SAFEPOINT_PATIENCE_MS < until)
+                        until = waiting_since + AP_SAFEPOINT_PATIENCE_MS;
                 int r = ap_child_wait(child, transcript, interrupted ? -1 : cfg->cancel_fd, until);
+                if (waiting_since == 0 && ap_transcript_stage(transcript->data) == AP_STAGE_WAITING)
+                        waiting_since = ap_now_ms();
                 if (cfg->verbose && transcript->len > shown) {
                         fwrite(transcript->data + shown, 1, transcript->len - shown, cfg->verbose);
                         fflush(cfg->verbose);
@@ -87,6 +96,17 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                 if (r < 0) {
                         ap_child_kill_and_reap(child);
                         break;
+                }
+                if (r == 0 && patience_pending && ap_now_ms() < deadline) {
+                        patience_used = true;
+                        if (ap_transcript_stage(transcript->data) == AP_STAGE_WAITING) {
+                                vlog(cfg, "no safe point after %.0f ms; asking the debugger to "
+                                          "look for threads waiting on a lock (SIGINT)",
+                                     AP_SAFEPOINT_PATIENCE_MS);
+                                ap_child_signal(child, SIGINT);
+                                end->sigints_sent++;
+                        }
+                        continue;
                 }
                 if (!interrupted) {
                         /* The deadline passed, or attachpy was asked to stop. */
@@ -116,7 +136,7 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                         } else if (stage < AP_STAGE_STARTED) {
                                 vlog(cfg, "interrupting the debugger (SIGINT)");
                                 ap_child_signal(child, SIGINT);
-                                end->sent_interrupt = true;
+                                end->sigints_sent++;
                         }
                         interrupted = true;
                         hard_deadline = ap_now_ms() + GRACE_AFTER_INTERRUPT_MS;
@@ -368,17 +388,20 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         ap_transcript_outcome outcome;
         int started = ap_transcript_classify(transcript.data, backend->name, o->pid, &end,
                                              backend->patterns, &outcome, err);
-        if (outcome.interrupted && !end.sent_interrupt) {
+        if (outcome.sigint_stops > end.sigints_sent) {
                 /* The target itself got a SIGINT while gdb waited, and gdb
                  * kept it from the target: hand it on. */
                 vlog(cfg, "process %d received SIGINT during the injection; passing it on",
                      (int)o->pid);
-                kill(o->pid, SIGINT);
-                ap_error_set(err, AP_ERR_INJECTION_FAILED,
-                             "process %d received SIGINT while attachpy waited for a safe point; "
-                             "attachpy passed it on and did not inject",
-                             (int)o->pid);
-                ap_error_hint(err, "run attachpy again");
+                for (int i = end.sigints_sent; i < outcome.sigint_stops; i++)
+                        kill(o->pid, SIGINT);
+                if (started < 0 && outcome.interrupted && !end.deadline_hit && !end.cancelled) {
+                        ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                     "process %d received SIGINT while attachpy waited for a safe "
+                                     "point; attachpy passed it on and did not inject",
+                                     (int)o->pid);
+                        ap_error_hint(err, "run attachpy again");
+                }
         }
         snprintf(report->safepoint, sizeof report->safepoint, "%s", outcome.safepoint);
         if (started < 0)

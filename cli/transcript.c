@@ -64,6 +64,8 @@ static void on_marker(const char *w, size_t wl, const char *rest, size_t rl, voi
                 if (k > rl)
                         k = rl;
                 snprintf(st->out.safepoint, sizeof st->out.safepoint, "%.*s", (int)k, rest);
+        } else if (word_is(w, wl, "sigint")) {
+                st->out.sigint_stops++;
         } else if (word_is(w, wl, "interrupted")) {
                 st->out.interrupted = true;
         } else if (word_is(w, wl, "started")) {

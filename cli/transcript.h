@@ -40,14 +40,15 @@ typedef struct ap_debugger_end {
         int term_signal;     /* when killed */
         bool deadline_hit;   /* attachpy interrupted it because --timeout expired */
         bool cancelled;      /* attachpy interrupted it because attachpy was asked to stop */
-        bool sent_interrupt; /* attachpy sent it SIGINT */
+        int sigints_sent;    /* how many times attachpy sent it SIGINT */
         double timeout_s;    /* the --timeout in force, for messages */
 } ap_debugger_end;
 
 typedef struct ap_transcript_outcome {
         ap_stage stage;
         bool interrupted;      /* the script reported it was interrupted while waiting */
-        char safepoint[16];    /* "parked" or "breakpoint" */
+        char safepoint[16];    /* "parked", "breakpoint" or "futex" */
+        int sigint_stops;      /* how often the target stopped with SIGINT */
         bool has_start_rc;
         int start_rc;          /* the agent entry point's return value */
 } ap_transcript_outcome;

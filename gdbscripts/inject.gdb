@@ -6,8 +6,10 @@
 # Nothing the user typed reaches this script.
 #
 # The CLI reads the lines starting with @@ATTACHPY: (docs/architecture.md).
-# Between "waiting" and "safepoint" breakpoints are inserted; the CLI
-# interrupts gdb with SIGINT (never SIGKILL) to end that stage early.
+# Between "waiting" and "safepoint" breakpoints are inserted.  The CLI
+# interrupts gdb there with SIGINT (never SIGKILL): the first time when its
+# patience runs out, to look for threads parked in a futex wait; again at
+# the deadline, to give up.
 
 set pagination off
 set height 0
@@ -32,7 +34,7 @@ set scheduler-locking off
 # 1. A thread parked in a blocking system call holds no lock of the C library
 #    or of the loader: call into the target from there, with no breakpoint.
 set $attachpy_parked = 0
-thread apply all -q -s set $attachpy_parked = ($attachpy_parked == 0 && ({{parked_condition}})) ? $_thread : $attachpy_parked
+thread apply all -ascending -q -s set $attachpy_parked = ($attachpy_parked == 0 && ({{parked_condition}})) ? $_thread : $attachpy_parked
 if $attachpy_parked != 0
   thread $attachpy_parked
   printf "@@ATTACHPY:safepoint parked %d\n", $attachpy_parked
@@ -44,10 +46,24 @@ else
 {{break_commands}}
   printf "@@ATTACHPY:waiting %d\n", $attachpy_nudge
   set $attachpy_hit = 0
+  set $attachpy_round = 0
   while $attachpy_hit == 0
     continue
     if $_siginfo.si_signo == 2
-      set $attachpy_hit = 2
+      printf "@@ATTACHPY:sigint\n"
+      if $attachpy_round == 0
+        # The CLI's patience ran out: no thread runs into the C API.  A
+        # thread that waits in a futex (a lock, a condition, a join) holds
+        # no lock of the C library: use one, the main thread first.
+        set $attachpy_round = 1
+        set $attachpy_parked = 0
+        thread apply all -ascending -q -s set $attachpy_parked = ($attachpy_parked == 0 && ({{futex_condition}})) ? $_thread : $attachpy_parked
+        if $attachpy_parked != 0
+          set $attachpy_hit = 3
+        end
+      else
+        set $attachpy_hit = 2
+      end
     else
       if {{safepoint_condition}}
         set $attachpy_hit = 1
@@ -60,7 +76,12 @@ else
     detach
     quit 0
   end
-  printf "@@ATTACHPY:safepoint breakpoint %d\n", $_thread
+  if $attachpy_hit == 3
+    thread $attachpy_parked
+    printf "@@ATTACHPY:safepoint futex %d\n", $attachpy_parked
+  else
+    printf "@@ATTACHPY:safepoint breakpoint %d\n", $_thread
+  end
 end
 
 # 3. A private scratch page for the strings, the agent, its entry point.

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 ATTACHPY = None
-STATES = ["sleep", "accept", "read", "busy", "spin", "threads"]
+STATES = ["sleep", "accept", "read", "busy", "spin", "threads", "lockwait"]
 MATRIX = {}  # (interpreter, state) -> text
 
 

@@ -15,7 +15,9 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   spin     a pure-Python loop that never allocates and calls nothing
   threads  four threads allocating hard, one printing "tick" every 50 ms,
            the main thread waiting in join()
-  cbusy    the main thread in a C call that holds the GIL for ~20 s
+  lockwait the main thread waits on a lock that is never released, a worker
+           thread waits on a queue: every thread in a futex wait
+  cbusy    the main thread in a C call that holds the GIL for a long time
 
 Runs on Python 2.7 and 3.6 to 3.13 (for the refusal tests too).
 """
@@ -116,7 +118,30 @@ elif MODE == "threads":
     for t in threads:
         t.join()
 
-elif MODE == "cbusy":
+elif MODE == "lockwait":
+    import threading
+
+    try:
+        import queue
+    except ImportError:
+        import Queue as queue
+    jobs = queue.Queue()
+
+    def worker():
+        while True:
+            jobs.get()
+            work[0] += 1
+
+    w = threading.Thread(target=worker)
+    w.daemon = True
+    w.start()
+    never = threading.Lock()
+    never.acquire()
+    say("ready", os.getpid(), version)
+    while True:
+        # Python 2's lock.acquire() cannot be interrupted by signals.
+        if never.acquire(True, 3600) if sys.version_info[0] >= 3 else never.acquire():
+            break
     import itertools
 
     say("ready", os.getpid(), version)

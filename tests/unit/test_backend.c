@@ -153,9 +153,10 @@ static void check_parked(const char *cond, const char *ret_reg, const char *nr_r
 }
 
 START_TEST(test_parked_condition) {
-        char *c = ap_parked_condition("$rax", "$orig_rax");
+        char *c = ap_parked_condition(AP_PARKED_WAITS, "$rax", "$orig_rax");
         ck_assert_ptr_nonnull(c);
         check_parked(c, "$rax", "$orig_rax");
+        ck_assert_ptr_null(strstr(c, "== 202")); /* futex is not a parked wait */
         ck_assert(ap_template_value_ok(c));
         /* The front, exactly as gdb reads it. */
         ck_assert_msg(strncmp(c, "($rax == -512 || $rax == -513 || ", 33) == 0, "%s", c);
@@ -164,10 +165,19 @@ START_TEST(test_parked_condition) {
 END_TEST
 
 START_TEST(test_parked_condition_other_registers) {
-        char *c = ap_parked_condition("$x0", "$x8");
+        char *c = ap_parked_condition(AP_PARKED_WAITS, "$x0", "$x8");
         ck_assert_ptr_nonnull(c);
         check_parked(c, "$x0", "$x8");
         ck_assert_ptr_null(strstr(c, "rax"));
+        free(c);
+}
+END_TEST
+
+START_TEST(test_futex_condition) {
+        char *c = ap_parked_condition(AP_PARKED_FUTEX, "$rax", "$orig_rax");
+        ck_assert_ptr_nonnull(c);
+        ck_assert_str_eq(c, "($rax == -512 || $rax == -513 || $rax == -514 || $rax == -516 || "
+                            "$rax == -4) && ($orig_rax == 202)");
         free(c);
 }
 END_TEST
@@ -351,7 +361,8 @@ static void make_gdb_values(gdb_values *g, const char *agent, const char *sessio
 START_TEST(test_gdb_values_names) {
         gdb_values g = {.t = fake_target()};
         make_gdb_values(&g, AGENT, SESSION);
-        ck_assert_uint_eq(g.v.n, 4);
+        ck_assert_uint_eq(g.v.n, 5);
+        ck_assert_ptr_nonnull(strstr(value_of(&g.v, "futex_condition"), "$orig_rax == 202"));
         value_of(&g.v, "break_commands");
         value_of(&g.v, "safepoint_condition");
         value_of(&g.v, "page_writes");
@@ -643,6 +654,7 @@ static Suite *backend_suite(void) {
         TCase *tc = tcase_create("common");
         tcase_add_test(tc, test_parked_condition);
         tcase_add_test(tc, test_parked_condition_other_registers);
+        tcase_add_test(tc, test_futex_condition);
         tcase_add_test(tc, test_plan_page_layout);
         tcase_add_test(tc, test_plan_length_limits);
         tcase_add_test(tc, test_values_common);
