@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -284,6 +285,41 @@ class Generic(AttachpyCase):
         # The breakpoints are gone: the target keeps allocating without a trap.
         time.sleep(1.0)
         self.assertIsNone(t.proc.poll(), "target died after the timeout")
+
+    def test_config_file(self):
+        home = tempfile.mkdtemp(prefix="config-test-")
+        self.addCleanup(shutil.rmtree, home)
+        os.makedirs(os.path.join(home, "attachpy"))
+        path = os.path.join(home, "attachpy", "config.yaml")
+        env = dict(os.environ, XDG_CONFIG_HOME=home)
+
+        def write(text):
+            with open(path, "w") as f:
+                f.write(text)
+
+        # The default file's timeout applies; the command line wins over it.
+        write("# defaults\ndebugger: gdb\ntimeout: 1.5\n")
+        t = self.start(self.python(), "cbusy")
+        r = self.run_attachpy("--json", t.pid, "-c", "pass", env=env)
+        self.assertEqual((r.rc, r.json["error"]["code"]), (7, "timeout"), r)
+        self.assertIn("1.5 s", r.json["error"]["message"])
+        r = self.run_attachpy("--json", "--timeout=1", t.pid, "-c", "pass", env=env)
+        self.assertIn("within 1 s", r.json["error"]["message"], r)
+        self.assertAlive(t)
+        # A broken file is a usage error naming file:line:column, before
+        # anything touches the target.
+        write("timeout: 1.5\ncolour: red\n")
+        r = self.run_attachpy("--json", t.pid, "-c", "pass", env=env)
+        self.assertEqual((r.rc, r.json["error"]["code"]), (2, "usage"), r)
+        self.assertTrue(r.json["error"]["message"].startswith(path + ":2:1:"), r)
+        self.assertIn("colour", r.json["error"]["message"])
+        write("timeout: [1\n")
+        r = self.run_attachpy("--json", t.pid, "-c", "pass", env=env)
+        self.assertEqual(r.rc, 2, r)
+        self.assertTrue(r.json["error"]["message"].startswith(path + ":"), r)
+        r = self.run_attachpy("--json", "--config=/nonexistent/attachpy.yaml", t.pid, "-c", "pass")
+        self.assertEqual(r.rc, 2, r)
+        self.assertIn("/nonexistent/attachpy.yaml", r.json["error"]["message"])
 
     def test_verbose(self):
         t = self.start(self.python(), "sleep")

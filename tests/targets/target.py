@@ -142,6 +142,8 @@ elif MODE == "lockwait":
         # Python 2's lock.acquire() cannot be interrupted by signals.
         if never.acquire(True, 3600) if sys.version_info[0] >= 3 else never.acquire():
             break
+
+elif MODE == "cbusy":
     import itertools
 
     say("ready", os.getpid(), version)
