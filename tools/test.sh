@@ -27,7 +27,8 @@ fi
 
 meson test -C build --print-errorlogs "$@" || status=1
 
-# One closing line counting every test case of every program.
+# What ran (interpreters, the matrix), then one closing line counting every
+# test case of every program.
 python3 - build/meson-logs/testlog.json build-sanitize/meson-logs/testlog.json <<'PY'
 import json, os, re, sys
 passed = failed = skipped = 0
@@ -36,9 +37,18 @@ for path in sys.argv[1:]:
         continue
     for line in open(path):
         t = json.loads(line)
-        out = t.get("stdout") or ""
+        out = (t.get("stdout") or "") + (t.get("stderr") or "")
         check = re.search(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)", out)
         plain = re.findall(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$", out, re.M)
+        ran = re.search(r"^Ran (\d+) tests? in", out, re.M)
+        if "/ agent" in t["name"] or "/ gdb" in t["name"]:
+            keep = False
+            print("---- %s (%s) ----" % (t["name"], t["result"]))
+            for l in out.splitlines():
+                if l.startswith(("Interpreter x", "per interpreter")):
+                    keep = True
+                if keep or l.startswith(("SKIPPED", "FAILURE", "interpreters found")):
+                    print(l)
         if check:
             n, f, e = int(check.group(2)), int(check.group(3)), int(check.group(4))
             passed += n - f - e
@@ -46,14 +56,19 @@ for path in sys.argv[1:]:
         elif plain:
             p, f, s = plain[-1]
             passed += int(p); failed += int(f); skipped += int(s or 0)
+        elif ran:
+            n = int(ran.group(1))
+            m = re.search(r"^(?:OK|FAILED)(?: \((.*)\))?$", out, re.M)
+            counts = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1) or "")) if m else {}
+            bad = counts.get("failures", 0) + counts.get("errors", 0)
+            sk = counts.get("skipped", 0)
+            passed += n - bad - sk; failed += bad; skipped += sk
         elif t["result"] == "OK":
             passed += 1
         elif t["result"] == "SKIP":
             skipped += 1
         else:
             failed += 1
-        if t["result"] not in ("OK", "SKIP") and not (check or plain):
-            pass
 print("tests: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
 PY
 exit $status

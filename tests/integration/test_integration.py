@@ -286,6 +286,43 @@ class Generic(AttachpyCase):
         time.sleep(1.0)
         self.assertIsNone(t.proc.poll(), "target died after the timeout")
 
+    def test_stopped_target_is_refused(self):
+        t = self.start(self.python(), "sleep")
+        os.kill(t.pid, signal.SIGSTOP)
+        for _ in range(100):
+            if harness.proc_status(t.pid)["State"].startswith("T"):
+                break
+            time.sleep(0.01)
+        r = self.run_attachpy("--json", t.pid, "-c", "pass")
+        self.assertEqual((r.rc, r.json["error"]["code"]), (6, "injection_failed"), r)
+        self.assertIn("stopped", r.json["error"]["message"])
+        self.assertIn("kill -CONT %d" % t.pid, r.json["error"]["hint"])
+        # Left exactly as it was: still stopped, untraced.
+        st = harness.proc_status(t.pid)
+        self.assertTrue(st["State"].startswith("T"), st["State"])
+        self.assertEqual(st["TracerPid"], "0")
+        os.kill(t.pid, signal.SIGCONT)
+        self.assertAlive(t)
+
+    def test_traced_target_is_refused_naming_the_tracer(self):
+        t = self.start(self.python(), "sleep")
+        tracer = subprocess.Popen(["gdb", "-nx", "-q", "-batch", "-p", str(t.pid), "-ex",
+                                   "shell sleep 3"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        self.addCleanup(tracer.wait)
+        self.addCleanup(lambda: tracer.poll() is None and tracer.kill())
+        for _ in range(500):
+            if harness.proc_status(t.pid)["TracerPid"] == str(tracer.pid):
+                break
+            time.sleep(0.01)
+        else:
+            self.fail("gdb did not attach")
+        r = self.run_attachpy("--json", t.pid, "-c", "pass")
+        self.assertEqual((r.rc, r.json["error"]["code"]), (4, "permission_denied"), r)
+        self.assertIn("traced by process %d (gdb)" % tracer.pid, r.json["error"]["message"])
+        tracer.wait(timeout=30)
+        self.assertAlive(t)
+
     def test_config_file(self):
         home = tempfile.mkdtemp(prefix="config-test-")
         self.addCleanup(shutil.rmtree, home)
