@@ -38,7 +38,7 @@ python=/usr/bin/python3
 demo_out=$(mktemp)
 "$python" tests/targets/target.py sleep >"$demo_out" 2>&1 &
 demo_pid=$!
-trap 'kill "$demo_pid" 2>/dev/null; wait "$demo_pid" 2>/dev/null; rm -f "$demo_out"' EXIT
+trap 'kill "$demo_pid" 2>/dev/null || true; wait "$demo_pid" 2>/dev/null || true; rm -f "$demo_out"' EXIT
 for _ in $(seq 100); do grep -q '^ready' "$demo_out" && break; sleep 0.1; done
 
 echo
