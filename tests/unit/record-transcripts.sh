@@ -124,11 +124,12 @@ if not m:
 end = m[-1]
 body = body[:end.start()]
 # attachpy's own progress lines, interleaved by --verbose (inject.c vlog()).
-progress = re.compile(r"attachpy: (interrupting the debugger \(SIGINT\)|the debugger did not "
-                      r"exit; terminating it|deadline passed while loading the agent; giving "
-                      r"the debugger \d+ ms more)\n")
-deadline = bool(progress.search(body))
-body = progress.sub("", body)
+# The deadline shows in those that stop the debugger; the patience interrupt
+# (looking for futex waiters) is not a deadline.
+deadline = bool(re.search(r"^attachpy: (interrupting the debugger \(SIGINT\)|stopping the "
+                          r"debugger \(SIGTERM\)|the debugger did not exit; terminating it|"
+                          r"deadline passed while loading the agent)", body, re.M))
+body = re.sub(r"^attachpy: .*\n", "", body, flags=re.M)
 how = ("exit " if end.group(1) == "exit status" else "signal ") + end.group(2)
 line = ("deadline " if deadline else "") + how + " pid " + pid + " timeout " + timeout
 open(dest + ".txt", "w", encoding="utf-8", errors="surrogateescape").write(body)
@@ -185,6 +186,13 @@ run_gdb() {
 IDLE='import time
 print("ready", flush=True)
 time.sleep(120)'
+# Every thread in a futex wait: gdb finds no parked system call, no
+# breakpoint is hit, and after the CLI's patience a futex waiter is used.
+LOCKWAIT='import threading
+lock = threading.Lock()
+lock.acquire()
+print("ready", flush=True)
+lock.acquire()'
 BUSY='print("ready", flush=True)
 while True:
     pass'
@@ -205,6 +213,12 @@ print("sorted", flush=True)'
 record_idle_parked() {
         start_target idle "$IDLE"
         run_attachpy idle-parked "$TARGET_PID" 30
+        stop_pid "$TARGET_PID"
+}
+
+record_lockwait_futex() {
+        start_target lockwait "$LOCKWAIT"
+        run_attachpy lockwait-futex "$TARGET_PID" 30
         stop_pid "$TARGET_PID"
 }
 
@@ -294,7 +308,7 @@ record_permission_denied() {
         stop_pid "$TARGET_PID"
 }
 
-ALL=(idle-parked busy-breakpoint timeout-waiting dlopen-failed target-exited target-killed
+ALL=(idle-parked busy-breakpoint lockwait-futex timeout-waiting dlopen-failed target-exited target-killed
      debugger-killed no-such-process permission-denied)
 CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=("${ALL[@]}")
