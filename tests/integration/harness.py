@@ -80,14 +80,15 @@ def supported(interpreters):
 class Target(object):
     """A target.py process in one mode, with its stdout collected."""
 
-    def __init__(self, python, mode, env=None, extra_args=()):
+    def __init__(self, python, mode, env=None, extra_args=(), user=None, target=TARGET):
         self.mode = mode
         self.lines = queue.Queue()
         self.all_lines = []
         self.proc = subprocess.Popen(
-            [python] + list(extra_args) + [TARGET, mode],
+            [python] + list(extra_args) + [target, mode],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, env=env)
+            start_new_session=True, env=env,
+            **({"user": user, "group": user, "extra_groups": []} if user is not None else {}))
         self.pid = self.proc.pid
         self.stderr_lines = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -286,6 +286,27 @@ class Generic(AttachpyCase):
         time.sleep(1.0)
         self.assertIsNone(t.proc.poll(), "target died after the timeout")
 
+    def test_another_users_process(self):
+        # root injecting into a process of another user: the session must be
+        # handed to that user (it reads the request and connects back).
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        python = "/usr/bin/python3.11"
+        if not os.path.exists(python):
+            self.skipTest("no interpreter outside /root for user nobody")
+        # A copy of the target that user nobody can read wherever the tree is.
+        where = tempfile.mkdtemp(prefix="nobody-target-")
+        self.addCleanup(shutil.rmtree, where)
+        os.chmod(where, 0o755)
+        target = os.path.join(where, "target.py")
+        shutil.copy(harness.TARGET, target)
+        os.chmod(target, 0o644)
+        t = self.start(python, "sleep", user=65534, target=target)
+        r = self.run_attachpy("--json", t.pid, "-c", "import os; print(os.getuid(), os.geteuid())")
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.json["result"]["stdout"], "65534 65534\n")
+        self.assertAlive(t)
+
     def test_stopped_target_is_refused(self):
         t = self.start(self.python(), "sleep")
         os.kill(t.pid, signal.SIGSTOP)
