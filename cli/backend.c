@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spawn.h"
@@ -108,6 +111,83 @@ char *ap_parked_condition(ap_parked_kind kind, const char *ret_reg, const char *
         return ap_buf_steal(&b);
 }
 
+bool ap_parked_syscall(ap_parked_kind kind, long nr) {
+        if (kind == AP_PARKED_FUTEX)
+                return nr == SYSCALL_FUTEX;
+        for (size_t i = 0; i < AP_ARRAY_SIZE(parked_syscalls); i++)
+                if (nr == parked_syscalls[i])
+                        return true;
+        return false;
+}
+
+/* /proc/PID/task/TID/syscall: "NR A1 .. A6 SP PC" while in a call. */
+static bool read_task_syscall(pid_t pid, pid_t tid, long *nr, uint64_t *sp, uint64_t *pc) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+        char *text = NULL;
+        if (ap_read_file(path, 4096, &text, NULL) < 0)
+                return false;
+        unsigned long long a[6], s, p;
+        long n;
+        int k = sscanf(text, "%ld %llx %llx %llx %llx %llx %llx %llx %llx", &n, &a[0], &a[1],
+                       &a[2], &a[3], &a[4], &a[5], &s, &p);
+        free(text);
+        if (k != 9)
+                return false;
+        *nr = n;
+        *sp = s;
+        *pc = p;
+        return true;
+}
+
+static int cmp_pid(const void *a, const void *b) {
+        pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+        return (x > y) - (x < y);
+}
+
+int ap_find_parked_thread(pid_t pid, ap_parked_kind kind, ap_parked_thread *ret) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+        DIR *d = opendir(path);
+        if (!d)
+                return -1;
+        pid_t *tids = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                        continue;
+                if (n == cap) {
+                        cap = cap ? 2 * cap : 64;
+                        pid_t *t = realloc(tids, cap * sizeof *t);
+                        if (!t) {
+                                free(tids);
+                                closedir(d);
+                                return -1;
+                        }
+                        tids = t;
+                }
+                tids[n++] = (pid_t)atoi(e->d_name);
+        }
+        closedir(d);
+        /* lldb numbers the threads it attaches to in ascending tid order. */
+        qsort(tids, n, sizeof *tids, cmp_pid);
+        int found = 0;
+        for (size_t i = 0; i < n; i++) {
+                long nr;
+                uint64_t sp, pc;
+                if (found && tids[i] != pid)
+                        continue;
+                if (!read_task_syscall(pid, tids[i], &nr, &sp, &pc) || !ap_parked_syscall(kind, nr))
+                        continue;
+                *ret = (ap_parked_thread){
+                        .index = (int)i + 1, .tid = tids[i], .nr = nr, .sp = sp, .pc = pc};
+                found = 1;
+        }
+        free(tids);
+        return found;
+}
+
 int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan) {
         const ap_target *t = plan->target;
         int r = 0;
@@ -136,10 +216,19 @@ int ap_backend_select(ap_debugger_choice choice, const ap_backend **ret, char **
                 b = &ap_backend_gdb;
                 break;
         case AP_DEBUGGER_LLDB:
-                return ap_error_set(err, AP_ERR_DEBUGGER_NOT_FOUND,
-                                    "the lldb backend is not available in this version of "
-                                    "attachpy"),
-                       ap_error_hint(err, "use --debugger=gdb"), -1;
+                b = &ap_backend_lldb;
+                break;
+        }
+        if (choice == AP_DEBUGGER_AUTO) {
+                char *gdb = ap_find_program(ap_backend_gdb.name);
+                if (!gdb) {
+                        char *lldb = ap_find_program(ap_backend_lldb.name);
+                        if (lldb) {
+                                b = &ap_backend_lldb;
+                                free(lldb);
+                        }
+                }
+                free(gdb);
         }
         if (!b)
                 return ap_error_set(err, AP_ERR_USAGE, "unknown debugger");

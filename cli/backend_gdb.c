@@ -120,4 +120,7 @@ const ap_backend ap_backend_gdb = {
         .patterns = gdb_patterns,
         .argv = gdb_argv,
         .values = gdb_values,
+        .prepare = NULL,
+        .patience_sigint = true,
+        .interrupt_target_signal = 0,
 };

@@ -41,17 +41,21 @@ static void vlog(const ap_run_config *cfg, const char *fmt, ...) {
 }
 
 static int render_script(const ap_backend *b, const ap_target *t, const char *agent,
-                         const ap_session *s, char **ret, ap_error *err) {
-        _cleanup_free_ char *path = ap_path_script(b->script_dir, b->script_file);
+                         const ap_session *s, int attempt, char **ret, ap_error *err) {
+        ap_injection_plan plan;
+        if (ap_injection_plan_init(&plan, t, agent, s->dir, err) < 0)
+                return -1;
+        plan.attempt = attempt;
+        if (b->prepare && b->prepare(&plan, err) < 0)
+                return -1;
+        const char *file = plan.script_file ? plan.script_file : b->script_file;
+        _cleanup_free_ char *path = ap_path_script(b->script_dir, file);
         _cleanup_free_ char *text = NULL;
         if (!path || ap_read_file(path, 1024 * 1024, &text, NULL) < 0)
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED,
                                     "cannot read the %s script template %s: %s", b->name,
                                     path ? path : "?", strerror(errno)),
                        ap_error_hint(err, "reinstall attachpy (or set ATTACHPY_DATADIR)"), -1;
-        ap_injection_plan plan;
-        if (ap_injection_plan_init(&plan, t, agent, s->dir, err) < 0)
-                return -1;
         ap_script_values v = {0};
         int r = ap_script_values_common(&v, &plan);
         if (r == 0)
@@ -68,8 +72,8 @@ static int render_script(const ap_backend *b, const ap_target *t, const char *ag
 
 /* Run the debugger to its end, interrupting it gracefully at the deadline. */
 static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *transcript,
-                         double deadline, ap_debugger_end *end) {
-        bool interrupted = false, calls_grace = false, patience_used = false;
+                         double deadline, const ap_backend *backend, ap_debugger_end *end) {
+        bool interrupted = false, calls_grace = false, patience_used = !backend->patience_sigint;
         double hard_deadline = 0, waiting_since = 0;
         size_t shown = 0;
         for (;;) {
@@ -133,6 +137,11 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                                  * whatever it attached to and quit. */
                                 vlog(cfg, "stopping the debugger (SIGTERM)");
                                 ap_child_signal(child, SIGTERM);
+                        } else if (stage < AP_STAGE_STARTED && backend->interrupt_target_signal) {
+                                vlog(cfg, "interrupting process %d for the debugger (%s)",
+                                     (int)cfg->opts->pid,
+                                     strsignal(backend->interrupt_target_signal));
+                                kill(cfg->opts->pid, backend->interrupt_target_signal);
                         } else if (stage < AP_STAGE_STARTED) {
                                 vlog(cfg, "interrupting the debugger (SIGINT)");
                                 ap_child_signal(child, SIGINT);
@@ -347,61 +356,93 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
             ap_session_listen(&session, err) < 0)
                 goto out;
 
-        /* 3. Render the script: only values attachpy generated. */
-        if (render_script(backend, &target, agent, &session, &script, err) < 0)
-                goto out;
-        char script_name[32];
-        snprintf(script_name, sizeof script_name, "%s", backend->script_file);
-        if (ap_session_write(&session, script_name, script, strlen(script), err) < 0)
-                goto out;
-        script_path = ap_session_path(&session, script_name);
-        argv = backend->argv(program, script_path ? script_path : "");
-        envp = ap_debugger_environ();
-        if (!script_path || !argv || !envp) {
-                ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "out of memory");
-                goto out;
-        }
-        if (cfg->verbose) {
-                vlog(cfg, "session %s, agent %s", session.dir, agent);
-                fputs("attachpy: debugger command:", cfg->verbose);
-                for (char **a = argv; *a; a++)
-                        fprintf(cfg->verbose, " %s", *a);
-                fprintf(cfg->verbose, "\nattachpy: ---- %s script ----\n%s", backend->name, script);
-                fprintf(cfg->verbose, "attachpy: ---- %s transcript ----\n", backend->name);
-                fflush(cfg->verbose);
-        }
-
-        /* 4. Debug: attach, reach a safe point, load and start the agent, detach. */
-        double t_dbg = ap_now_ms();
-        if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
-                goto out;
-        ap_debugger_end end = {.timeout_s = o->timeout_s};
-        run_debugger(cfg, &child, &transcript, deadline, &end);
-        report->ms_debugger = ap_now_ms() - t_dbg;
-        if (cfg->verbose)
-                fprintf(cfg->verbose, "attachpy: ---- end of transcript (%s %s %d, %.1f ms) ----\n",
-                        backend->name, end.exited ? "exit status" : "killed by signal",
-                        end.exited ? end.exit_code : end.term_signal, report->ms_debugger);
-
-        ensure_target_running(cfg, o->pid);
-
+        /* 3-4, once more for a backend that decides before attaching (lldb)
+         * when the target was no longer where it decided: stopped after
+         * attaching, before any safe point, with time left. */
         ap_transcript_outcome outcome;
-        int started = ap_transcript_classify(transcript.data, backend->name, o->pid, &end,
-                                             backend->patterns, &outcome, err);
-        if (outcome.sigint_stops > end.sigints_sent) {
-                /* The target itself got a SIGINT while gdb waited, and gdb
-                 * kept it from the target: hand it on. */
-                vlog(cfg, "process %d received SIGINT during the injection; passing it on",
-                     (int)o->pid);
-                for (int i = end.sigints_sent; i < outcome.sigint_stops; i++)
-                        kill(o->pid, SIGINT);
-                if (started < 0 && outcome.interrupted && !end.deadline_hit && !end.cancelled) {
-                        ap_error_set(err, AP_ERR_INJECTION_FAILED,
-                                     "process %d received SIGINT while attachpy waited for a safe "
-                                     "point; attachpy passed it on and did not inject",
-                                     (int)o->pid);
-                        ap_error_hint(err, "run attachpy again");
+        int started = -1;
+        for (int attempt = 0;; attempt++) {
+                /* 3. Render the script: only values attachpy generated. */
+                if (render_script(backend, &target, agent, &session, attempt, &script, err) < 0)
+                        goto out;
+                char script_name[32];
+                snprintf(script_name, sizeof script_name, "%s%s", attempt ? "retry-" : "",
+                         backend->script_file);
+                if (ap_session_write(&session, script_name, script, strlen(script), err) < 0)
+                        goto out;
+                script_path = ap_session_path(&session, script_name);
+                argv = backend->argv(program, script_path ? script_path : "");
+                envp = ap_debugger_environ();
+                if (!script_path || !argv || !envp) {
+                        ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "out of memory");
+                        goto out;
                 }
+                if (cfg->verbose) {
+                        vlog(cfg, "session %s, agent %s", session.dir, agent);
+                        fputs("attachpy: debugger command:", cfg->verbose);
+                        for (char **a = argv; *a; a++)
+                                fprintf(cfg->verbose, " %s", *a);
+                        fprintf(cfg->verbose, "\nattachpy: ---- %s script ----\n%s", backend->name,
+                                script);
+                        fprintf(cfg->verbose, "attachpy: ---- %s transcript ----\n",
+                                backend->name);
+                        fflush(cfg->verbose);
+                }
+
+                /* 4. Debug: attach, reach a safe point, load and start the agent, detach. */
+                double t_dbg = ap_now_ms();
+                if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
+                        goto out;
+                ap_debugger_end end = {.timeout_s = o->timeout_s};
+                run_debugger(cfg, &child, &transcript, deadline, backend, &end);
+                report->ms_debugger = ap_now_ms() - t_dbg;
+                if (cfg->verbose)
+                        fprintf(cfg->verbose,
+                                "attachpy: ---- end of transcript (%s %s %d, %.1f ms) ----\n",
+                                backend->name, end.exited ? "exit status" : "killed by signal",
+                                end.exited ? end.exit_code : end.term_signal,
+                                report->ms_debugger);
+
+                ensure_target_running(cfg, o->pid);
+
+                started = ap_transcript_classify(transcript.data, backend->name, o->pid, &end,
+                                                 backend->patterns, &outcome, err);
+                if (outcome.sigint_stops > end.sigints_sent) {
+                        /* The target itself got a SIGINT while gdb waited, and
+                         * gdb kept it from the target: hand it on. */
+                        vlog(cfg, "process %d received SIGINT during the injection; passing it on",
+                             (int)o->pid);
+                        for (int i = end.sigints_sent; i < outcome.sigint_stops; i++)
+                                kill(o->pid, SIGINT);
+                        if (started < 0 && outcome.interrupted && !end.deadline_hit &&
+                            !end.cancelled) {
+                                ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                             "process %d received SIGINT while attachpy waited "
+                                             "for a safe point; attachpy passed it on and did "
+                                             "not inject",
+                                             (int)o->pid);
+                                ap_error_hint(err, "run attachpy again");
+                        }
+                }
+                if (started == 0 || attempt > 0 || !backend->prepare ||
+                    outcome.stage != AP_STAGE_ATTACHED || outcome.safepoint[0] ||
+                    end.deadline_hit || end.cancelled || !end.exited ||
+                    ap_now_ms() + 1000.0 > deadline)
+                        break;
+                vlog(cfg, "process %d was not where %s expected it; trying once more",
+                     (int)o->pid, backend->name);
+                ap_error_clear(err);
+                ap_buf_free(&transcript);
+                ap_strv_free(argv);
+                argv = NULL;
+                free(script);
+                script = NULL;
+                free(script_path);
+                script_path = NULL;
+                ap_strv_free(envp);
+                envp = NULL;
+                ap_child_kill_and_reap(&child);
+                child = (ap_child)AP_CHILD_INIT;
         }
         snprintf(report->safepoint, sizeof report->safepoint, "%s", outcome.safepoint);
         if (started < 0)

@@ -53,7 +53,7 @@ const char ap_usage_text[] =
         "What the code sees:\n"
         "  __name__ == \"__attachpy__\"  a fresh module namespace (the target's globals\n"
         "                              stay in 'import __main__')\n"
-        "  __file__                    the SCRIPT path as given, or \"<string>\" with -c\n"
+        "  __file__                    the SCRIPT's absolute path, or \"<string>\" with -c\n"
         "  attachpy_args               the ARGs, as a list of str\n"
         "\n"
         "Config file:\n"

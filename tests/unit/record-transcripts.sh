@@ -1,5 +1,6 @@
 #!/bin/bash
-# record-transcripts.sh: record real gdb transcripts for test_transcript.c.
+# record-transcripts.sh: record real gdb and lldb transcripts for test_transcript.c
+# (cases named lldb-* use lldb).
 #
 # Usage: tests/unit/record-transcripts.sh [CASE...]   (as root, gdb installed,
 # attachpy built in build/).  With no CASE every case is recorded.
@@ -113,11 +114,11 @@ cut_verbose() {
 import re, sys
 log, dest, pid, timeout = sys.argv[1:]
 text = open(log, "rb").read().decode("utf-8", "surrogateescape")
-start = "attachpy: ---- gdb transcript ----\n"
-if start not in text:
+m = re.search(r"^attachpy: ---- (gdb|lldb) transcript ----\n", text, re.M)
+if not m:
     sys.exit("no transcript in " + log)
-body = text.split(start, 1)[1]
-m = list(re.finditer(r"attachpy: ---- end of transcript \(gdb (exit status|killed by signal) "
+body = text[m.end():]
+m = list(re.finditer(r"attachpy: ---- end of transcript \((?:gdb|lldb) (exit status|killed by signal) "
                      r"(-?\d+), [0-9.]+ ms\) ----\n", body))
 if not m:
     sys.exit("no end of transcript in " + log)
@@ -126,7 +127,8 @@ body = body[:end.start()]
 # attachpy's own progress lines, interleaved by --verbose (inject.c vlog()).
 # The deadline shows in those that stop the debugger; the patience interrupt
 # (looking for futex waiters) is not a deadline.
-deadline = bool(re.search(r"^attachpy: (interrupting the debugger \(SIGINT\)|stopping the "
+deadline = bool(re.search(r"^attachpy: (interrupting the debugger \(SIGINT\)|interrupting process "
+                          r"\d+ for the debugger|stopping the "
                           r"debugger \(SIGTERM\)|the debugger did not exit; terminating it|"
                           r"deadline passed while loading the agent)", body, re.M))
 body = re.sub(r"^attachpy: .*\n", "", body, flags=re.M)
@@ -143,8 +145,10 @@ EOF
 run_attachpy() {
         local case=$1 pid=$2 timeout=$3
         shift 3
-        local rc=0
-        env "$@" "$ATTACHPY" --verbose --timeout "$timeout" "$pid" -c 'print("recorded")' \
+        local rc=0 dbg=()
+        # lldb-* cases record the lldb backend.
+        case $case in lldb-*) dbg=(--debugger=lldb) ;; esac
+        env "$@" "$ATTACHPY" --verbose ${dbg[@]+"${dbg[@]}"} --timeout "$timeout" "$pid" -c 'print("recorded")' \
                 >"$WORK/$case.stdout" 2>"$WORK/$case.log" || rc=$?
         say "$case: attachpy exit status $rc"
         cut_verbose "$case" "$WORK/$case.log" "$pid" "$timeout"
@@ -292,6 +296,78 @@ record_debugger_killed() {
         stop_pid "$pid"
 }
 
+# The lldb backend (cli/backend_lldb.c), through attachpy as above.
+record_lldb_idle_parked() {
+        start_target lidle "$IDLE"
+        run_attachpy lldb-idle-parked "$TARGET_PID" 30
+        stop_pid "$TARGET_PID"
+}
+
+record_lldb_busy_breakpoint() {
+        start_target lbusy "$BUSY"
+        run_attachpy lldb-busy-breakpoint "$TARGET_PID" 30
+        stop_pid "$TARGET_PID"
+}
+
+record_lldb_lockwait_futex() {
+        start_target llockwait "$LOCKWAIT"
+        run_attachpy lldb-lockwait-futex "$TARGET_PID" 30
+        stop_pid "$TARGET_PID"
+}
+
+record_lldb_timeout_waiting() {
+        start_target lsort "$SORT" 12000000
+        run_attachpy lldb-timeout-waiting "$TARGET_PID" 3
+        stop_pid "$TARGET_PID"
+}
+
+record_lldb_dlopen_failed() {
+        echo "this is not an ELF file" >"$WORK/not-an-elf.so"
+        chmod 644 "$WORK/not-an-elf.so"
+        start_target lidle2 "$IDLE"
+        run_attachpy lldb-dlopen-failed "$TARGET_PID" 30 ATTACHPY_AGENT="$WORK/not-an-elf.so"
+        stop_pid "$TARGET_PID"
+}
+
+# run_lldb CASE PID [RUNAS...]: lldb with attachpy's argv and environment and
+# the head of its scripts (settings, attach, the "attached" marker).
+run_lldb() {
+        local case=$1 pid=$2
+        shift 2
+        local script=$WORK/$case.lldb rc=0 lldb
+        lldb=$(command -v lldb) || die "lldb is not installed"
+        printf '%s\n' "settings set auto-confirm true" \
+                "settings set interpreter.stop-command-source-on-error true" \
+                "settings set target.load-script-from-symbol-file false" \
+                "settings set target.preload-symbols false" \
+                "settings set symbols.enable-external-lookup false" \
+                "process attach --pid $pid" "platform shell echo @@ATTACHPY:attached" \
+                "process detach" >"$script"
+        chmod 644 "$script"
+        env -u LANG -u LANGUAGE -u PYTHONHOME -u PYTHONPATH -u PYTHONSTARTUP -u DEBUGINFOD_URLS \
+                LC_ALL=C timeout 60 "$@" "$lldb" --no-lldbinit --batch -s "$script" \
+                </dev/null >"$OUT/$case.txt" 2>&1 || rc=$?
+        [ "$rc" -lt 124 ] || die "$case: lldb did not end by itself (status $rc)"
+        echo "exit $rc pid $pid" >"$OUT/$case.end"
+        say "$case: lldb exit status $rc"
+}
+
+record_lldb_no_such_process() {
+        sleep 0 &
+        local dead=$!
+        wait "$dead" || true
+        kill -0 "$dead" 2>/dev/null && die "pid $dead was reused at once"
+        run_lldb lldb-no-such-process "$dead"
+}
+
+record_lldb_permission_denied() {
+        command -v setpriv >/dev/null || die "setpriv (util-linux) is needed"
+        start_target lrootidle "$IDLE"
+        run_lldb lldb-permission-denied "$TARGET_PID" setpriv --reuid=nobody --regid=nogroup \
+                --clear-groups
+        stop_pid "$TARGET_PID"
+}
+
 record_no_such_process() {
         # A pid that was ours a moment ago and is reaped: nobody has it.
         sleep 0 &
@@ -309,7 +385,9 @@ record_permission_denied() {
 }
 
 ALL=(idle-parked busy-breakpoint lockwait-futex timeout-waiting dlopen-failed target-exited target-killed
-     debugger-killed no-such-process permission-denied)
+     debugger-killed no-such-process permission-denied lldb-idle-parked lldb-busy-breakpoint
+     lldb-lockwait-futex lldb-timeout-waiting lldb-dlopen-failed lldb-no-such-process
+     lldb-permission-denied)
 CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=("${ALL[@]}")
 mkdir -p "$OUT"

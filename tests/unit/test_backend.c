@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -591,16 +593,130 @@ START_TEST(test_debugger_environ) {
 }
 END_TEST
 
-START_TEST(test_select_lldb_not_available) {
+/* A directory holding fake debuggers (shell scripts) named names. */
+static void fake_debuggers(char *dir, const char *const *names) {
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        for (const char *const *n = names; *n; n++) {
+                char path[256];
+                snprintf(path, sizeof path, "%s/%s", dir, *n);
+                FILE *f = fopen(path, "w");
+                ck_assert_ptr_nonnull(f);
+                fputs("#!/bin/sh\nexit 1\n", f);
+                fclose(f);
+                chmod(path, 0755);
+        }
+}
+
+static void remove_fake_debuggers(const char *dir, const char *const *names) {
+        for (const char *const *n = names; *n; n++) {
+                char path[256];
+                snprintf(path, sizeof path, "%s/%s", dir, *n);
+                unlink(path);
+        }
+        rmdir(dir);
+}
+
+START_TEST(test_select_lldb_missing) {
+        setenv("PATH", "/nonexistent-attachpy-test-dir", 1);
         const ap_backend *b = NULL;
         char *prog = (char *)"untouched";
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(ap_backend_select(AP_DEBUGGER_LLDB, &b, &prog, &err), -1);
         ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_NOT_FOUND);
-        ck_assert_ptr_nonnull(err.hint);
+        ck_assert_msg(strstr(err.message, "lldb"), "%s", err.message);
+        ck_assert_msg(err.hint && strstr(err.hint, "apt-get install lldb"), "hint: %s",
+                      err.hint ? err.hint : "(none)");
         ck_assert_ptr_null(b);
         ck_assert_str_eq(prog, "untouched");
         ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_select_lldb) {
+        /* --debugger=lldb picks lldb even when gdb is there; auto picks lldb
+         * only when gdb is missing. */
+        static const char *const both[] = {"gdb", "lldb", NULL};
+        static const char *const only_lldb[] = {"lldb", NULL};
+        for (int k = 0; k < 3; k++) {
+                const char *const *names = k == 2 ? only_lldb : both;
+                char dir[] = "/tmp/test_backend.XXXXXX";
+                fake_debuggers(dir, names);
+                char path[sizeof dir + 32];
+                snprintf(path, sizeof path, "/nonexistent-x:%s", dir);
+                setenv("PATH", path, 1);
+                const ap_backend *b = NULL;
+                char *prog = NULL;
+                ap_error err = AP_ERROR_INIT;
+                ap_debugger_choice choice = k == 0 ? AP_DEBUGGER_LLDB : AP_DEBUGGER_AUTO;
+                int r = ap_backend_select(choice, &b, &prog, &err);
+                remove_fake_debuggers(dir, names);
+                ck_assert_int_eq(r, 0);
+                const ap_backend *want = k == 1 ? &ap_backend_gdb : &ap_backend_lldb;
+                ck_assert_ptr_eq(b, want);
+                char expect[sizeof dir + 8];
+                snprintf(expect, sizeof expect, "%s/%s", dir, want->name);
+                ck_assert_str_eq(prog, expect);
+                free(prog);
+        }
+}
+END_TEST
+
+START_TEST(test_lldb_backend_table) {
+        ck_assert_str_eq(ap_backend_lldb.name, "lldb");
+        ck_assert_str_eq(ap_backend_lldb.package, "lldb");
+        ck_assert_str_eq(ap_backend_lldb.script_dir, "lldbscripts");
+        ck_assert_ptr_nonnull(ap_backend_lldb.prepare);
+        ck_assert(!ap_backend_lldb.patience_sigint);
+        ck_assert(ap_backend_gdb.patience_sigint);
+        ck_assert_ptr_null(ap_backend_gdb.prepare);
+        ck_assert_int_eq(ap_backend_gdb.interrupt_target_signal, 0);
+        char **v = ap_backend_lldb.argv("/usr/bin/lldb", "/tmp/s.lldb");
+        ck_assert_ptr_nonnull(v);
+        ck_assert_str_eq(v[0], "/usr/bin/lldb");
+        ck_assert_str_eq(v[1], "--no-lldbinit");
+        ck_assert_str_eq(v[2], "--batch");
+        ck_assert_str_eq(v[3], "-s");
+        ck_assert_str_eq(v[4], "/tmp/s.lldb");
+        ck_assert_ptr_null(v[5]);
+        ap_strv_free(v);
+}
+END_TEST
+
+START_TEST(test_parked_syscall_lists) {
+        ck_assert(ap_parked_syscall(AP_PARKED_WAITS, 0));    /* read */
+        ck_assert(ap_parked_syscall(AP_PARKED_WAITS, 230));  /* clock_nanosleep */
+        ck_assert(!ap_parked_syscall(AP_PARKED_WAITS, 202)); /* futex */
+        ck_assert(!ap_parked_syscall(AP_PARKED_WAITS, 1));   /* write */
+        ck_assert(ap_parked_syscall(AP_PARKED_FUTEX, 202));
+        ck_assert(!ap_parked_syscall(AP_PARKED_FUTEX, 0));
+}
+END_TEST
+
+START_TEST(test_find_parked_thread_errors) {
+        ap_parked_thread t = {0};
+        /* No such process. */
+        ck_assert_int_eq(ap_find_parked_thread(0x7ffffff0, AP_PARKED_WAITS, &t), -1);
+        /* A child in pause(): its main thread is parked (and in no futex). */
+        pid_t child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                for (;;)
+                        pause();
+        }
+        int found = 0;
+        for (int i = 0; i < 200 && found != 1; i++) {
+                found = ap_find_parked_thread(child, AP_PARKED_WAITS, &t);
+                usleep(5000);
+        }
+        int futex = ap_find_parked_thread(child, AP_PARKED_FUTEX, &t);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        ck_assert_int_eq(found, 1);
+        ck_assert_int_eq(futex, 0);
+        ck_assert_int_eq(t.tid, child);
+        ck_assert_int_eq(t.index, 1);
+        ck_assert_int_eq(t.nr, 34); /* pause */
+        ck_assert(t.sp != 0 && t.pc != 0);
 }
 END_TEST
 
@@ -675,7 +791,11 @@ static Suite *backend_suite(void) {
         tc = tcase_create("environment");
         tcase_add_checked_fixture(tc, save_env, restore_env);
         tcase_add_test(tc, test_debugger_environ);
-        tcase_add_test(tc, test_select_lldb_not_available);
+        tcase_add_test(tc, test_select_lldb_missing);
+        tcase_add_test(tc, test_select_lldb);
+        tcase_add_test(tc, test_lldb_backend_table);
+        tcase_add_test(tc, test_parked_syscall_lists);
+        tcase_add_test(tc, test_find_parked_thread_errors);
         tcase_add_test(tc, test_select_gdb_missing);
         tcase_add_test(tc, test_select_gdb_on_path);
         suite_add_tcase(s, tc);

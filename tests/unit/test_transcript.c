@@ -151,14 +151,36 @@ static const expectation recorded[] = {
         {"permission-denied", -1, AP_ERR_PERMISSION_DENIED, AP_STAGE_NONE, "", false, false, 0,
          {"the kernel did not allow gdb to trace process %PID%", NULL},
          "ptrace_scope"},
+        /* lldb 14 (cli/backend_lldb.c): every transcript starts with the
+         * traceback of its missing Python, and echoes each command. */
+        {"lldb-idle-parked", 0, AP_OK, AP_STAGE_DETACHED, "parked", false, true, 0, {NULL}, NULL},
+        {"lldb-busy-breakpoint", 0, AP_OK, AP_STAGE_DETACHED, "breakpoint", false, true, 0,
+         {NULL}, NULL},
+        {"lldb-lockwait-futex", 0, AP_OK, AP_STAGE_DETACHED, "futex", false, true, 0, {NULL},
+         NULL},
+        {"lldb-timeout-waiting", -1, AP_ERR_TIMEOUT, AP_STAGE_WAITING, "", false, false, 0,
+         {"process %PID% did not reach a safe point within 3 s", "nothing was injected", NULL},
+         "longer --timeout"},
+        {"lldb-dlopen-failed", -1, AP_ERR_INJECTION_FAILED, AP_STAGE_DETACHED, "parked", false,
+         false, 0, {"process %PID% could not load the attachpy agent", NULL}, "agent library"},
+        {"lldb-no-such-process", -1, AP_ERR_TARGET_EXITED, AP_STAGE_NONE, "", false, false, 0,
+         {"process %PID% exited before lldb could attach to it", NULL}, "nothing left"},
+        {"lldb-permission-denied", -1, AP_ERR_PERMISSION_DENIED, AP_STAGE_NONE, "", false, false,
+         0, {"the kernel did not allow lldb to trace process %PID%", NULL}, "ptrace_scope"},
 };
+
+/* Fixtures named lldb-* were recorded with lldb. */
+static bool is_lldb(const char *name) {
+        return strncmp(name, "lldb-", 5) == 0;
+}
 
 static void check_expectation(const expectation *x, const char *text, pid_t pid,
                               const ap_debugger_end *end) {
         ap_transcript_outcome o;
         memset(&o, 0x55, sizeof o);
         ap_error err = AP_ERROR_INIT;
-        int rc = ap_transcript_classify(text, "gdb", pid, end, ap_backend_gdb.patterns, &o, &err);
+        const ap_backend *b = is_lldb(x->name) ? &ap_backend_lldb : &ap_backend_gdb;
+        int rc = ap_transcript_classify(text, b->name, pid, end, b->patterns, &o, &err);
         ck_assert_msg(rc == x->rc, "%s: classify returned %d (%s: %s)", x->name, rc,
                       ap_code_name(err.code) ? ap_code_name(err.code) : "ok",
                       err.message ? err.message : "");
@@ -309,6 +331,92 @@ START_TEST(test_marker_must_start_line) {
         ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
         ck_assert(!o.has_start_rc);
         ck_assert_int_eq(o.stage, AP_STAGE_NONE);
+        ap_error_clear(&err);
+}
+END_TEST
+
+static int classify_lldb(const char *text, const ap_debugger_end *end, ap_transcript_outcome *o,
+                         ap_error *err) {
+        return ap_transcript_classify(text, "lldb", 4242, end, ap_backend_lldb.patterns, o, err);
+}
+
+#define LLDB_NOISE                                                                          \
+        "Traceback (most recent call last):\n"                                              \
+        "  File \"<string>\", line 1, in <module>\n"                                        \
+        "ModuleNotFoundError: No module named 'lldb.embedded_interpreter'\n"                \
+        "(lldb) command source -s 0 '/tmp/attachpy-x/inject.lldb'\n"                        \
+        "Executing commands in '/tmp/attachpy-x/inject.lldb'.\n"
+
+START_TEST(test_lldb_echo_does_not_count) {
+        /* lldb echoes every command, markers included: only the shell's
+         * output, at the start of a line, counts. */
+        static const char text[] =
+                LLDB_NOISE "(lldb) platform shell echo @@ATTACHPY:attached\n"
+                           "(lldb) platform shell echo @@ATTACHPY:safepoint parked 1\n"
+                           "(lldb) platform shell test `(long) $attachpy_entry` = 0 || echo "
+                           "@@ATTACHPY:started `$attachpy_rc`\n"
+                           "(lldb) platform shell echo @@ATTACHPY:detached\n";
+        ck_assert_int_eq(ap_transcript_stage(text), AP_STAGE_NONE);
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify_lldb(text, &exit0, &o, &err), -1);
+        ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
+        ck_assert(!o.has_start_rc);
+        ck_assert_msg(strstr(err.message, "lldb failed before attaching"), "%s", err.message);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_lldb_noise_and_markers) {
+        /* The traceback of lldb's missing Python does not disturb the
+         * markers the shell printed between echoed commands. */
+        static const char text[] =
+                LLDB_NOISE "(lldb) platform shell echo @@ATTACHPY:attached\n"
+                           "@@ATTACHPY:attached\n"
+                           "(lldb) platform shell echo @@ATTACHPY:safepoint parked 2\n"
+                           "@@ATTACHPY:safepoint parked 2\n"
+                           "(lldb) platform shell test `(long) $attachpy_entry` = 0 || echo "
+                           "@@ATTACHPY:started `$attachpy_rc`\n"
+                           "@@ATTACHPY:started -5\n"
+                           "(lldb) process detach\n"
+                           "(lldb) platform shell echo @@ATTACHPY:detached\n"
+                           "Process 4242 detached\n"
+                           "@@ATTACHPY:detached\n";
+        ck_assert_int_eq(ap_transcript_stage(text), AP_STAGE_DETACHED);
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify_lldb(text, &exit0, &o, &err), -1);
+        ck_assert(o.has_start_rc);
+        ck_assert_int_eq(o.start_rc, -5);
+        ck_assert_str_eq(o.safepoint, "parked");
+        ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+        ck_assert_msg(strstr(err.message, "connect back"), "%s", err.message);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_lldb_guard_failed) {
+        /* The thread the CLI chose woke up before lldb stopped it: the guard
+         * expression fails, the script ends, nothing was called. */
+        static const char text[] =
+                LLDB_NOISE "(lldb) process attach --pid 4242\n"
+                           "Process 4242 stopped\n"
+                           "(lldb) platform shell echo @@ATTACHPY:attached\n"
+                           "@@ATTACHPY:attached\n"
+                           "(lldb) thread select 3\n"
+                           "(lldb) expression -l c -- (int) ((((long) $rax == -512)) ? 0 : "
+                           "*(volatile int *) 0)\n"
+                           "error: supposed to interpret, but failed: Interpreter couldn't read "
+                           "from memory\n";
+        static const ap_debugger_end exit1 = {.exited = true, .exit_code = 1, .timeout_s = 30};
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify_lldb(text, &exit1, &o, &err), -1);
+        ck_assert_int_eq(o.stage, AP_STAGE_ATTACHED);
+        ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+        ck_assert_msg(strstr(err.message, "process 4242 was not at the safe point"), "%s",
+                      err.message);
+        ck_assert_msg(err.hint && strstr(err.hint, "again"), "%s", err.hint ? err.hint : "");
         ap_error_clear(&err);
 }
 END_TEST
@@ -685,6 +793,9 @@ static Suite *transcript_suite(void) {
         tc = tcase_create("synthetic");
         tcase_add_test(tc, test_marker_must_start_line);
         tcase_add_test(tc, test_success_minimal);
+        tcase_add_test(tc, test_lldb_echo_does_not_count);
+        tcase_add_test(tc, test_lldb_noise_and_markers);
+        tcase_add_test(tc, test_lldb_guard_failed);
         tcase_add_test(tc, test_started_even_if_gdb_then_died);
         tcase_add_test(tc, test_start_errors);
         tcase_add_test(tc, test_start_error_texts);
