@@ -26,6 +26,8 @@ import harness  # noqa: E402
 
 ATTACHPY = None
 STATES = ["sleep", "accept", "read", "busy", "spin", "threads", "lockwait"]
+# The states the lldb backend (cli/backend_lldb.c) is tested in.
+LLDB_STATES = STATES
 MATRIX = {}  # (interpreter, state) -> text
 
 
@@ -75,18 +77,24 @@ class AttachpyCase(unittest.TestCase):
         return j
 
 
-def make_state_test(interp, state):
+def make_state_test(interp, state, debugger="gdb"):
+    key = (interp.name, state) if debugger == "gdb" else (interp.name, state, debugger)
+
     def test(self):
+        if not shutil.which(debugger):
+            if harness.IN_CI:
+                self.fail(debugger + " is not installed")
+            self.skipTest(debugger + " is not installed")
         t = self.start(interp.path, state)
-        r = self.run_attachpy("--json", "--debugger=gdb", t.pid, script("probe.py"), "a", "b",
-                              "--json")
-        MATRIX[(interp.name, state)] = "FAIL rc=%s" % r.rc
+        r = self.run_attachpy("--json", "--debugger=" + debugger, t.pid, script("probe.py"), "a",
+                              "b", "--json")
+        MATRIX[key] = "FAIL rc=%s" % r.rc
         j = self.assertJsonShape(r)
         self.assertEqual(r.rc, 0, r)
         self.assertTrue(j["ok"], r)
         self.assertIsNone(j["error"], r)
         self.assertEqual(j["pid"], t.pid)
-        self.assertEqual(j["debugger"], "gdb")
+        self.assertEqual(j["debugger"], debugger)
         self.assertEqual(j["target"]["implementation"], "cpython")
         self.assertEqual(j["target"]["version"], t.version)
         self.assertEqual(j["target"]["executable"], os.path.realpath("/proc/%d/exe" % t.pid))
@@ -103,15 +111,18 @@ def make_state_test(interp, state):
         self.assertAlive(t, r)
         # The code's output was captured, not printed by the target.
         self.assertFalse([l for l in t.all_lines if l.startswith("probe-")], t.all_lines[-20:])
-        MATRIX[(interp.name, state)] = "ok %.2fs" % r.seconds
+        MATRIX[key] = "ok %.2fs" % r.seconds
     return test
 
 
-def make_error_paths_test(interp):
+def make_error_paths_test(interp, debugger="gdb"):
     def test(self):
+        def run(*args, **kw):
+            return self.run_attachpy("--debugger=" + debugger, *args, **kw)
+
         t = self.start(interp.path, "sleep")
         # An exception: type, message, traceback naming the script; the target lives on.
-        r = self.run_attachpy("--json", t.pid, script("raises.py"))
+        r = run("--json", t.pid, script("raises.py"))
         j = self.assertJsonShape(r)
         self.assertEqual(r.rc, 1, r)
         self.assertFalse(j["ok"])
@@ -125,7 +136,7 @@ def make_error_paths_test(interp):
         self.assertAlive(t)
 
         # sys.exit() is an exception like any other.
-        r = self.run_attachpy("--json", t.pid, script("exits.py"))
+        r = run("--json", t.pid, script("exits.py"))
         j = self.assertJsonShape(r)
         self.assertEqual(r.rc, 1, r)
         self.assertEqual(j["result"]["exception"]["type"], "SystemExit")
@@ -134,23 +145,23 @@ def make_error_paths_test(interp):
         self.assertAlive(t)
 
         # KeyboardInterrupt too.
-        r = self.run_attachpy("--json", t.pid, script("interrupt.py"))
+        r = run("--json", t.pid, script("interrupt.py"))
         j = self.assertJsonShape(r)
         self.assertEqual(r.rc, 1, r)
         self.assertEqual(j["result"]["exception"]["type"], "KeyboardInterrupt")
         self.assertAlive(t)
 
         # Text mode: the code's stdout on stdout, its traceback on stderr.
-        r = self.run_attachpy(t.pid, "-c", "print('text', 6 * 7)")
+        r = run(t.pid, "-c", "print('text', 6 * 7)")
         self.assertEqual((r.rc, r.stdout), (0, "text 42\n"), r)
-        r = self.run_attachpy(t.pid, "-c", "1/0")
+        r = run(t.pid, "-c", "1/0")
         self.assertEqual(r.rc, 1, r)
         self.assertEqual(r.stdout, "", r)
         self.assertIn("ZeroDivisionError", r.stderr)
         self.assertIn('File "<string>"', r.stderr)
 
         # Code that outlives --timeout: a timeout that says it may still run.
-        r = self.run_attachpy("--json", "--timeout=2", t.pid, script("slow.py"), "4")
+        r = run("--json", "--timeout=2", t.pid, script("slow.py"), "4")
         j = self.assertJsonShape(r)
         self.assertEqual(r.rc, 7, r)
         self.assertEqual(j["error"]["code"], "timeout")
@@ -158,35 +169,38 @@ def make_error_paths_test(interp):
         self.assertLess(r.seconds, 6, r)
         self.assertAlive(t)
         # ...and a later run works while that code is still sleeping.
-        r = self.run_attachpy("--json", t.pid, "-c", "print('after timeout')")
+        r = run("--json", t.pid, "-c", "print('after timeout')")
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.json["result"]["stdout"], "after timeout\n")
 
         # --no-wait: scheduled, no result; the output goes to the target's stdout.
-        r = self.run_attachpy("--json", "--no-wait", t.pid, "-c", "print('no-wait-output')")
+        r = run("--json", "--no-wait", t.pid, "-c", "print('no-wait-output')")
         j = self.assertJsonShape(r)
         self.assertEqual(r.rc, 0, r)
         self.assertTrue(j["ok"])
         self.assertIsNone(j["result"])
         self.assertTrue(t.expect(lambda l: l == "no-wait-output", 10), t.all_lines[-10:])
         self.assertAlive(t)
-        MATRIX[(interp.name, "errors")] = "ok"
+        MATRIX[(interp.name, "errors") if debugger == "gdb" else (interp.name, "errors", debugger)] = "ok"
     return test
 
 
-def make_threading_test(interp):
+def make_threading_test(interp, debugger="gdb"):
     def test(self):
+        def run(*args, **kw):
+            return self.run_attachpy("--debugger=" + debugger, *args, **kw)
+
         # The target never imported threading; the injected code does, in
         # the agent's thread.  Afterwards threading must still know the real
         # main thread, and the target must exit cleanly (CPython <= 3.12
         # otherwise trips over it at shutdown).
         # -S: no site-packages .pth file may import threading first.
         t = self.start(interp.path, "sleep", extra_args=["-S"])
-        r = self.run_attachpy("--json", t.pid, "-c", "import sys; print('threading' in sys.modules)")
+        r = run("--json", t.pid, "-c", "import sys; print('threading' in sys.modules)")
         self.assertEqual(r.json["result"]["stdout"], "False\n", r)
-        r = self.run_attachpy("--json", t.pid, "-c", "import threading; threading.enumerate()")
+        r = run("--json", t.pid, "-c", "import threading; threading.enumerate()")
         self.assertEqual(r.rc, 0, r)
-        r = self.run_attachpy("--json", t.pid, "-c",
+        r = run("--json", t.pid, "-c",
                               "import threading, os\n"
                               "m = threading.main_thread()\n"
                               "print(m.name, m.ident != threading.get_ident(), m.is_alive())")
@@ -197,7 +211,7 @@ def make_threading_test(interp):
         time.sleep(0.2)
         self.assertEqual([l for l in t.stderr_lines if l.strip()], [],
                          "the target complained at exit")
-        MATRIX[(interp.name, "threading")] = "ok"
+        MATRIX[(interp.name, "threading") if debugger == "gdb" else (interp.name, "threading", debugger)] = "ok"
     return test
 
 
@@ -379,6 +393,27 @@ class Generic(AttachpyCase):
         self.assertEqual(r.rc, 2, r)
         self.assertIn("/nonexistent/attachpy.yaml", r.json["error"]["message"])
 
+    def test_timeout_waiting_for_safe_point_lldb(self):
+        # lldb ignores SIGINT while the target runs: attachpy interrupts it
+        # through the target (SIGCONT, kept from the target by lldb).
+        t = self.start(self.python(), "cbusy")
+        time.sleep(0.3)
+        r = self.run_attachpy("--json", "--debugger=lldb", "--timeout=2", t.pid, "-c", "print('x')")
+        j = self.assertJsonShape(r)
+        self.assertEqual((r.rc, j["error"]["code"]), (7, "timeout"), r)
+        self.assertLess(r.seconds, 8, r)
+        self.assertAlive(t)
+        time.sleep(1.0)
+        self.assertIsNone(t.proc.poll(), "target died after the timeout")
+
+    def test_verbose_lldb(self):
+        t = self.start(self.python(), "sleep")
+        r = self.run_attachpy("--verbose", "--debugger=lldb", t.pid, "-c", "print('v')")
+        self.assertEqual((r.rc, r.stdout), (0, "v\n"), r)
+        self.assertIn("attachpy: debugger command:", r.stderr)
+        self.assertIn("--batch", r.stderr)
+        self.assertIn("@@ATTACHPY:attached", r.stderr)
+
     def test_verbose(self):
         t = self.start(self.python(), "sleep")
         r = self.run_attachpy("--verbose", "--debugger=gdb", t.pid, "-c", "print('v')")
@@ -408,8 +443,12 @@ def build_suite(interpreters, pattern):
         if interp.expect == "ok":
             for state in STATES:
                 attrs["test_" + state] = make_state_test(interp, state)
+            for state in LLDB_STATES:
+                attrs["test_" + state + "_lldb"] = make_state_test(interp, state, "lldb")
             attrs["test_error_paths"] = make_error_paths_test(interp)
             attrs["test_threading_imported_by_code"] = make_threading_test(interp)
+            attrs["test_error_paths_lldb"] = make_error_paths_test(interp, "lldb")
+            attrs["test_threading_imported_by_code_lldb"] = make_threading_test(interp, "lldb")
         else:
             attrs["test_refused"] = make_refused_test(interp)
         name = "Python_" + interp.name.replace(".", "_").replace("-", "_")
@@ -443,6 +482,14 @@ def print_matrix(interpreters):
         else:
             row += "".join("%-11s" % MATRIX.get((interp.name, c), "not run")[:10] for c in cols)
         print(row)
+    lcols = LLDB_STATES + ["errors", "threading"]
+    print("\nInterpreter x target state (lldb):")
+    print("  %-13s" % "" + "".join("%-11s" % c for c in lcols))
+    for interp in interpreters:
+        if interp.expect != "ok":
+            continue
+        print("  %-13s" % interp.name + "".join(
+            "%-11s" % MATRIX.get((interp.name, c, "lldb"), "not run")[:10] for c in lcols))
 
 
 INTERPRETERS = []
