@@ -276,6 +276,20 @@ char **ap_debugger_environ(void) {
         return out;
 }
 
+char **ap_strv_copy(const char *const *args, size_t n) {
+        char **v = calloc(n + 1, sizeof *v);
+        if (!v)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                v[i] = strdup(args[i]);
+                if (!v[i]) {
+                        ap_strv_free(v);
+                        return NULL;
+                }
+        }
+        return v;
+}
+
 void ap_strv_free(char **v) {
         if (!v)
                 return;

@@ -133,3 +133,6 @@ int ap_backend_select(ap_debugger_choice choice, const ap_backend **ret, char **
 char **ap_debugger_environ(void);
 
 void ap_strv_free(char **v);
+
+/* A malloc'd, NULL-terminated copy of args[0..n); NULL when out of memory. */
+char **ap_strv_copy(const char *const *args, size_t n);

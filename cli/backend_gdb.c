@@ -54,18 +54,7 @@ static char **gdb_argv(const char *program, const char *script_path) {
                 "-x",
                 script_path,
         };
-        size_t n = AP_ARRAY_SIZE(args);
-        char **v = calloc(n + 1, sizeof *v);
-        if (!v)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                v[i] = strdup(args[i]);
-                if (!v[i]) {
-                        ap_strv_free(v);
-                        return NULL;
-                }
-        }
-        return v;
+        return ap_strv_copy(args, AP_ARRAY_SIZE(args));
 }
 
 static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {

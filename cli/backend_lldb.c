@@ -48,18 +48,7 @@ static const ap_debugger_pattern lldb_patterns[] = {
 
 static char **lldb_argv(const char *program, const char *script_path) {
         const char *args[] = {program, "--no-lldbinit", "--batch", "-s", script_path};
-        size_t n = AP_ARRAY_SIZE(args);
-        char **v = calloc(n + 1, sizeof *v);
-        if (!v)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                v[i] = strdup(args[i]);
-                if (!v[i]) {
-                        ap_strv_free(v);
-                        return NULL;
-                }
-        }
-        return v;
+        return ap_strv_copy(args, AP_ARRAY_SIZE(args));
 }
 
 #define LOOKS_FOR_PARKED 6
