@@ -413,6 +413,7 @@ class Generic(AttachpyCase):
         self.assertIn("attachpy: debugger command:", r.stderr)
         self.assertIn("--batch", r.stderr)
         self.assertIn("@@ATTACHPY:attached", r.stderr)
+        self.assertAlive(t)
 
     def test_verbose(self):
         t = self.start(self.python(), "sleep")
@@ -423,6 +424,7 @@ class Generic(AttachpyCase):
         self.assertIn("attach %d" % t.pid, r.stderr)  # the rendered script
         self.assertIn("@@ATTACHPY:attached", r.stderr)  # the transcript
         self.assertIn("@@ATTACHPY:detached", r.stderr)
+        self.assertAlive(t)
 
     def test_user_input_never_reaches_the_debugger(self):
         t = self.start(self.python(), "sleep")
@@ -433,6 +435,7 @@ class Generic(AttachpyCase):
         script_part = r.stderr.split("---- gdb script ----")[1].split("---- gdb transcript")[0]
         for needle in ("PWNED", "$(id)", "quoted", "print("):
             self.assertNotIn(needle, script_part)
+        self.assertAlive(t)
 
 
 def build_suite(interpreters, pattern):
