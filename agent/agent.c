@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -260,24 +261,54 @@ static void send_text(job *j, const char tag[static 4], const char *text) {
         send_record(j, tag, text, strlen(text));
 }
 
-/* Block until the CLI's go-ahead: exactly the record "GO  " with an empty
- * payload.  The end of the connection or anything else means no.  The CLI
- * may send it and hang up before HELO even went out (--no-wait): it is
- * still in the socket's queue then. */
-static bool receive_go(job *j) {
-        static const unsigned char go[8] = {'G', 'O', ' ', ' ', 0, 0, 0, 0};
-        unsigned char record[sizeof go];
+static bool recv_exact(job *j, void *buf, size_t len) {
         size_t got = 0;
-
-        while (j->fd >= 0 && got < sizeof record) {
-                ssize_t n = recv(j->fd, record + got, sizeof record - got, 0);
+        while (j->fd >= 0 && got < len) {
+                ssize_t n = recv(j->fd, (unsigned char *)buf + got, len - got, 0);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         return false;
                 got += (size_t)n;
         }
-        return got == sizeof record && memcmp(record, go, sizeof go) == 0;
+        return got == len;
+}
+
+/* At most this many ranges in an UNMP record. */
+#define MAX_UNMAP 32
+
+/* Block until the CLI's go-ahead: exactly the record "GO  " with an empty
+ * payload.  Before it may come one "UNMP" record: pages the debugger
+ * allocated in this process and left (lldb's JIT pages), as little-endian
+ * address and length pairs; they are unmapped here, now that the debugger
+ * is gone.  The end of the connection or anything else means no.  The CLI
+ * may send it and hang up before HELO even went out (--no-wait): it is
+ * still in the socket's queue then. */
+static bool receive_go(job *j) {
+        for (int records = 0; records < 2; records++) {
+                unsigned char h[8];
+                if (!recv_exact(j, h, sizeof h))
+                        return false;
+                uint32_t len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
+                               (uint32_t)h[7] << 24;
+                if (memcmp(h, "GO  ", 4) == 0)
+                        return len == 0;
+                if (memcmp(h, "UNMP", 4) != 0 || records > 0 || len % 16 != 0 ||
+                    len > 16 * MAX_UNMAP)
+                        return false;
+                unsigned char pairs[16 * MAX_UNMAP];
+                if (!recv_exact(j, pairs, len))
+                        return false;
+                for (uint32_t i = 0; i < len; i += 16) {
+                        uint64_t addr = 0, size = 0;
+                        for (int k = 7; k >= 0; k--) {
+                                addr = addr << 8 | pairs[i + (uint32_t)k];
+                                size = size << 8 | pairs[i + 8 + (uint32_t)k];
+                        }
+                        munmap((void *)(uintptr_t)addr, (size_t)size);
+                }
+        }
+        return false;
 }
 
 /* ---- the thread --------------------------------------------------------- */

@@ -15,13 +15,28 @@
 
 extern char **environ;
 
+/* The trampoline's bytes (trampoline.S). */
+extern const unsigned char ap_trampoline_code[], ap_trampoline_code_end[], ap_trampoline_direct[];
+
+size_t ap_trampoline_size(void) {
+        return (size_t)(ap_trampoline_code_end - ap_trampoline_code);
+}
+
+size_t ap_trampoline_direct_offset(void) {
+        return (size_t)(ap_trampoline_direct - ap_trampoline_code);
+}
+
+static void put_u64(unsigned char *page, size_t off, uint64_t v) {
+        memcpy(page + off, &v, sizeof v);
+}
+
 int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target,
                            const char *agent_path, const char *session_dir, ap_error *err) {
         memset(plan, 0, sizeof *plan);
         plan->target = target;
         size_t la = strlen(agent_path), ls = strlen(session_dir);
         if (la >= AP_PAGE_OFFSET_SYMBOL - AP_PAGE_OFFSET_AGENT ||
-            ls >= AP_PAGE_SIZE - AP_PAGE_OFFSET_SESSION)
+            ls >= AP_PAGE_OFFSET_CODE - AP_PAGE_OFFSET_SESSION)
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                     "the agent or session path is too long (%zu, %zu bytes)", la,
                                     ls);
@@ -29,7 +44,69 @@ int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target,
         memcpy(plan->page + AP_PAGE_OFFSET_SYMBOL, AP_AGENT_ENTRY_SYMBOL,
                strlen(AP_AGENT_ENTRY_SYMBOL));
         memcpy(plan->page + AP_PAGE_OFFSET_SESSION, session_dir, ls);
+        _Static_assert(AP_PAGE_OFFSET_CODE + AP_PAGE_CODE_MAX <= AP_PAGE_SLOT_DLOPEN,
+                       "the trampoline overlaps the slots");
+        if (ap_trampoline_size() > AP_PAGE_CODE_MAX)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED, "the trampoline is too big");
+        memcpy(plan->page + AP_PAGE_OFFSET_CODE, ap_trampoline_code, ap_trampoline_size());
+        put_u64(plan->page, AP_PAGE_SLOT_DLOPEN, target->addr_dlopen);
+        put_u64(plan->page, AP_PAGE_SLOT_DLSYM, target->addr_dlsym);
+        put_u64(plan->page, AP_PAGE_SLOT_DLERROR, target->addr_dlerror);
+        put_u64(plan->page, AP_PAGE_SLOT_MUNMAP, target->addr_munmap);
         return 0;
+}
+
+int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
+        pid_t pid = plan->target->pid;
+        plan->have_thread = false;
+        plan->mode = AP_PLAN_SCHEDULE;
+        plan->safepoint = "pending";
+        ap_parked_thread t;
+        if (want == AP_WANT_WAITER) {
+                /* The scheduled call did not run: the main thread runs no
+                 * bytecode.  A thread parked in a blocking call, or one that
+                 * has waited in a futex wait since the CLI last looked (a
+                 * lock, a join of the program's own), holds no lock of the C
+                 * library.  The main thread first: it is the likeliest to
+                 * stay where it is. */
+                int waits = ap_find_parked_thread(pid, AP_PARKED_WAITS, &t);
+                ap_parked_thread f;
+                int futex = ap_find_parked_thread(pid, AP_PARKED_FUTEX, &f);
+                bool waits_main = waits == 1 && t.tid == pid;
+                bool futex_main = futex == 1 && f.tid == pid;
+                if (waits == 1 && (waits_main || !futex_main)) {
+                        plan->thread = t;
+                        plan->kind = AP_PARKED_WAITS;
+                        plan->safepoint = "parked";
+                } else if (futex == 1) {
+                        plan->thread = f;
+                        plan->kind = AP_PARKED_FUTEX;
+                        plan->safepoint = "futex";
+                } else {
+                        return 0;
+                }
+                plan->have_thread = true;
+                plan->mode = AP_PLAN_DIRECT;
+                return 1;
+        }
+        if (want == AP_WANT_ANY && ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1) {
+                plan->thread = t;
+                plan->have_thread = true;
+                plan->mode = AP_PLAN_DIRECT;
+                plan->safepoint = "parked";
+                plan->kind = AP_PARKED_WAITS;
+                return 1;
+        }
+        /* Schedule.  The calls (mmap, Py_AddPendingCall) are best made in a
+         * thread that sits in a system call: it is in no critical section. */
+        if (ap_find_parked_thread(pid, AP_PARKED_ANY, &plan->thread) == 1)
+                plan->have_thread = true;
+        return 1;
+}
+
+void ap_plan_set_cancel(ap_injection_plan *plan) {
+        int32_t c = plan->mode == AP_PLAN_SCHEDULE ? AP_CANCEL_UNARMED : AP_CANCEL_ARMED;
+        memcpy(plan->page + AP_PAGE_CANCEL, &c, sizeof c);
 }
 
 int ap_script_values_add(ap_script_values *v, const char *name, const char *fmt, ...) {
@@ -89,21 +166,25 @@ static const int parked_syscalls[] = {
 static const int restart_codes[] = {-512, -513, -514, -516, -4};
 
 #define SYSCALL_FUTEX 202
+/* A timed wait (a futex, poll or nanosleep with a timeout) that a debugger
+ * interrupted is resumed as restart_syscall: which call it was is lost, so it
+ * counts as the more cautious kind, a futex wait. */
+#define SYSCALL_RESTART 219
 
 char *ap_parked_condition(ap_parked_kind kind, const char *ret_reg, const char *nr_reg) {
-        static const int futex[] = {SYSCALL_FUTEX};
+        static const int futex[] = {SYSCALL_FUTEX, SYSCALL_RESTART};
         const int *calls = kind == AP_PARKED_FUTEX ? futex : parked_syscalls;
         size_t n_calls = kind == AP_PARKED_FUTEX ? AP_ARRAY_SIZE(futex) : AP_ARRAY_SIZE(parked_syscalls);
         ap_buf b = {0};
-        int r = ap_buf_printf(&b, "(");
+        int r = ap_buf_printf(&b, "((");
         for (size_t i = 0; r == 0 && i < AP_ARRAY_SIZE(restart_codes); i++)
-                r = ap_buf_printf(&b, "%s%s == %d", i ? " || " : "", ret_reg, restart_codes[i]);
+                r = ap_buf_printf(&b, "%s(long) %s == %d", i ? " || " : "", ret_reg, restart_codes[i]);
         if (r == 0)
                 r = ap_buf_printf(&b, ") && (");
         for (size_t i = 0; r == 0 && i < n_calls; i++)
                 r = ap_buf_printf(&b, "%s%s == %d", i ? " || " : "", nr_reg, calls[i]);
         if (r == 0)
-                r = ap_buf_printf(&b, ")");
+                r = ap_buf_printf(&b, "))");
         if (r < 0) {
                 ap_buf_free(&b);
                 return NULL;
@@ -111,9 +192,41 @@ char *ap_parked_condition(ap_parked_kind kind, const char *ret_reg, const char *
         return ap_buf_steal(&b);
 }
 
+char *ap_thread_guard(const ap_parked_thread *t) {
+        ap_buf b = {0};
+        int r = ap_buf_printf(&b, "((");
+        for (size_t i = 0; r == 0 && i < AP_ARRAY_SIZE(restart_codes); i++)
+                r = ap_buf_printf(&b, "%s(long) $rax == %d", i ? " || " : "", restart_codes[i]);
+        if (r == 0)
+                r = ap_buf_printf(&b, ") && $rsp == 0x%" PRIx64 " && $pc == 0x%" PRIx64 ")", t->sp,
+                                  t->pc);
+        if (r < 0) {
+                ap_buf_free(&b);
+                return NULL;
+        }
+        return ap_buf_steal(&b);
+}
+
+char *ap_plan_guard(const ap_injection_plan *plan, const char *no_thread) {
+        bool moved = plan->faults.moved && plan->attempt == 0;
+        if (!plan->have_thread)
+                return strdup(moved ? "0" : no_thread);
+        ap_parked_thread t = plan->thread;
+        if (moved)
+                t.sp += 8;
+        return ap_thread_guard(&t);
+}
+
+uint64_t ap_plan_check_value(const ap_injection_plan *plan) {
+        uint64_t v = plan->target->add_pending_call_code;
+        return plan->faults.wrong_code ? v ^ 0xff : v;
+}
+
 bool ap_parked_syscall(ap_parked_kind kind, long nr) {
+        if (kind == AP_PARKED_ANY)
+                return nr >= 0;
         if (kind == AP_PARKED_FUTEX)
-                return nr == SYSCALL_FUTEX;
+                return nr == SYSCALL_FUTEX || nr == SYSCALL_RESTART;
         for (size_t i = 0; i < AP_ARRAY_SIZE(parked_syscalls); i++)
                 if (nr == parked_syscalls[i])
                         return true;
@@ -188,23 +301,74 @@ int ap_find_parked_thread(pid_t pid, ap_parked_kind kind, ap_parked_thread *ret)
         return found;
 }
 
+bool ap_all_threads_blocked(pid_t pid) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+        DIR *d = opendir(path);
+        if (!d)
+                return false;
+        bool all = true;
+        struct dirent *e;
+        while (all && (e = readdir(d))) {
+                if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                        continue;
+                char file[384], *text = NULL;
+                snprintf(file, sizeof file, "%s/%s/syscall", path, e->d_name);
+                if (ap_read_file(file, 4096, &text, NULL) < 0 || text[0] < '0' || text[0] > '9')
+                        all = false;
+                free(text);
+        }
+        closedir(d);
+        return all;
+}
+
 int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan) {
         const ap_target *t = plan->target;
         int r = 0;
         r |= ap_script_values_add(v, "pid", "%d", (int)t->pid);
         r |= ap_script_values_add(v, "addr_mmap", "0x%" PRIx64, t->addr_mmap);
         r |= ap_script_values_add(v, "addr_munmap", "0x%" PRIx64, t->addr_munmap);
-        r |= ap_script_values_add(v, "addr_dlopen", "0x%" PRIx64, t->addr_dlopen);
-        r |= ap_script_values_add(v, "addr_dlsym", "0x%" PRIx64, t->addr_dlsym);
-        r |= ap_script_values_add(v, "addr_dlerror", "0x%" PRIx64, t->addr_dlerror);
-        r |= ap_script_values_add(v, "addr_add_pending_call", "0x%" PRIx64,
-                                  t->addr_add_pending_call);
-        r |= ap_script_values_add(v, "addr_nudge", "0x%" PRIx64, t->addr_nudge);
         r |= ap_script_values_add(v, "page_size", "%d", AP_PAGE_SIZE);
-        r |= ap_script_values_add(v, "offset_agent", "%d", AP_PAGE_OFFSET_AGENT);
-        r |= ap_script_values_add(v, "offset_symbol", "%d", AP_PAGE_OFFSET_SYMBOL);
-        r |= ap_script_values_add(v, "offset_session", "%d", AP_PAGE_OFFSET_SESSION);
+        r |= ap_script_values_add(v, "check_addr", "0x%" PRIx64, t->addr_add_pending_call);
+        r |= ap_script_values_add(v, "check_value", "0x%" PRIx64, ap_plan_check_value(plan));
+        if (plan->mode == AP_PLAN_SCHEDULE) {
+                r |= ap_script_values_add(v, "addr_add_pending_call", "0x%" PRIx64,
+                                          t->addr_add_pending_call);
+                r |= ap_script_values_add(v, "offset_code", "%d", AP_PAGE_OFFSET_CODE);
+                r |= ap_script_values_add(v, "offset_cancel", "%d", AP_PAGE_CANCEL);
+        } else {
+                r |= ap_script_values_add(v, "safepoint", "%s", plan->safepoint);
+                r |= ap_script_values_add(v, "offset_direct", "%zu",
+                                          AP_PAGE_OFFSET_CODE + ap_trampoline_direct_offset());
+                r |= ap_script_values_add(v, "offset_detail", "%d", AP_PAGE_DETAIL);
+                r |= ap_script_values_add(v, "state_dlopen_failed", "%d",
+                                          AP_TRAMPOLINE_DLOPEN_FAILED);
+                r |= ap_script_values_add(v, "state_dlsym_failed", "%d",
+                                          AP_TRAMPOLINE_DLSYM_FAILED);
+                r |= ap_script_values_add(v, "state_entry_failed", "%d",
+                                          AP_TRAMPOLINE_ENTRY_FAILED);
+        }
         return r ? -1 : 0;
+}
+
+int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
+                            const char *const pause[2]) {
+        static const char *const names[AP_STEP_COUNT_] = {
+                [AP_STEP_ATTACHED] = "pause_attached", [AP_STEP_THREAD] = "pause_thread",
+                [AP_STEP_MAPPED] = "pause_mapped",     [AP_STEP_WRITTEN] = "pause_written",
+                [AP_STEP_CALLED] = "pause_called",
+        };
+        for (int s = AP_STEP_ATTACHED; s < AP_STEP_COUNT_; s++) {
+                int r;
+                if (plan->faults.pause_after == (ap_step)s)
+                        r = ap_script_values_add(v, names[s], "%s%s\n%s", pause[0],
+                                                 ap_step_name((ap_step)s), pause[1]);
+                else
+                        r = ap_script_values_add(v, names[s], "# step %s", ap_step_name((ap_step)s));
+                if (r < 0)
+                        return -1;
+        }
+        return 0;
 }
 
 int ap_backend_select(ap_debugger_choice choice, const ap_backend **ret, char **ret_program,

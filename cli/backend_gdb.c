@@ -2,6 +2,7 @@
 #include "backend.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -58,19 +59,8 @@ static char **gdb_argv(const char *program, const char *script_path) {
 }
 
 static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
-        const ap_target *t = plan->target;
-        ap_buf breaks = {0}, cond = {0}, writes = {0};
+        ap_buf writes = {0};
         int r = 0;
-        for (size_t i = 0; r == 0 && i < t->n_safepoints; i++) {
-                r = ap_buf_printf(&breaks, "%s  break *0x%" PRIx64, i ? "\n" : "", t->safepoints[i]);
-                if (r == 0)
-                        r = ap_buf_printf(&cond, "%s$pc == 0x%" PRIx64, i ? " || " : "(",
-                                          t->safepoints[i]);
-        }
-        if (r == 0)
-                r = ap_buf_printf(&cond, t->n_safepoints ? ")" : "0");
-        if (r == 0 && !breaks.data)
-                r = ap_buf_printf(&breaks, "  # no safe points known");
         /* The page: only the non-zero 8-byte words, little-endian. */
         for (size_t off = 0; r == 0 && off < AP_PAGE_SIZE; off += 8) {
                 uint64_t w = 0;
@@ -79,24 +69,24 @@ static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
                         r = ap_buf_printf(&writes, "%sset *(unsigned long *) ($attachpy_page + %zu) = 0x%" PRIx64,
                                           writes.len ? "\n" : "", off, w);
         }
-        char *parked = r == 0 ? ap_parked_condition(AP_PARKED_WAITS, "$rax", "$orig_rax") : NULL;
-        char *futex = r == 0 ? ap_parked_condition(AP_PARKED_FUTEX, "$rax", "$orig_rax") : NULL;
-        if (!parked || !futex)
+        /* gdb reads the system call a thread is in ($orig_rax): on the
+         * direct plan for a blocking call, any thread parked in one when gdb
+         * stops the process will do (the one /proc showed may have woken up
+         * since), the main thread first.  Else the thread the CLI chose;
+         * none chosen: gdb's first thread, the main thread. */
+        char *guard;
+        if (plan->mode == AP_PLAN_DIRECT && plan->kind == AP_PARKED_WAITS &&
+            !(plan->faults.moved && plan->attempt == 0))
+                guard = ap_parked_condition(AP_PARKED_WAITS, "$rax", "$orig_rax");
+        else
+                guard = ap_plan_guard(plan, "$_thread == 1");
+        if (!guard)
                 r = -1;
-        if (r == 0)
-                r = ap_script_values_add(v, "break_commands", "%s", breaks.data);
-        if (r == 0)
-                r = ap_script_values_add(v, "safepoint_condition", "%s", cond.data);
         if (r == 0)
                 r = ap_script_values_add(v, "page_writes", "%s", writes.data);
         if (r == 0)
-                r = ap_script_values_add(v, "parked_condition", "%s", parked);
-        if (r == 0)
-                r = ap_script_values_add(v, "futex_condition", "%s", futex);
-        free(parked);
-        free(futex);
-        ap_buf_free(&breaks);
-        ap_buf_free(&cond);
+                r = ap_script_values_add(v, "guard", "%s", guard);
+        free(guard);
         ap_buf_free(&writes);
         return r;
 }
@@ -105,11 +95,11 @@ const ap_backend ap_backend_gdb = {
         .name = "gdb",
         .package = "gdb",
         .script_dir = "gdbscripts",
-        .script_file = "inject.gdb",
+        .direct_script = "direct.gdb",
+        .schedule_script = "schedule.gdb",
+        .pause = {"shell echo @@ATTACHPY:paused ", "shell sleep 3"},
         .patterns = gdb_patterns,
         .argv = gdb_argv,
         .values = gdb_values,
-        .prepare = NULL,
-        .patience_sigint = true,
         .interrupt_target_signal = 0,
 };

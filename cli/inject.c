@@ -2,6 +2,7 @@
 #include "inject.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <time.h>
@@ -14,10 +15,16 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "page.h"
+#include "lldb_allocations.h"
 #include "paths.h"
+#include "pending.h"
+#include "scrub.h"
 #include "request.h"
 #include "session.h"
+#include "session_reaper.h"
 #include "spawn.h"
+#include "target_lock.h"
 #include "template.h"
 #include "transcript.h"
 #include "util.h"
@@ -26,6 +33,9 @@
  * the calls into the target get to finish once they have started. */
 #define GRACE_AFTER_INTERRUPT_MS 3000.0
 #define GRACE_FOR_CALLS_MS 3000.0
+/* How much longer a debugger that must not be terminated while attached
+ * (lldb) gets after its grace. */
+#define LLDB_PATIENCE_MS 20000.0
 
 static void vlog(const ap_run_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void vlog(const ap_run_config *cfg, const char *fmt, ...) {
@@ -40,15 +50,9 @@ static void vlog(const ap_run_config *cfg, const char *fmt, ...) {
         fflush(cfg->verbose);
 }
 
-static int render_script(const ap_backend *b, const ap_target *t, const char *agent,
-                         const ap_session *s, int attempt, char **ret, ap_error *err) {
-        ap_injection_plan plan;
-        if (ap_injection_plan_init(&plan, t, agent, s->dir, err) < 0)
-                return -1;
-        plan.attempt = attempt;
-        if (b->prepare && b->prepare(&plan, err) < 0)
-                return -1;
-        const char *file = plan.script_file ? plan.script_file : b->script_file;
+static int render_script(const ap_backend *b, const ap_injection_plan *plan, char **ret,
+                         ap_error *err) {
+        const char *file = plan->mode == AP_PLAN_DIRECT ? b->direct_script : b->schedule_script;
         _cleanup_free_ char *path = ap_path_script(b->script_dir, file);
         _cleanup_free_ char *text = NULL;
         if (!path || ap_read_file(path, 1024 * 1024, &text, NULL) < 0)
@@ -57,9 +61,11 @@ static int render_script(const ap_backend *b, const ap_target *t, const char *ag
                                     path ? path : "?", strerror(errno)),
                        ap_error_hint(err, "reinstall attachpy (or set ATTACHPY_DATADIR)"), -1;
         ap_script_values v = {0};
-        int r = ap_script_values_common(&v, &plan);
+        int r = ap_script_values_common(&v, plan);
         if (r == 0)
-                r = b->values(&v, &plan);
+                r = ap_script_values_pauses(&v, plan, b->pause);
+        if (r == 0)
+                r = b->values(&v, plan);
         if (r < 0) {
                 ap_script_values_free(&v);
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED,
@@ -73,21 +79,12 @@ static int render_script(const ap_backend *b, const ap_target *t, const char *ag
 /* Run the debugger to its end, interrupting it gracefully at the deadline. */
 static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *transcript,
                          double deadline, const ap_backend *backend, ap_debugger_end *end) {
-        bool interrupted = false, calls_grace = false, patience_used = !backend->patience_sigint;
-        double hard_deadline = 0, waiting_since = 0;
+        bool interrupted = false, calls_grace = false, lldb_patience_used = false;
+        double hard_deadline = 0;
         size_t shown = 0;
         for (;;) {
                 double until = interrupted ? hard_deadline : deadline;
-                /* Waiting at breakpoints: once, after a little patience,
-                 * interrupt gdb so that it looks for threads parked in a
-                 * futex wait (an idle target whose threads all wait on
-                 * locks never reaches a breakpoint). */
-                bool patience_pending = !interrupted && !patience_used && waiting_since > 0;
-                if (patience_pending && waiting_since + AP_SAFEPOINT_PATIENCE_MS < until)
-                        until = waiting_since + AP_SAFEPOINT_PATIENCE_MS;
                 int r = ap_child_wait(child, transcript, interrupted ? -1 : cfg->cancel_fd, until);
-                if (waiting_since == 0 && ap_transcript_stage(transcript->data) == AP_STAGE_WAITING)
-                        waiting_since = ap_now_ms();
                 if (cfg->verbose && transcript->len > shown) {
                         fwrite(transcript->data + shown, 1, transcript->len - shown, cfg->verbose);
                         fflush(cfg->verbose);
@@ -101,17 +98,6 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                         ap_child_kill_and_reap(child);
                         break;
                 }
-                if (r == 0 && patience_pending && ap_now_ms() < deadline) {
-                        patience_used = true;
-                        if (ap_transcript_stage(transcript->data) == AP_STAGE_WAITING) {
-                                vlog(cfg, "no safe point after %.0f ms; asking the debugger to "
-                                          "look for threads waiting on a lock (SIGINT)",
-                                     AP_SAFEPOINT_PATIENCE_MS);
-                                ap_child_signal(child, SIGINT);
-                                end->sigints_sent++;
-                        }
-                        continue;
-                }
                 if (!interrupted) {
                         /* The deadline passed, or attachpy was asked to stop. */
                         ap_stage stage = ap_transcript_stage(transcript->data);
@@ -120,9 +106,9 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                         else
                                 end->deadline_hit = true;
                         if (stage == AP_STAGE_SAFEPOINT && r == 0 && !calls_grace) {
-                                /* Calls into the target are under way: interrupting
-                                 * dlopen could leave the loader's lock held.  Let
-                                 * them finish. */
+                                /* The agent is being loaded: interrupting dlopen
+                                 * could leave the loader's lock held.  Let it
+                                 * finish. */
                                 vlog(cfg, "deadline passed while loading the agent; giving the "
                                           "debugger %.0f ms more",
                                      GRACE_FOR_CALLS_MS);
@@ -151,7 +137,19 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                         hard_deadline = ap_now_ms() + GRACE_AFTER_INTERRUPT_MS;
                         continue;
                 }
-                /* It did not end after the interrupt: ask harder, then kill. */
+                /* It did not end after the interrupt: ask harder, then kill.
+                 * lldb terminated while attached leaves the target to die of
+                 * SIGTRAP (lldb-server 14 leaves the thread it ran an
+                 * expression in single-stepping): give it much longer. */
+                ap_stage now_stage = ap_transcript_stage(transcript->data);
+                if (backend->interrupt_target_signal && !lldb_patience_used &&
+                    now_stage >= AP_STAGE_ATTACHED && now_stage < AP_STAGE_DETACHED) {
+                        lldb_patience_used = true;
+                        vlog(cfg, "%s has not detached; waiting %.0f ms more before terminating it",
+                             backend->name, LLDB_PATIENCE_MS);
+                        hard_deadline = ap_now_ms() + LLDB_PATIENCE_MS;
+                        continue;
+                }
                 vlog(cfg, "the debugger did not exit; terminating it");
                 ap_child_signal(child, SIGTERM);
                 if (ap_child_finish(child, transcript, ap_now_ms() + 1000.0) < 0)
@@ -185,9 +183,22 @@ static void ensure_target_running(const ap_run_config *cfg, pid_t pid) {
         }
 }
 
-static int send_go(int fd) {
+/* The go-ahead, after the memory the debugger left for the agent to unmap
+ * (UNMP: little-endian address and length pairs). */
+static int send_go(int fd, const ap_range *unmap, size_t n_unmap) {
         ap_buf b = {0};
-        int r = ap_record_encode(&b, "GO  ", NULL, 0);
+        int r = 0;
+        if (n_unmap > 0) {
+                unsigned char pairs[AP_MAX_LLDB_ALLOCATIONS * 16];
+                for (size_t i = 0; i < n_unmap; i++)
+                        for (int k = 0; k < 8; k++) {
+                                pairs[16 * i + k] = (unsigned char)(unmap[i].addr >> (8 * k));
+                                pairs[16 * i + 8 + k] = (unsigned char)(unmap[i].len >> (8 * k));
+                        }
+                r = ap_record_encode(&b, "UNMP", pairs, 16 * n_unmap);
+        }
+        if (r == 0)
+                r = ap_record_encode(&b, "GO  ", NULL, 0);
         if (r == 0) {
                 ssize_t n = send(fd, b.data, b.len, MSG_NOSIGNAL);
                 r = n == (ssize_t)b.len ? 0 : -1;
@@ -290,6 +301,277 @@ static void fill_outcome(ap_report *report, pid_t pid) {
         ap_error_hint(&report->error, "run with --verbose and report the transcript");
 }
 
+typedef struct run_ctx {
+        const ap_run_config *cfg;
+        const ap_backend *backend;
+        const char *program;
+        ap_session *session;
+        double deadline;
+        ap_report *report;
+        /* Memory the debugger allocated in the target and left there. */
+        ap_range leftovers[AP_MAX_LLDB_ALLOCATIONS];
+        size_t n_leftovers;
+} run_ctx;
+
+/* Render, run and classify one debugger session (the n-th of this run).
+ * Returns 0 when the agent was started or its start queued, else -1 with
+ * err set. */
+/* The allocations the debugger logged at path, added to c->leftovers. */
+static void read_leftovers(run_ctx *c, const char *path) {
+        _cleanup_free_ char *log = NULL;
+        if (ap_read_file(path, 64 * 1024 * 1024, &log, NULL) < 0)
+                return;
+        c->n_leftovers += ap_lldb_allocations_parse(log, c->leftovers + c->n_leftovers,
+                                                    AP_MAX_LLDB_ALLOCATIONS - c->n_leftovers);
+}
+
+static int debug_once(run_ctx *c, ap_injection_plan *plan, int n,
+                      ap_transcript_outcome *outcome, ap_error *err) {
+        const ap_run_config *cfg = c->cfg;
+        const ap_backend *backend = c->backend;
+        pid_t pid = cfg->opts->pid;
+        char *script = NULL, *script_path = NULL;
+        char **argv = NULL, **envp = NULL;
+        ap_child child = AP_CHILD_INIT;
+        ap_buf transcript = {0};
+        int started = -1;
+        memset(outcome, 0, sizeof *outcome);
+
+        _cleanup_free_ char *log_path = NULL;
+        if (backend->logs_allocations) {
+                char log_name[32];
+                snprintf(log_name, sizeof log_name, "%d-%s.log", n, backend->name);
+                if (ap_session_write(c->session, log_name, "", 0, err) < 0)
+                        goto out;
+                log_path = ap_session_path(c->session, log_name);
+                plan->log_path = log_path;
+        }
+        /* Only values attachpy generated go into the script. */
+        if (render_script(backend, plan, &script, err) < 0)
+                goto out;
+        char name[64];
+        snprintf(name, sizeof name, "%d-%s", n,
+                 plan->mode == AP_PLAN_DIRECT ? backend->direct_script : backend->schedule_script);
+        if (ap_session_write(c->session, name, script, strlen(script), err) < 0)
+                goto out;
+        script_path = ap_session_path(c->session, name);
+        argv = script_path ? backend->argv(c->program, script_path) : NULL;
+        envp = ap_debugger_environ();
+        if (!script_path || !argv || !envp) {
+                ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "out of memory");
+                goto out;
+        }
+        if (cfg->verbose) {
+                vlog(cfg, "session %s", c->session->dir);
+                fputs("attachpy: debugger command:", cfg->verbose);
+                for (char **a = argv; *a; a++)
+                        fprintf(cfg->verbose, " %s", *a);
+                fprintf(cfg->verbose, "\nattachpy: ---- %s script ----\n%s", backend->name, script);
+                fprintf(cfg->verbose, "attachpy: ---- %s transcript ----\n", backend->name);
+                fflush(cfg->verbose);
+        }
+
+        double t = ap_now_ms();
+        if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
+                goto out;
+        ap_debugger_end end = {.timeout_s = cfg->opts->timeout_s};
+        run_debugger(cfg, &child, &transcript, c->deadline, backend, &end);
+        double ms = ap_now_ms() - t;
+        c->report->ms_debugger += ms;
+        if (cfg->verbose)
+                fprintf(cfg->verbose, "attachpy: ---- end of transcript (%s %s %d, %.1f ms) ----\n",
+                        backend->name, end.exited ? "exit status" : "killed by signal",
+                        end.exited ? end.exit_code : end.term_signal, ms);
+
+        ensure_target_running(cfg, pid);
+        if (log_path)
+                read_leftovers(c, log_path);
+        if (!end.exited || ap_transcript_stage(transcript.data) < AP_STAGE_DETACHED) {
+                /* The debugger did not let go by itself: it may have left
+                 * breakpoints in the process. */
+                int scrubbed = ap_scrub_breakpoints(pid);
+                if (scrubbed > 0)
+                        vlog(cfg, "removed %d breakpoint%s %s left in process %d", scrubbed,
+                             scrubbed == 1 ? "" : "s", backend->name, (int)pid);
+        }
+        started = ap_transcript_classify(transcript.data, backend->name, pid, &end,
+                                         backend->patterns, outcome, err);
+        if (started < 0 && err->code != AP_ERR_TARGET_EXITED) {
+                ap_proc_state st;
+                if (ap_proc_state_read(pid, &st) < 0 || st.state == 'Z' || st.state == 'X') {
+                        ap_error_clear(err);
+                        ap_error_set(err, AP_ERR_TARGET_EXITED,
+                                     "process %d exited while %s was attached to it", (int)pid,
+                                     backend->name);
+                        ap_error_hint(err, "there is nothing left to run code in");
+                }
+        }
+        if (started < 0 && outcome->mapped && !outcome->scheduled &&
+            plan->mode == AP_PLAN_SCHEDULE && ap_transcript_stage(transcript.data) < AP_STAGE_DETACHED) {
+                /* The debugger died after mapping the page: it may have
+                 * queued the call without saying so.  Withdraw it: if it
+                 * was queued, it unmaps its page when it runs. */
+                ap_pending p = AP_PENDING_INIT;
+                ap_error e = AP_ERROR_INIT;
+                if (ap_pending_open(&p, pid, outcome->mapped, &e) == 0)
+                        (void)ap_pending_cancel(&p);
+                ap_pending_close(&p);
+                ap_error_clear(&e);
+        }
+        if (started == 0 && outcome->scheduled && !outcome->armed) {
+                /* The debugger queued the call and died before arming it:
+                 * arm it now that its breakpoints are gone. */
+                ap_pending p = AP_PENDING_INIT;
+                ap_error e = AP_ERROR_INIT;
+                if (ap_pending_open(&p, pid, outcome->page, &e) == 0 && ap_pending_arm(&p) == 1)
+                        vlog(cfg, "armed the call %s queued before it died", backend->name);
+                ap_pending_close(&p);
+                ap_error_clear(&e);
+        }
+out:
+        plan->log_path = NULL;
+        ap_child_kill_and_reap(&child);
+        ap_buf_free(&transcript);
+        ap_strv_free(argv);
+        ap_strv_free(envp);
+        free(script);
+        free(script_path);
+        return started;
+}
+
+/* What a failed trampoline left in its page, as an error. */
+static void trampoline_failed(ap_pending *pend, int state, int64_t detail, ap_error *err) {
+        pid_t pid = pend->pid;
+        if (state == AP_TRAMPOLINE_UNARMED) {
+                ap_error_set(err, AP_ERR_DEBUGGER_FAILED,
+                             "the debugger ended before it let the queued call in process %d "
+                             "run; the call did nothing",
+                             (int)pid);
+                ap_error_hint(err, "run attachpy again (a 4 KiB scratch page stays mapped in the "
+                                   "process)");
+        } else if (state == AP_TRAMPOLINE_DLOPEN_FAILED) {
+                char msg[512];
+                ap_pending_read_string(pend, (uint64_t)detail, msg, sizeof msg);
+                ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                             "process %d could not load the attachpy agent: %s", (int)pid,
+                             msg[0] ? msg : "unknown dlopen error");
+                ap_error_hint(err, "check that the agent library is installed and readable by the "
+                                   "target's user (a 4 KiB scratch page stays mapped in it)");
+        } else if (state == AP_TRAMPOLINE_DLSYM_FAILED) {
+                ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                             "the agent loaded into process %d has no entry point "
+                             "attachpy_agent_start_v1",
+                             (int)pid);
+                ap_error_hint(err, "an older agent of another attachpy version is loaded in the "
+                                   "target; restart the target or use the matching attachpy");
+        } else {
+                ap_error_set(err, AP_ERR_INJECTION_FAILED, "%s (code %d)",
+                             ap_agent_start_error((int)detail), (int)detail);
+                ap_error_hint(err, "run with --verbose and report it (a 4 KiB scratch page stays "
+                                   "mapped in process %d)",
+                              (int)pid);
+        }
+}
+
+#define SCHEDULE_POLL_MS 5.0
+
+/* The trampoline waits in the target's pending-call queue: wait for the
+ * agent to connect.  Returns the connection; -2 when the call was
+ * withdrawn so that a thread waiting in a futex can be used instead (only
+ * with may_fall_back); else -1 with err set, the call withdrawn when it had
+ * not started. */
+static int await_scheduled(run_ctx *c, uint64_t page, bool may_fall_back, ap_error *err) {
+        const ap_run_config *cfg = c->cfg;
+        pid_t pid = cfg->opts->pid;
+        ap_pending pend = AP_PENDING_INIT;
+        int conn = -1;
+        if (ap_pending_open(&pend, pid, page, err) < 0)
+                return -1;
+        double since = ap_now_ms(), looked = since;
+        ap_parked_thread waiter;
+        bool have_waiter = ap_find_parked_thread(pid, AP_PARKED_FUTEX, &waiter) == 1;
+        for (;;) {
+                double now = ap_now_ms();
+                if (now >= c->deadline)
+                        break;
+                double until = now + SCHEDULE_POLL_MS < c->deadline ? now + SCHEDULE_POLL_MS
+                                                                     : c->deadline;
+                conn = ap_session_accept(c->session, pid, cfg->cancel_fd, until, err);
+                if (conn >= 0)
+                        goto out;
+                if (conn == -1) {
+                        if (ap_pending_cancel(&pend) == 1)
+                                ap_error_hint(err, "the queued call was withdrawn: the code will "
+                                                   "not run");
+                        goto out;
+                }
+                int state = 0;
+                int64_t detail = 0;
+                ap_pending_status st = ap_pending_status_read(&pend, &state, &detail);
+                if (st == AP_PENDING_LOST) {
+                        conn = -1;
+                        ap_error_set(err, AP_ERR_TARGET_EXITED,
+                                     "process %d exited before the agent reported back", (int)pid);
+                        ap_error_hint(err, "there is nothing left to run code in");
+                        goto out;
+                }
+                if (st == AP_PENDING_FAILED) {
+                        conn = -1;
+                        trampoline_failed(&pend, state, detail, err);
+                        goto out;
+                }
+                if (st == AP_PENDING_QUEUED && may_fall_back &&
+                    ap_now_ms() - looked >= AP_SCHEDULE_PATIENCE_MS) {
+                        /* The main thread ran no bytecode for a while.  A
+                         * thread parked in a blocking call, or one that has
+                         * waited in the same futex wait since we last looked,
+                         * holds no lock of the C library: withdraw the call
+                         * and call in that thread instead. */
+                        looked = ap_now_ms();
+                        ap_parked_thread t;
+                        bool use = ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1;
+                        if (!use && ap_find_parked_thread(pid, AP_PARKED_FUTEX, &t) == 1) {
+                                use = have_waiter && t.tid == waiter.tid && t.sp == waiter.sp &&
+                                      t.pc == waiter.pc;
+                                waiter = t;
+                                have_waiter = true;
+                        }
+                        if (use && ap_pending_cancel(&pend) == 1) {
+                                vlog(cfg, "the pending call did not run within %.0f ms; withdrew "
+                                          "it to call in a waiting thread",
+                                     ap_now_ms() - since);
+                                conn = -2;
+                                goto out;
+                        }
+                }
+        }
+        /* The deadline passed. */
+        if (ap_pending_cancel(&pend) == 1) {
+                conn = -1;
+                ap_error_set(err, AP_ERR_TIMEOUT,
+                             "process %d did not reach a safe point within %g s: its main thread "
+                             "ran no Python code; nothing was injected and it runs on",
+                             (int)pid, cfg->opts->timeout_s);
+                ap_error_hint(err, "the main thread may be in a long C call that holds the GIL; "
+                                   "try again with a longer --timeout");
+                goto out;
+        }
+        /* It started just now: give the agent a moment to connect. */
+        conn = ap_session_accept(c->session, pid, cfg->cancel_fd, ap_now_ms() + GRACE_FOR_CALLS_MS,
+                                 err);
+        if (conn == -2) {
+                conn = -1;
+                ap_error_set(err, AP_ERR_TIMEOUT,
+                             "the agent started in process %d but did not report back within %g "
+                             "s; the code did not run",
+                             (int)pid, cfg->opts->timeout_s);
+                ap_error_hint(err, "try again with a longer --timeout");
+        }
+out:
+        ap_pending_close(&pend);
+        return conn;
+}
+
 void ap_run(const ap_run_config *cfg, ap_report *report) {
         const ap_options *o = cfg->opts;
         memset(report, 0, sizeof *report);
@@ -299,12 +581,16 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         ap_error *err = &report->error;
 
         ap_target target;
+        memset(&target, 0, sizeof target);
         ap_session session = AP_SESSION_INIT;
-        ap_child child = AP_CHILD_INIT;
-        ap_buf transcript = {0}, request = {0};
-        char *program = NULL, *agent = NULL, *script = NULL, *script_path = NULL;
-        char **argv = NULL, **envp = NULL;
-        int conn = -1;
+        ap_buf request = {0};
+        char *program = NULL, *agent = NULL;
+        int conn = -1, lock = -1;
+
+        /* 0. One attachpy at a time per target. */
+        lock = ap_target_lock(o->pid, deadline, cfg->cancel_fd, err);
+        if (lock == -1)
+                goto out;
 
         /* 1. Preflight: /proc and ELF only. */
         if (ap_target_inspect(&target, o->pid, err) < 0) {
@@ -339,8 +625,16 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 goto out;
         }
 
-        /* 2. Stage the session. */
+        /* 2. Stage the session (after removing those of runs that died). */
+        int reaped = ap_session_reap_stale("/tmp");
+        if (reaped > 0)
+                vlog(cfg, "removed %d session director%s left by attachpy runs that were killed",
+                     reaped, reaped == 1 ? "y" : "ies");
         if (ap_session_create(&session, &target, err) < 0)
+                goto out;
+        char owner[64];
+        if (ap_session_owner_text(owner, sizeof owner) < 0 ||
+            ap_session_write(&session, "owner", owner, strlen(owner), err) < 0)
                 goto out;
         ap_request req = {.filename = cfg->filename,
                           .code = cfg->code,
@@ -356,104 +650,84 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
             ap_session_listen(&session, err) < 0)
                 goto out;
 
-        /* 3-4, once more for a backend that decides before attaching (lldb)
-         * when the target was no longer where it decided: stopped after
-         * attaching, before any safe point, with time left. */
-        ap_transcript_outcome outcome;
-        int started = -1;
-        for (int attempt = 0;; attempt++) {
-                /* 3. Render the script: only values attachpy generated. */
-                if (render_script(backend, &target, agent, &session, attempt, &script, err) < 0)
+        /* 3-4. Render and run the debugger script; follow a queued call. */
+        run_ctx ctx = {.cfg = cfg,
+                       .backend = backend,
+                       .program = program,
+                       .session = &session,
+                       .deadline = deadline,
+                       .report = report};
+        ap_faults faults = ap_faults_parse(getenv("ATTACHPY_FAULT"));
+        ap_injection_plan plan;
+        ap_plan_want want = AP_WANT_ANY;
+        bool fallback_used = false;
+        int retries = 0;
+        for (int n = 1;; n++) {
+                if (ap_injection_plan_init(&plan, &target, agent, session.dir, err) < 0)
                         goto out;
-                char script_name[32];
-                snprintf(script_name, sizeof script_name, "%s%s", attempt ? "retry-" : "",
-                         backend->script_file);
-                if (ap_session_write(&session, script_name, script, strlen(script), err) < 0)
-                        goto out;
-                script_path = ap_session_path(&session, script_name);
-                argv = backend->argv(program, script_path ? script_path : "");
-                envp = ap_debugger_environ();
-                if (!script_path || !argv || !envp) {
-                        ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "out of memory");
+                if (!ap_plan_choose(&plan, want) && !ap_plan_choose(&plan, AP_WANT_SCHEDULE)) {
+                        ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                     "cannot read the threads of process %d", (int)o->pid);
+                        ap_error_hint(err, "check that process %d is still alive", (int)o->pid);
                         goto out;
                 }
-                if (cfg->verbose) {
-                        vlog(cfg, "session %s, agent %s", session.dir, agent);
-                        fputs("attachpy: debugger command:", cfg->verbose);
-                        for (char **a = argv; *a; a++)
-                                fprintf(cfg->verbose, " %s", *a);
-                        fprintf(cfg->verbose, "\nattachpy: ---- %s script ----\n%s", backend->name,
-                                script);
-                        fprintf(cfg->verbose, "attachpy: ---- %s transcript ----\n",
-                                backend->name);
-                        fflush(cfg->verbose);
-                }
-
-                /* 4. Debug: attach, reach a safe point, load and start the agent, detach. */
-                double t_dbg = ap_now_ms();
-                if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
-                        goto out;
-                ap_debugger_end end = {.timeout_s = o->timeout_s};
-                run_debugger(cfg, &child, &transcript, deadline, backend, &end);
-                report->ms_debugger = ap_now_ms() - t_dbg;
-                if (cfg->verbose)
-                        fprintf(cfg->verbose,
-                                "attachpy: ---- end of transcript (%s %s %d, %.1f ms) ----\n",
-                                backend->name, end.exited ? "exit status" : "killed by signal",
-                                end.exited ? end.exit_code : end.term_signal,
-                                report->ms_debugger);
-
-                ensure_target_running(cfg, o->pid);
-
-                started = ap_transcript_classify(transcript.data, backend->name, o->pid, &end,
-                                                 backend->patterns, &outcome, err);
-                if (outcome.sigint_stops > end.sigints_sent) {
-                        /* The target itself got a SIGINT while gdb waited, and
-                         * gdb kept it from the target: hand it on. */
-                        vlog(cfg, "process %d received SIGINT during the injection; passing it on",
-                             (int)o->pid);
-                        for (int i = end.sigints_sent; i < outcome.sigint_stops; i++)
-                                kill(o->pid, SIGINT);
-                        if (started < 0 && outcome.interrupted && !end.deadline_hit &&
-                            !end.cancelled) {
-                                ap_error_set(err, AP_ERR_INJECTION_FAILED,
-                                             "process %d received SIGINT while attachpy waited "
-                                             "for a safe point; attachpy passed it on and did "
-                                             "not inject",
-                                             (int)o->pid);
-                                ap_error_hint(err, "run attachpy again");
+                ap_plan_set_cancel(&plan);
+                plan.attempt = n - 1;
+                plan.faults = faults;
+                vlog(cfg, "%s: %s%s", plan.mode == AP_PLAN_DIRECT ? "calling in" : "scheduling",
+                     plan.mode == AP_PLAN_DIRECT ? plan.safepoint : "a pending call",
+                     plan.have_thread ? " thread" : " from the main thread");
+                ap_transcript_outcome outcome;
+                int started = debug_once(&ctx, &plan, n, &outcome, err);
+                if (started < 0) {
+                        /* The thread moved between /proc and the attach: look
+                         * again, twice at most, with time left; after a
+                         * direct plan, schedule (its thread comes and goes). */
+                        if (outcome.moved && retries < 2 && ap_now_ms() + 1000.0 < deadline) {
+                                vlog(cfg, "process %d was not where attachpy saw it; trying "
+                                          "again",
+                                     (int)o->pid);
+                                retries++;
+                                want = plan.mode == AP_PLAN_DIRECT ? AP_WANT_SCHEDULE : AP_WANT_ANY;
+                                ap_error_clear(err);
+                                continue;
                         }
+                        goto out;
                 }
-                if (started == 0 || attempt > 0 || !backend->prepare ||
-                    outcome.stage != AP_STAGE_ATTACHED || outcome.safepoint[0] ||
-                    end.deadline_hit || end.cancelled || !end.exited ||
-                    ap_now_ms() + 1000.0 > deadline)
+                if (!outcome.scheduled) {
+                        snprintf(report->safepoint, sizeof report->safepoint, "%s",
+                                 outcome.safepoint);
+                        conn = ap_session_accept(&session, o->pid, cfg->cancel_fd, deadline, err);
+                        if (conn == -2) {
+                                ap_error_set(err, AP_ERR_TIMEOUT,
+                                             "the agent started in process %d but did not report "
+                                             "back within %g s; the code did not run",
+                                             (int)o->pid, o->timeout_s);
+                                ap_error_hint(err, "try again with a longer --timeout");
+                        }
+                        if (conn < 0)
+                                goto out;
                         break;
-                vlog(cfg, "process %d was not where %s expected it; trying once more",
-                     (int)o->pid, backend->name);
-                ap_error_clear(err);
-                ap_buf_free(&transcript);
-                ap_strv_free(argv);
-                argv = NULL;
-                free(script);
-                script = NULL;
-                free(script_path);
-                script_path = NULL;
-                ap_strv_free(envp);
-                envp = NULL;
-                ap_child_kill_and_reap(&child);
-                child = (ap_child)AP_CHILD_INIT;
+                }
+                conn = await_scheduled(&ctx, outcome.page, !fallback_used, err);
+                if (conn == -2) {
+                        want = AP_WANT_WAITER;
+                        fallback_used = true;
+                        continue;
+                }
+                if (conn < 0)
+                        goto out;
+                snprintf(report->safepoint, sizeof report->safepoint, "pending");
+                break;
         }
-        snprintf(report->safepoint, sizeof report->safepoint, "%s", outcome.safepoint);
-        if (started < 0)
-                goto out;
 
         /* 5. Run: the debugger has let go; the agent may start the code. */
         double t_run = ap_now_ms();
-        conn = ap_session_accept(&session, o->pid, cfg->cancel_fd, deadline, err);
-        if (conn < 0)
-                goto out;
-        if (send_go(conn) < 0) {
+        ctx.n_leftovers = ap_ranges_keep_anonymous(o->pid, ctx.leftovers, ctx.n_leftovers);
+        if (ctx.n_leftovers)
+                vlog(cfg, "asking the agent to unmap %zu page%s %s left in process %d",
+                     ctx.n_leftovers, ctx.n_leftovers == 1 ? "" : "s", backend->name, (int)o->pid);
+        if (send_go(conn, ctx.leftovers, ctx.n_leftovers) < 0) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "the agent in process %d hung up before the go-ahead", (int)o->pid);
                 ap_error_hint(err, "check that process %d is still alive", (int)o->pid);
@@ -476,17 +750,13 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
 out:
         if (conn >= 0)
                 close(conn);
-        ap_child_kill_and_reap(&child);
         ap_session_destroy(&session);
         ap_target_free(&target);
-        ap_buf_free(&transcript);
         ap_buf_free(&request);
-        ap_strv_free(argv);
-        ap_strv_free(envp);
         free(program);
         free(agent);
-        free(script);
-        free(script_path);
+        if (lock >= 0)
+                close(lock);
         report->ms_total = ap_now_ms() - t0;
 }
 

@@ -18,7 +18,7 @@ typedef struct ap_session {
         int listen_fd;  /* the listening result.sock, or -1 */
         uid_t owner_uid; /* who the files belong to */
         gid_t owner_gid;
-        char *names[8]; /* files created in it, to remove */
+        char *names[16]; /* files created in it, to remove */
         size_t n_names;
 } ap_session;
 
@@ -37,9 +37,10 @@ char *ap_session_path(const ap_session *s, const char *name);
 /* Bind and listen on result.sock. */
 int ap_session_listen(ap_session *s, ap_error *err) __attribute__((warn_unused_result));
 
-/* Accept the agent's connection before deadline_ms; its peer must be pid.
- * cancel_fd: readable means give up (a signal arrived).  Returns the
- * connected fd, or -1 with err set (timeout, wrong peer). */
+/* Accept the agent's connection before deadline_ms; its peer must be pid
+ * (other peers are ignored).  cancel_fd: readable means give up (a signal
+ * arrived).  Returns the connected fd, -2 when the deadline passed (err
+ * untouched), or -1 with err set (cancelled, failure). */
 int ap_session_accept(ap_session *s, pid_t pid, int cancel_fd, double deadline_ms,
                       ap_error *err) __attribute__((warn_unused_result));
 

@@ -347,18 +347,13 @@ enum {
         SYM_PYPY_GIL_ENSURE,
         SYM_PY_VERSION,
         SYM_ADD_PENDING,
-        SYM_CHECK_SIGNALS,
-        SYM_OBJ_MALLOC,
-        SYM_OBJ_FREE,
-        SYM_SAVE_THREAD,
-        SYM_RESTORE_THREAD,
         SYM_COUNT_,
 };
 
 static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
         const mapped_object *found = NULL;
         ap_elf_info found_info = {0};
-        ap_elf_sym found_syms[SYM_COUNT_];
+        ap_elf_sym found_syms[SYM_COUNT_] = {{0}};
         int n_found = 0;
 
         for (size_t i = 0; i < objs->n; i++) {
@@ -373,11 +368,6 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                         [SYM_PYPY_GIL_ENSURE] = {.name = "PyPyGILState_Ensure"},
                         [SYM_PY_VERSION] = {.name = "Py_Version"},
                         [SYM_ADD_PENDING] = {.name = "Py_AddPendingCall"},
-                        [SYM_CHECK_SIGNALS] = {.name = "PyErr_CheckSignals"},
-                        [SYM_OBJ_MALLOC] = {.name = "PyObject_Malloc"},
-                        [SYM_OBJ_FREE] = {.name = "PyObject_Free"},
-                        [SYM_SAVE_THREAD] = {.name = "PyEval_SaveThread"},
-                        [SYM_RESTORE_THREAD] = {.name = "PyEval_RestoreThread"},
                 };
                 ap_elf_info info;
                 ap_error e = AP_ERROR_INIT;
@@ -488,7 +478,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 goto out;
         }
 
-        if (!found_syms[SYM_ADD_PENDING].found || !found_syms[SYM_CHECK_SIGNALS].found) {
+        if (!found_syms[SYM_ADD_PENDING].found) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                              "%s does not export the C API attachpy needs (Py_AddPendingCall)",
                              found->path);
@@ -497,13 +487,16 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 goto out;
         }
         t->addr_add_pending_call = absolute(found, &found_info, found_syms[SYM_ADD_PENDING].value);
-        t->addr_nudge = absolute(found, &found_info, found_syms[SYM_CHECK_SIGNALS].value);
-        const int safepoint_syms[] = {SYM_CHECK_SIGNALS, SYM_OBJ_MALLOC, SYM_OBJ_FREE,
-                                      SYM_SAVE_THREAD, SYM_RESTORE_THREAD};
-        for (size_t i = 0; i < AP_ARRAY_SIZE(safepoint_syms); i++)
-                if (found_syms[safepoint_syms[i]].found)
-                        t->safepoints[t->n_safepoints++] =
-                                absolute(found, &found_info, found_syms[safepoint_syms[i]].value);
+        /* The script compares these bytes with the process's before it calls
+         * anything: a PID reused by another process fails the check. */
+        if (ap_elf_read_at_vaddr(found->open_path, found_syms[SYM_ADD_PENDING].value,
+                                 &t->add_pending_call_code, 8) < 0) {
+                ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                             "cannot read the code of Py_AddPendingCall from %s", found->path);
+                ap_error_hint(err, "check that %s is readable", found->path);
+                rc = -1;
+                goto out;
+        }
 out:
         ap_elf_info_free(&found_info);
         return rc;

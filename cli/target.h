@@ -19,11 +19,6 @@ typedef enum ap_impl {
         AP_IMPL_PYPY,
 } ap_impl;
 
-/* Entry points where the interpreter is known not to hold any lock of the C
- * library: the debugger waits at one of them when no thread is parked in a
- * system call.  See docs/architecture.md. */
-#define AP_MAX_SAFEPOINTS 8
-
 typedef struct ap_target {
         pid_t pid;
         uid_t uid; /* effective uid of the target */
@@ -41,9 +36,7 @@ typedef struct ap_target {
         /* Absolute addresses in the target. */
         uint64_t addr_mmap, addr_munmap, addr_dlopen, addr_dlsym, addr_dlerror;
         uint64_t addr_add_pending_call; /* Py_AddPendingCall */
-        uint64_t addr_nudge;            /* PyErr_CheckSignals: queued as a pending call */
-        uint64_t safepoints[AP_MAX_SAFEPOINTS];
-        size_t n_safepoints;
+        uint64_t add_pending_call_code; /* its first 8 bytes, from the file */
 } ap_target;
 
 /* The part of /proc/PID/stat and /proc/PID/status attachpy watches. */

@@ -56,18 +56,38 @@ static void on_marker(const char *w, size_t wl, const char *rest, size_t rl, voi
         scan_state *st = userdata;
         if (word_is(w, wl, "attached")) {
                 raise_stage(&st->out.stage, AP_STAGE_ATTACHED);
-        } else if (word_is(w, wl, "waiting")) {
-                raise_stage(&st->out.stage, AP_STAGE_WAITING);
         } else if (word_is(w, wl, "safepoint")) {
                 raise_stage(&st->out.stage, AP_STAGE_SAFEPOINT);
                 size_t k = strcspn(rest, " ");
                 if (k > rl)
                         k = rl;
                 snprintf(st->out.safepoint, sizeof st->out.safepoint, "%.*s", (int)k, rest);
-        } else if (word_is(w, wl, "sigint")) {
-                st->out.sigint_stops++;
-        } else if (word_is(w, wl, "interrupted")) {
-                st->out.interrupted = true;
+        } else if (word_is(w, wl, "scheduled")) {
+                char buf[64];
+                snprintf(buf, sizeof buf, "%.*s", (int)(rl < 63 ? rl : 63), rest);
+                char *end;
+                unsigned long long page = strtoull(buf, &end, 0);
+                if (end == buf)
+                        return;
+                char *end2;
+                long rc = strtol(end, &end2, 10);
+                if (end2 == end)
+                        return;
+                st->out.scheduled = true;
+                st->out.page = page;
+                st->out.queue_rc = (int)rc;
+                if (rc == 0)
+                        raise_stage(&st->out.stage, AP_STAGE_STARTED);
+        } else if (word_is(w, wl, "mapped")) {
+                char buf[64];
+                snprintf(buf, sizeof buf, "%.*s", (int)(rl < 63 ? rl : 63), rest);
+                st->out.mapped = strtoull(buf, NULL, 0);
+        } else if (word_is(w, wl, "armed")) {
+                st->out.armed = true;
+        } else if (word_is(w, wl, "moved")) {
+                st->out.moved = true;
+        } else if (word_is(w, wl, "mismatch")) {
+                st->out.mismatch = true;
         } else if (word_is(w, wl, "started")) {
                 raise_stage(&st->out.stage, AP_STAGE_STARTED);
                 char num[32];
@@ -124,8 +144,6 @@ static const char *stage_words(ap_stage s) {
                 return "before attaching";
         case AP_STAGE_ATTACHED:
                 return "after attaching";
-        case AP_STAGE_WAITING:
-                return "while waiting for a safe point";
         case AP_STAGE_SAFEPOINT:
                 return "while loading the agent";
         case AP_STAGE_STARTED:
@@ -207,29 +225,45 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
                 ap_error_hint(err, "check the target's memory limits");
                 return -1;
         }
+        if (st.out.scheduled) {
+                if (st.out.queue_rc == 0)
+                        return 0;
+                ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                             "process %d did not accept a pending call (Py_AddPendingCall "
+                             "returned %d): its interpreter may be shutting down",
+                             (int)pid, st.out.queue_rc);
+                ap_error_hint(err, "run attachpy again; nothing was left in the process");
+                return -1;
+        }
+        if (st.out.mismatch) {
+                ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                             "process %d is not the program attachpy inspected (its code differs "
+                             "from its files): was the PID reused?",
+                             (int)pid);
+                ap_error_hint(err, "nothing was injected; check the PID and run attachpy again");
+                return -1;
+        }
+        if (st.out.moved) {
+                ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                             "process %d was no longer where attachpy saw it when %s stopped it; "
+                             "nothing was injected and it runs on",
+                             (int)pid, name);
+                ap_error_hint(err, "run attachpy again");
+                return -1;
+        }
         if (end && end->cancelled) {
                 ap_error_set(err, AP_ERR_TIMEOUT,
                              "attachpy was interrupted %s; the code did not run", stage_words(st.out.stage));
                 ap_error_hint(err, "process %d runs on as before", (int)pid);
                 return -1;
         }
-        if (st.out.interrupted || (end && end->deadline_hit)) {
-                if (st.out.stage <= AP_STAGE_WAITING && st.out.stage >= AP_STAGE_ATTACHED) {
-                        ap_error_set(err, AP_ERR_TIMEOUT,
-                                     "process %d did not reach a safe point within %g s; nothing "
-                                     "was injected and it runs on",
-                                     (int)pid, end ? end->timeout_s : 0.0);
-                        ap_error_hint(err, "its threads may be blocked in C code that holds the "
-                                           "GIL; try again with a longer --timeout");
-                } else {
-                        ap_error_set(err, AP_ERR_TIMEOUT,
-                                     "%s did not finish within %g s (%s); the code did not run",
-                                     name, end ? end->timeout_s : 0.0,
-                                     stage_words(st.out.stage));
-                        ap_error_hint(err, "try again with a longer --timeout; --verbose shows "
-                                           "where %s stopped",
-                                      name);
-                }
+        if (end && end->deadline_hit) {
+                ap_error_set(err, AP_ERR_TIMEOUT,
+                             "%s did not finish within %g s (%s); the code did not run", name,
+                             end->timeout_s, stage_words(st.out.stage));
+                ap_error_hint(err, "try again with a longer --timeout; --verbose shows where %s "
+                                   "stopped",
+                              name);
                 return -1;
         }
         const ap_debugger_pattern *p = match_pattern(text, patterns);

@@ -19,9 +19,8 @@
 typedef enum ap_stage {
         AP_STAGE_NONE = 0,
         AP_STAGE_ATTACHED,
-        AP_STAGE_WAITING,   /* breakpoints inserted, target running */
-        AP_STAGE_SAFEPOINT, /* at a safe point, breakpoints gone, calls under way */
-        AP_STAGE_STARTED,   /* the agent's entry point returned */
+        AP_STAGE_SAFEPOINT, /* in a parked thread, loading the agent */
+        AP_STAGE_STARTED,   /* the agent's entry point returned, or its call is queued */
         AP_STAGE_DETACHED,
 } ap_stage;
 
@@ -46,11 +45,16 @@ typedef struct ap_debugger_end {
 
 typedef struct ap_transcript_outcome {
         ap_stage stage;
-        bool interrupted;      /* the script reported it was interrupted while waiting */
-        char safepoint[16];    /* "parked", "breakpoint" or "futex" */
-        int sigint_stops;      /* how often the target stopped with SIGINT */
+        char safepoint[16];    /* "parked" or "futex" (direct calls) */
         bool has_start_rc;
         int start_rc;          /* the agent entry point's return value */
+        unsigned long long mapped; /* the scratch page, once mapped (0: not yet) */
+        bool scheduled;        /* the trampoline was queued with Py_AddPendingCall */
+        unsigned long long page; /* where, when scheduled */
+        int queue_rc;          /* Py_AddPendingCall's result */
+        bool armed;            /* the script armed the queued call (cli/page.h) */
+        bool moved;            /* the chosen thread was no longer where the CLI saw it */
+        bool mismatch;         /* the process is not the one preflight read */
 } ap_transcript_outcome;
 
 /* The furthest stage the markers in text reach (for use while the debugger
@@ -58,7 +62,8 @@ typedef struct ap_transcript_outcome {
 ap_stage ap_transcript_stage(const char *text);
 
 /* Classify a finished run.  Returns 0 when the agent was started (start_rc
- * 0), else -1 with err set.  name: "gdb" or "lldb", for messages. */
+ * 0) or its start was queued (scheduled, queue_rc 0), else -1 with err
+ * set.  name: "gdb" or "lldb", for messages. */
 int ap_transcript_classify(const char *text, const char *name, pid_t pid,
                            const ap_debugger_end *end, const ap_debugger_pattern *patterns,
                            ap_transcript_outcome *ret, ap_error *err);

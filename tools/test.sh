@@ -41,11 +41,12 @@ for path in sys.argv[1:]:
         check = re.search(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)", out)
         plain = re.findall(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$", out, re.M)
         ran = re.search(r"^Ran (\d+) tests? in", out, re.M)
-        if "/ agent" in t["name"] or "integration /" in t["name"]:
+        if ("/ agent" in t["name"] or "integration /" in t["name"] or "faults /" in t["name"]
+                or "stress /" in t["name"]):
             keep = False
             print("---- %s (%s) ----" % (t["name"], t["result"]))
             for l in out.splitlines():
-                if l.startswith(("Interpreter x", "per interpreter")):
+                if l.startswith(("Interpreter x", "per interpreter", "Fault x", "Soak figures")):
                     keep = True
                 if keep or l.startswith(("SKIPPED", "FAILURE", "interpreters found")):
                     print(l)

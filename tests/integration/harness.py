@@ -203,17 +203,35 @@ def check_alive(target, timeout=10.0):
     return None
 
 
+# Every attachpy a test runs carries this in its environment, and so do the
+# debuggers it starts: leftovers are counted for this test run only, not for
+# other attachpy runs on the machine.
+OWNER_VAR = "ATTACHPY_TEST_OWNER"
+OWNER = ("%s=%d" % (OWNER_VAR, os.getpid())).encode()
+
+
+def tagged_env(env=None):
+    e = dict(os.environ if env is None else env)
+    e[OWNER_VAR] = str(os.getpid())
+    return e
+
+
 def debugger_processes():
-    """PIDs of debuggers running a script from an attachpy session."""
+    """PIDs of debuggers running a script from an attachpy session started
+    by this test run."""
     pids = set()
     for d in glob.glob("/proc/[0-9]*"):
         try:
             with open(d + "/cmdline", "rb") as f:
                 cmd = f.read()
+            if not (b"/tmp/attachpy-" in cmd and (b"gdb" in cmd or b"lldb" in cmd)):
+                continue
+            with open(d + "/environ", "rb") as f:
+                if OWNER not in f.read().split(b"\0"):
+                    continue
         except OSError:
             continue
-        if b"/tmp/attachpy-" in cmd and (b"gdb" in cmd or b"lldb" in cmd):
-            pids.add(int(d.rsplit("/", 1)[1]))
+        pids.add(int(d.rsplit("/", 1)[1]))
     return pids
 
 
@@ -245,5 +263,5 @@ def attachpy(exe, *args, **kw):
     timeout = kw.get("timeout", 120)
     t0 = time.monotonic()
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          stdin=subprocess.DEVNULL, timeout=timeout, env=kw.get("env"))
+                          stdin=subprocess.DEVNULL, timeout=timeout, env=tagged_env(kw.get("env")))
     return Run(argv, proc, time.monotonic() - t0)

@@ -18,6 +18,9 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   lockwait the main thread waits on a lock that is never released, a worker
            thread waits on a queue: every thread in a futex wait
   cbusy    the main thread in a C call that holds the GIL for a long time
+  forker   forks all the time; children run a little Python and exit
+  cpulse   the main thread in C calls that hold the GIL for about a second each
+           (TARGET_PULSE seconds)
 
 Runs on Python 2.7 and 3.6 to 3.13 (for the refusal tests too).
 """
@@ -109,8 +112,15 @@ elif MODE == "threads":
             say("tick", i)
             time.sleep(0.05)
 
+    def idle():
+        while not stop:
+            time.sleep(0.5)
+
     threads = [threading.Thread(target=allocate) for _ in range(4)]
     threads.append(threading.Thread(target=ticker))
+    # TARGET_IDLE_THREADS more threads that only sleep (the stress suite).
+    threads += [threading.Thread(target=idle)
+                for _ in range(int(os.environ.get("TARGET_IDLE_THREADS", "0")))]
     for t in threads:
         t.daemon = True
         t.start()
@@ -152,6 +162,42 @@ elif MODE == "cbusy":
         # attachpy could stop at: sum() over one repeated small int neither
         # allocates nor checks for signals.
         work[0] += sum(itertools.repeat(1, 10 ** 10))
+
+elif MODE == "forker":
+    # Forks all the time; each child checks that it can still run Python
+    # (allocate, import) and exits 0.  "forks N bad M" on SIGUSR1 via work.
+    bad = [0]
+
+    def on_usr1_forker(signum, frame):
+        say("alive", work[0], "bad", bad[0])
+
+    signal.signal(signal.SIGUSR1, on_usr1_forker)
+    say("ready", os.getpid(), version)
+    while True:
+        child = os.fork()
+        if child == 0:
+            try:
+                import json
+                json.dumps([object.__name__ for _ in range(100)])
+                os._exit(0)
+            except BaseException:
+                os._exit(3)
+        _, st = os.waitpid(child, 0)
+        work[0] += 1
+        if st != 0:
+            bad[0] += 1
+
+elif MODE == "cpulse":
+    import itertools
+
+    say("ready", os.getpid(), version)
+    n = 10 ** 6
+    t = time.time()
+    sum(itertools.repeat(1, n))
+    # Calibrate: one call of about TARGET_PULSE seconds (default 1).
+    n = int(n * float(os.environ.get("TARGET_PULSE", "1")) / max(time.time() - t, 1e-6))
+    while True:
+        work[0] += sum(itertools.repeat(1, n)) // n
 
 else:
     sys.exit("unknown mode " + MODE)

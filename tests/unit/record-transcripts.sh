@@ -2,33 +2,45 @@
 # record-transcripts.sh: record real gdb and lldb transcripts for test_transcript.c
 # (cases named lldb-* use lldb).
 #
-# Usage: tests/unit/record-transcripts.sh [CASE...]   (as root, gdb installed,
-# attachpy built in build/).  With no CASE every case is recorded.
+# Usage: tests/unit/record-transcripts.sh [CASE...]   (as root, gdb and lldb
+# installed, attachpy built in build/).  With no CASE every case is recorded.
 #
 # Each case leaves two files in tests/fixtures/transcripts/:
-#   <case>.txt  what gdb printed, exactly as attachpy read it: the text
-#               between attachpy's "---- gdb transcript ----" and
+#   <case>.txt  what the debugger printed, exactly as attachpy read it: the
+#               text between attachpy's "---- gdb transcript ----" and
 #               "---- end of transcript" lines of --verbose (attachpy's own
 #               progress lines, which --verbose interleaves, removed), or
-#               gdb's output when we ran gdb ourselves;
-#   <case>.end  one line saying how gdb ended, in words the test parses:
-#               ["deadline"] ("exit N" | "signal N") "pid N" ["timeout S"]
-#               deadline: attachpy interrupted gdb at --timeout;
+#               the debugger's output when we ran it ourselves;
+#   <case>.end  one line saying how the debugger ended, in words the test
+#               parses: ["deadline"] ("exit N" | "signal N") "pid N" ["timeout S"]
+#               deadline: attachpy interrupted the debugger at --timeout;
 #               pid: the target's pid as it appears in the transcript;
 #               timeout: the --timeout in force.
 #
-# Cases that preflight refuses (no such process, permission) never reach gdb
-# through attachpy; for those we run gdb ourselves with attachpy's argv and
-# the head of a script attachpy rendered (everything up to the "attached"
-# marker: gdb stops at the failing attach, so nothing else would run).
+# A run of attachpy may run the debugger twice (a pending call withdrawn for
+# a futex waiter, a thread that moved): each case takes one of the runs.
+# Faults that real life produces only by chance are provoked with
+# ATTACHPY_FAULT (cli/fault.h): moved, wrong-code (mismatch) and
+# pause-after:STEP (the debugger sleeps 3 s there; we kill the target or the
+# debugger in that window).
 #
-# Every process this script starts is ended by its pid on every path.
+# Cases that preflight refuses (no such process, permission) never reach the
+# debugger through attachpy; for those we run it ourselves with attachpy's
+# argv and the head of a script attachpy rendered (everything up to the
+# "attached" marker: the debugger stops at the failing attach).
+#
+# KEEP_WORK=1 keeps the work directory (attachpy's --verbose logs).
+# Targets are tests/targets/target.py.  Every injection runs under the shared
+# lock /tmp/attachpy-itest.lock; every process this script starts is ended by
+# its pid on every path.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ATTACHPY=${ATTACHPY:-$ROOT/build/cli/attachpy}
 OUT=${OUT:-$ROOT/tests/fixtures/transcripts}
 GDB=${GDB:-$(command -v gdb || true)}
+LOCK=${LOCK:-/tmp/attachpy-itest.lock}
+TARGET=$ROOT/tests/targets/target.py
 
 die() { echo "record-transcripts: $*" >&2; exit 1; }
 say() { echo "record-transcripts: $*" >&2; }
@@ -57,20 +69,20 @@ PIDS=()
 # End every process we started, by pid; also on failure.
 cleanup() {
         local p
-        for p in "${PIDS[@]}"; do
+        for p in ${PIDS[@]+"${PIDS[@]}"}; do
                 kill -CONT "$p" 2>/dev/null || true
                 kill -KILL "$p" 2>/dev/null || true
                 wait "$p" 2>/dev/null || true
         done
-        rm -rf "$WORK"
+        [ -n "${KEEP_WORK:-}" ] && say "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 forget() { # forget PID: it was killed and reaped
         local p keep=()
-        for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-        PIDS=("${keep[@]}")
+        for p in ${PIDS[@]+"${PIDS[@]}"}; do [ "$p" = "$1" ] || keep+=("$p"); done
+        PIDS=(${keep[@]+"${keep[@]}"})
 }
 
 stop_pid() { # stop_pid PID: kill and reap one of our processes
@@ -80,13 +92,12 @@ stop_pid() { # stop_pid PID: kill and reap one of our processes
         forget "$1"
 }
 
-# start_target NAME CODE [ARG...]: a Python program that prints "ready" when it has
-# set up; sets TARGET_PID once it did.
+# start_target NAME MODE: tests/targets/target.py in MODE; it prints
+# "ready ..." once in its state.  Sets TARGET_PID.
 start_target() {
-        local name=$1 code=$2 i
-        shift 2
+        local name=$1 mode=$2 i
         : >"$WORK/$name.out"
-        "$PY" -c "$code" "$@" >"$WORK/$name.out" 2>&1 &
+        "$PY" "$TARGET" "$mode" >"$WORK/$name.out" 2>&1 &
         TARGET_PID=$!
         PIDS+=("$TARGET_PID")
         for i in $(seq 300); do
@@ -107,26 +118,28 @@ wait_for() {
         return 1
 }
 
-# cut_verbose CASE VERBOSE_LOG PID TIMEOUT: turn attachpy --verbose output
+# cut_verbose CASE VERBOSE_LOG PID TIMEOUT [N]: turn the Nth debugger
+# transcript (1-based, default 1; -1: the last) of attachpy --verbose output
 # into CASE.txt and CASE.end.
 cut_verbose() {
-        python3 - "$2" "$OUT/$1" "$3" "$4" <<'EOF'
+        python3 - "$2" "$OUT/$1" "$3" "$4" "${5:-1}" <<'EOF'
 import re, sys
-log, dest, pid, timeout = sys.argv[1:]
+log, dest, pid, timeout, n = sys.argv[1:]
 text = open(log, "rb").read().decode("utf-8", "surrogateescape")
-m = re.search(r"^attachpy: ---- (gdb|lldb) transcript ----\n", text, re.M)
-if not m:
-    sys.exit("no transcript in " + log)
-body = text[m.end():]
-m = list(re.finditer(r"attachpy: ---- end of transcript \((?:gdb|lldb) (exit status|killed by signal) "
-                     r"(-?\d+), [0-9.]+ ms\) ----\n", body))
-if not m:
-    sys.exit("no end of transcript in " + log)
-end = m[-1]
-body = body[:end.start()]
+end_re = re.compile(r"attachpy: ---- end of transcript \((?:gdb|lldb) (exit status|killed by "
+                    r"signal) (-?\d+), [0-9.]+ ms\) ----\n")
+runs = []
+for m in re.finditer(r"^attachpy: ---- (gdb|lldb) transcript ----\n", text, re.M):
+    e = end_re.search(text, m.end())
+    if not e:
+        sys.exit("no end of transcript in " + log)
+    runs.append((text[m.end():e.start()], e))
+n = int(n)
+if not runs or n > len(runs):
+    sys.exit("%s holds %d transcript(s), not %d" % (log, len(runs), n))
+body, end = runs[n - 1 if n > 0 else n]
 # attachpy's own progress lines, interleaved by --verbose (inject.c vlog()).
-# The deadline shows in those that stop the debugger; the patience interrupt
-# (looking for futex waiters) is not a deadline.
+# The deadline shows in those that stop the debugger.
 deadline = bool(re.search(r"^attachpy: (interrupting the debugger \(SIGINT\)|interrupting process "
                           r"\d+ for the debugger|stopping the "
                           r"debugger \(SIGTERM\)|the debugger did not exit; terminating it|"
@@ -140,17 +153,23 @@ print(line)
 EOF
 }
 
+# count_transcripts LOG: how many debugger runs a --verbose log holds.
+count_transcripts() {
+        grep -c '^attachpy: ---- \(gdb\|lldb\) transcript ----$' "$1" || true
+}
+
 # run_attachpy CASE PID TIMEOUT [ENV=VALUE...]: attachpy --verbose against
-# PID, then cut the transcript.
+# PID under the injection lock; the log stays in $WORK/CASE.log, the first
+# transcript becomes the case.
 run_attachpy() {
         local case=$1 pid=$2 timeout=$3
         shift 3
         local rc=0 dbg=()
         # lldb-* cases record the lldb backend.
         case $case in lldb-*) dbg=(--debugger=lldb) ;; esac
-        env "$@" "$ATTACHPY" --verbose ${dbg[@]+"${dbg[@]}"} --timeout "$timeout" "$pid" -c 'print("recorded")' \
-                >"$WORK/$case.stdout" 2>"$WORK/$case.log" || rc=$?
-        say "$case: attachpy exit status $rc"
+        env "$@" flock "$LOCK" "$ATTACHPY" --verbose ${dbg[@]+"${dbg[@]}"} --timeout "$timeout" \
+                "$pid" -c 'print("recorded")' >"$WORK/$case.stdout" 2>"$WORK/$case.log" || rc=$?
+        say "$case: attachpy exit status $rc, $(count_transcripts "$WORK/$case.log") transcript(s)"
         cut_verbose "$case" "$WORK/$case.log" "$pid" "$timeout"
 }
 
@@ -187,148 +206,6 @@ run_gdb() {
         say "$case: gdb exit status $rc"
 }
 
-IDLE='import time
-print("ready", flush=True)
-time.sleep(120)'
-# Every thread in a futex wait: gdb finds no parked system call, no
-# breakpoint is hit, and after the CLI's patience a futex waiter is used.
-LOCKWAIT='import threading
-lock = threading.Lock()
-lock.acquire()
-print("ready", flush=True)
-lock.acquire()'
-BUSY='print("ready", flush=True)
-while True:
-    pass'
-# A long C call that holds the GIL and enters none of attachpy's safe-point
-# functions (a regex would: sre calls PyErr_CheckSignals every 4096 steps).
-# argv: the list's length, and optionally seconds after which faulthandler's
-# watchdog ends the program with _exit(1).
-SORT='import random, sys
-r = random.Random(1)
-l = [r.random() for _ in range(int(sys.argv[1]))]
-if len(sys.argv) > 2:
-    import faulthandler
-    faulthandler.dump_traceback_later(float(sys.argv[2]), exit=True)
-print("ready", flush=True)
-l.sort()
-print("sorted", flush=True)'
-
-record_idle_parked() {
-        start_target idle "$IDLE"
-        run_attachpy idle-parked "$TARGET_PID" 30
-        stop_pid "$TARGET_PID"
-}
-
-record_lockwait_futex() {
-        start_target lockwait "$LOCKWAIT"
-        run_attachpy lockwait-futex "$TARGET_PID" 30
-        stop_pid "$TARGET_PID"
-}
-
-record_busy_breakpoint() {
-        start_target busy "$BUSY"
-        run_attachpy busy-breakpoint "$TARGET_PID" 30
-        stop_pid "$TARGET_PID"
-}
-
-record_timeout_waiting() {
-        # gdb needs about 0.5 s to start; the sort lasts far longer than 3 s.
-        start_target sort "$SORT" 12000000
-        run_attachpy timeout-waiting "$TARGET_PID" 3
-        stop_pid "$TARGET_PID"
-}
-
-record_dlopen_failed() {
-        echo "this is not an ELF file" >"$WORK/not-an-elf.so"
-        chmod 644 "$WORK/not-an-elf.so"
-        start_target idle2 "$IDLE"
-        run_attachpy dlopen-failed "$TARGET_PID" 30 ATTACHPY_AGENT="$WORK/not-an-elf.so"
-        stop_pid "$TARGET_PID"
-}
-
-record_target_exited() {
-        # The program exits while gdb waits for a safe point, without passing
-        # through one: faulthandler's watchdog (a C thread waiting on a futex,
-        # so not "parked") calls _exit(1) in the middle of the long sort.
-        start_target exits "$SORT" 12000000 2.5
-        run_attachpy target-exited "$TARGET_PID" 30
-        stop_pid "$TARGET_PID"
-}
-
-record_target_killed() {
-        start_target sort2 "$SORT" 12000000
-        local pid=$TARGET_PID log=$WORK/target-killed.log rc=0
-        "$ATTACHPY" --verbose --timeout 30 "$pid" -c 'print("recorded")' \
-                >"$WORK/target-killed.stdout" 2>"$log" &
-        local ap=$!
-        PIDS+=("$ap")
-        wait_for "$log" "^@@ATTACHPY:waiting" 20 || die "target-killed: gdb never waited"
-        sleep 0.3
-        kill -KILL "$pid"
-        # (bash reports the killed job here; that is expected.)
-        { wait "$ap" || rc=$?; } 2>/dev/null
-        forget "$ap"
-        say "target-killed: attachpy exit status $rc"
-        cut_verbose target-killed "$log" "$pid" 30
-        stop_pid "$pid"
-}
-
-record_debugger_killed() {
-        start_target sort3 "$SORT" 12000000
-        local pid=$TARGET_PID log=$WORK/debugger-killed.log rc=0 gdbpid=""
-        "$ATTACHPY" --verbose --timeout 30 "$pid" -c 'print("recorded")' \
-                >"$WORK/debugger-killed.stdout" 2>"$log" &
-        local ap=$!
-        PIDS+=("$ap")
-        wait_for "$log" "^@@ATTACHPY:waiting" 20 || die "debugger-killed: gdb never waited"
-        sleep 0.3
-        # attachpy's only child is gdb.
-        gdbpid=$(cat /proc/"$ap"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -m1 . || true)
-        [ -n "$gdbpid" ] || die "debugger-killed: no gdb child of attachpy $ap"
-        [ "$(cat /proc/"$gdbpid"/comm)" = gdb ] || die "debugger-killed: child $gdbpid is not gdb"
-        kill -KILL "$gdbpid"
-        wait "$ap" || rc=$?
-        forget "$ap"
-        say "debugger-killed: attachpy exit status $rc"
-        cut_verbose debugger-killed "$log" "$pid" 30
-        # Its breakpoints stay behind and would SIGTRAP it: end it.
-        stop_pid "$pid"
-}
-
-# The lldb backend (cli/backend_lldb.c), through attachpy as above.
-record_lldb_idle_parked() {
-        start_target lidle "$IDLE"
-        run_attachpy lldb-idle-parked "$TARGET_PID" 30
-        stop_pid "$TARGET_PID"
-}
-
-record_lldb_busy_breakpoint() {
-        start_target lbusy "$BUSY"
-        run_attachpy lldb-busy-breakpoint "$TARGET_PID" 30
-        stop_pid "$TARGET_PID"
-}
-
-record_lldb_lockwait_futex() {
-        start_target llockwait "$LOCKWAIT"
-        run_attachpy lldb-lockwait-futex "$TARGET_PID" 30
-        stop_pid "$TARGET_PID"
-}
-
-record_lldb_timeout_waiting() {
-        start_target lsort "$SORT" 12000000
-        run_attachpy lldb-timeout-waiting "$TARGET_PID" 3
-        stop_pid "$TARGET_PID"
-}
-
-record_lldb_dlopen_failed() {
-        echo "this is not an ELF file" >"$WORK/not-an-elf.so"
-        chmod 644 "$WORK/not-an-elf.so"
-        start_target lidle2 "$IDLE"
-        run_attachpy lldb-dlopen-failed "$TARGET_PID" 30 ATTACHPY_AGENT="$WORK/not-an-elf.so"
-        stop_pid "$TARGET_PID"
-}
-
 # run_lldb CASE PID [RUNAS...]: lldb with attachpy's argv and environment and
 # the head of its scripts (settings, attach, the "attached" marker).
 run_lldb() {
@@ -352,20 +229,119 @@ run_lldb() {
         say "$case: lldb exit status $rc"
 }
 
-record_lldb_no_such_process() {
-        sleep 0 &
-        local dead=$!
-        wait "$dead" || true
-        kill -0 "$dead" 2>/dev/null && die "pid $dead was reused at once"
-        run_lldb lldb-no-such-process "$dead"
+not_an_elf() {
+        echo "this is not an ELF file" >"$WORK/not-an-elf.so"
+        chmod 644 "$WORK/not-an-elf.so"
 }
 
-record_lldb_permission_denied() {
-        command -v setpriv >/dev/null || die "setpriv (util-linux) is needed"
-        start_target lrootidle "$IDLE"
-        run_lldb lldb-permission-denied "$TARGET_PID" setpriv --reuid=nobody --regid=nogroup \
-                --clear-groups
+# in_pause CASE STEP WHAT [MODE]: attachpy with the debugger paused after
+# STEP (ATTACHPY_FAULT=pause-after:STEP) against a target.py MODE (default
+# sleep); in the pause, kill WHAT ("target" or "debugger") with SIGKILL, by
+# pid.
+in_pause() {
+        local case=$1 step=$2 what=$3 mode=${4:-sleep} dbg=() pid log rc=0 apid dpid
+        case $case in lldb-*) dbg=(--debugger=lldb) ;; esac
+        start_target "$case" "$mode"
+        pid=$TARGET_PID
+        log=$WORK/$case.log
+        ATTACHPY_FAULT=pause-after:$step flock "$LOCK" "$ATTACHPY" --verbose \
+                ${dbg[@]+"${dbg[@]}"} --timeout 30 "$pid" -c 'print("recorded")' \
+                >"$WORK/$case.stdout" 2>"$log" &
+        local ap=$!
+        PIDS+=("$ap")
+        # (the lock may be held by other runs for minutes)
+        wait_for "$log" "^@@ATTACHPY:paused $step" 600 || die "$case: the debugger never paused"
+        if [ "$what" = target ]; then
+                kill -KILL "$pid"
+        else
+                # flock's only child is attachpy, attachpy's only child the
+                # debugger.
+                apid=$(cat /proc/"$ap"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -m1 . || true)
+                [ -n "$apid" ] || die "$case: no attachpy under flock $ap"
+                dpid=$(cat /proc/"$apid"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -m1 . || true)
+                [ -n "$dpid" ] || die "$case: no debugger child of attachpy $apid"
+                case $(cat /proc/"$dpid"/comm) in
+                gdb | lldb*) ;;
+                *) die "$case: child $dpid of attachpy is $(cat /proc/"$dpid"/comm)" ;;
+                esac
+                kill -KILL "$dpid"
+        fi
+        # (bash may report the killed job here; that is expected.)
+        { wait "$ap" || rc=$?; } 2>/dev/null
+        forget "$ap"
+        say "$case: attachpy exit status $rc"
+        cut_verbose "$case" "$log" "$pid" 30
+        stop_pid "$pid"
+}
+
+record_idle_parked() {
+        # Every thread sleeps: the direct plan calls the trampoline in the
+        # main thread, parked in clock_nanosleep.
+        start_target idle sleep
+        run_attachpy idle-parked "$TARGET_PID" 30
         stop_pid "$TARGET_PID"
+}
+
+record_busy_scheduled() {
+        # The main thread runs bytecode: the trampoline is queued with
+        # Py_AddPendingCall and the debugger detaches at once.
+        start_target busy busy
+        run_attachpy busy-scheduled "$TARGET_PID" 30
+        stop_pid "$TARGET_PID"
+}
+
+record_lockwait() {
+        # Every thread waits in a futex: the queued call does not run,
+        # attachpy withdraws it and calls in a futex waiter.  Two debugger
+        # runs, two cases.
+        start_target lockwait lockwait
+        run_attachpy lockwait-scheduled "$TARGET_PID" 30
+        [ "$(count_transcripts "$WORK/lockwait-scheduled.log")" = 2 ] ||
+                die "lockwait: attachpy did not fall back to a futex waiter"
+        cut_verbose lockwait-futex "$WORK/lockwait-scheduled.log" "$TARGET_PID" 30 2
+        stop_pid "$TARGET_PID"
+}
+
+record_moved() {
+        # ATTACHPY_FAULT=moved: the first run's thread guard fails as for a
+        # thread that left its system call before the attach; attachpy runs
+        # the debugger again (that second run is idle-parked's twin).
+        start_target moved sleep
+        run_attachpy moved "$TARGET_PID" 30 ATTACHPY_FAULT=moved
+        stop_pid "$TARGET_PID"
+}
+
+record_mismatch() {
+        # ATTACHPY_FAULT=wrong-code: the check of Py_AddPendingCall's first
+        # bytes fails as for a PID reused by another program.
+        start_target mismatch sleep
+        run_attachpy mismatch "$TARGET_PID" 30 ATTACHPY_FAULT=wrong-code
+        stop_pid "$TARGET_PID"
+}
+
+record_dlopen_failed() {
+        not_an_elf
+        start_target idle2 sleep
+        run_attachpy dlopen-failed "$TARGET_PID" 30 ATTACHPY_AGENT="$WORK/not-an-elf.so"
+        stop_pid "$TARGET_PID"
+}
+
+record_target_killed() {
+        # The target is killed while gdb holds it stopped after the attach.
+        in_pause target-killed attached target
+}
+
+record_debugger_killed() {
+        # gdb is killed after it mapped the scratch page: the kernel detaches
+        # the target, which runs on.
+        in_pause debugger-killed mapped debugger
+}
+
+record_debugger_killed_unarmed() {
+        # gdb is killed after Py_AddPendingCall queued the call and before
+        # the script armed it: "scheduled" without "armed" (attachpy arms it
+        # itself through /proc/PID/mem).
+        in_pause debugger-killed-unarmed called debugger busy
 }
 
 record_no_such_process() {
@@ -379,18 +355,69 @@ record_no_such_process() {
 
 record_permission_denied() {
         command -v setpriv >/dev/null || die "setpriv (util-linux) is needed"
-        start_target rootidle "$IDLE"
+        start_target rootidle sleep
         run_gdb permission-denied "$TARGET_PID" setpriv --reuid=nobody --regid=nogroup --clear-groups
         stop_pid "$TARGET_PID"
 }
 
-ALL=(idle-parked busy-breakpoint lockwait-futex timeout-waiting dlopen-failed target-exited target-killed
-     debugger-killed no-such-process permission-denied lldb-idle-parked lldb-busy-breakpoint
-     lldb-lockwait-futex lldb-timeout-waiting lldb-dlopen-failed lldb-no-such-process
-     lldb-permission-denied)
+# The lldb backend (cli/backend_lldb.c), as above.
+record_lldb_idle_parked() {
+        start_target lidle sleep
+        run_attachpy lldb-idle-parked "$TARGET_PID" 30
+        stop_pid "$TARGET_PID"
+}
+
+record_lldb_busy_scheduled() {
+        start_target lbusy busy
+        run_attachpy lldb-busy-scheduled "$TARGET_PID" 30
+        stop_pid "$TARGET_PID"
+}
+
+record_lldb_dlopen_failed() {
+        not_an_elf
+        start_target lidle2 sleep
+        run_attachpy lldb-dlopen-failed "$TARGET_PID" 30 ATTACHPY_AGENT="$WORK/not-an-elf.so"
+        stop_pid "$TARGET_PID"
+}
+
+record_lldb_mismatch() {
+        start_target lmismatch sleep
+        run_attachpy lldb-mismatch "$TARGET_PID" 30 ATTACHPY_FAULT=wrong-code
+        stop_pid "$TARGET_PID"
+}
+
+record_lldb_moved() {
+        start_target lmoved sleep
+        run_attachpy lldb-moved "$TARGET_PID" 30 ATTACHPY_FAULT=moved
+        stop_pid "$TARGET_PID"
+}
+
+record_lldb_no_such_process() {
+        sleep 0 &
+        local dead=$!
+        wait "$dead" || true
+        kill -0 "$dead" 2>/dev/null && die "pid $dead was reused at once"
+        run_lldb lldb-no-such-process "$dead"
+}
+
+record_lldb_permission_denied() {
+        command -v setpriv >/dev/null || die "setpriv (util-linux) is needed"
+        start_target lrootidle sleep
+        run_lldb lldb-permission-denied "$TARGET_PID" setpriv --reuid=nobody --regid=nogroup \
+                --clear-groups
+        stop_pid "$TARGET_PID"
+}
+
+ALL=(idle-parked busy-scheduled lockwait moved mismatch dlopen-failed target-killed
+     debugger-killed debugger-killed-unarmed no-such-process permission-denied lldb-idle-parked lldb-busy-scheduled
+     lldb-dlopen-failed lldb-mismatch lldb-moved lldb-no-such-process lldb-permission-denied)
 CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=("${ALL[@]}")
 mkdir -p "$OUT"
+# lockwait-scheduled and lockwait-futex come from one run.
+for i in "${!CASES[@]}"; do
+        case ${CASES[$i]} in lockwait-scheduled | lockwait-futex) CASES[$i]=lockwait ;; esac
+done
 # The gdb-only cases borrow the script of the idle case.
 case " ${CASES[*]} " in
 *" idle-parked "*) ;;

@@ -1,7 +1,10 @@
-/* test_backend.c: what the backends share (the injection plan, script
- * values, the parked-thread condition, the debugger's environment and
- * selection) and the gdb backend's argv and generated blocks, down to the
- * bytes its page writes put into the target. */
+/* test_backend.c: what the backends share (the injection plan and its page,
+ * the plan's choice from /proc, script values for both plan modes, the
+ * thread guard, the debugger's environment and selection) and the gdb and
+ * lldb backends' argv and generated blocks, down to the bytes their page
+ * writes put into the target, and the four real script templates rendered
+ * with every placeholder filled.  The trampoline itself is executed in
+ * test_trampoline.c. */
 #include <check.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -9,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <signal.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,11 +37,7 @@ static ap_target fake_target(void) {
         t.addr_dlsym = 0x7f0000104def;
         t.addr_dlerror = 0x7f0000105000;
         t.addr_add_pending_call = 0x7f1000001000;
-        t.addr_nudge = 0x7f1000002000;
-        static const uint64_t sp[] = {0x7f1000002000, 0x7f1000003010, 0x7f1000004020,
-                                      0x7f1000005030, 0x7f10000060f0};
-        memcpy(t.safepoints, sp, sizeof sp);
-        t.n_safepoints = AP_ARRAY_SIZE(sp);
+        t.add_pending_call_code = 0x8b48c9ff485341f3; /* top bit set: printed unsigned */
         return t;
 }
 
@@ -66,7 +67,7 @@ static char *source_root(void) {
         ck_assert_int_ge(asprintf(&path, "%s/../..", dirname(file)), 0);
         free(file);
         char *probe = NULL;
-        ck_assert_int_ge(asprintf(&probe, "%s/gdbscripts/inject.gdb", path), 0);
+        ck_assert_int_ge(asprintf(&probe, "%s/gdbscripts/direct.gdb", path), 0);
         bool found = access(probe, R_OK) == 0;
         free(probe);
         if (found)
@@ -75,11 +76,71 @@ static char *source_root(void) {
         return strdup(AP_SOURCE_ROOT);
 }
 
-/* ---- the parked condition ------------------------------------------------- */
+/* ---- system calls and the guard ------------------------------------------ */
 
-/* Parse "(R == a || R == b ...)" at *p into numbers; advance *p. */
+/* The blocking system calls a parked thread may sit in (backend.c), by their
+ * names in the kernel's own table. */
+static const long parked_calls[] = {
+        SYS_read,          SYS_poll,         SYS_readv,          SYS_select,
+        SYS_pause,         SYS_nanosleep,    SYS_accept,         SYS_recvfrom,
+        SYS_recvmsg,       SYS_wait4,        SYS_rt_sigsuspend,  SYS_rt_sigtimedwait,
+        SYS_epoll_wait,    SYS_waitid,       SYS_clock_nanosleep, SYS_pselect6,
+        SYS_ppoll,         SYS_epoll_pwait,  SYS_accept4,        SYS_recvmmsg,
+        441 /* SYS_epoll_pwait2, newer than some headers */,
+};
+
+START_TEST(test_parked_syscall_kinds) {
+        /* Every listed wait and nothing else; futex only for FUTEX; ANY is
+         * any system call number (not -1: a thread running user code). */
+        for (long nr = -1; nr < 512; nr++) {
+                bool listed = false;
+                for (size_t i = 0; i < AP_ARRAY_SIZE(parked_calls); i++)
+                        listed |= parked_calls[i] == nr;
+                ck_assert_msg(ap_parked_syscall(AP_PARKED_WAITS, nr) == listed, "WAITS %ld", nr);
+                /* restart_syscall: a timed wait the attach interrupted,
+                 * its kind unknown: counted as a futex wait. */
+                ck_assert_msg(ap_parked_syscall(AP_PARKED_FUTEX, nr) ==
+                                      (nr == SYS_futex || nr == SYS_restart_syscall),
+                              "FUTEX %ld", nr);
+                ck_assert_msg(ap_parked_syscall(AP_PARKED_ANY, nr) == (nr >= 0), "ANY %ld", nr);
+        }
+        /* A thread waiting for a lock may hold another: futex is never a
+         * parked wait, nor are calls that may take loader or libc locks. */
+        ck_assert(!ap_parked_syscall(AP_PARKED_WAITS, SYS_futex));
+        ck_assert(!ap_parked_syscall(AP_PARKED_WAITS, SYS_mmap));
+        ck_assert(!ap_parked_syscall(AP_PARKED_WAITS, SYS_openat));
+        ck_assert(!ap_parked_syscall(AP_PARKED_WAITS, SYS_write));
+}
+END_TEST
+
+START_TEST(test_thread_guard_text) {
+        ap_parked_thread t = {.index = 3, .tid = 77, .nr = 230, .sp = 0x7ffc12345678,
+                              .pc = 0x7f00deadbeef};
+        char *g = ap_thread_guard(&t);
+        ck_assert_ptr_nonnull(g);
+        /* Exactly as gdb and lldb read it: the return register holds one of
+         * -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND,
+         * -ERESTART_RESTARTBLOCK, -EINTR (compared as a signed long), and
+         * the stack pointer and pc are those /proc showed. */
+        ck_assert_str_eq(g, "(((long) $rax == -512 || (long) $rax == -513 || (long) $rax == -514 || "
+                            "(long) $rax == -516 || (long) $rax == -4) && $rsp == 0x7ffc12345678 && "
+                            "$pc == 0x7f00deadbeef)");
+        ck_assert(ap_template_value_ok(g));
+        free(g);
+        /* Full 64-bit values, lower-case hex, no truncation. */
+        t.sp = 0xffffffffffffff00;
+        t.pc = 0x1;
+        g = ap_thread_guard(&t);
+        ck_assert_ptr_nonnull(g);
+        ck_assert_msg(strstr(g, "$rsp == 0xffffffffffffff00 && $pc == 0x1)"), "%s", g);
+        free(g);
+}
+END_TEST
+
+/* Parse "(R == a || R == b ...)" at *p into numbers (R may be "(long) $rax");
+ * advance *p. */
 static size_t parse_clause(const char **p, const char *reg, long *nums, size_t max) {
-        ck_assert_int_eq(**p, '(');
+        ck_assert_msg(**p == '(', "expected ( at: %.40s", *p);
         (*p)++;
         size_t n = 0;
         for (;;) {
@@ -99,7 +160,7 @@ static size_t parse_clause(const char **p, const char *reg, long *nums, size_t m
                         *p += 4;
                         continue;
                 }
-                ck_assert_int_eq(**p, ')');
+                ck_assert_msg(**p == ')', "expected ) at: %.40s", *p);
                 (*p)++;
                 return n;
         }
@@ -112,43 +173,27 @@ static bool contains(const long *v, size_t n, long x) {
         return false;
 }
 
-/* The blocking system calls a parked thread may sit in (backend.c), by their
- * names in the kernel's own table. */
-static const long parked_calls[] = {
-        SYS_read,          SYS_poll,         SYS_readv,          SYS_select,
-        SYS_pause,         SYS_nanosleep,    SYS_accept,         SYS_recvfrom,
-        SYS_recvmsg,       SYS_wait4,        SYS_rt_sigsuspend,  SYS_rt_sigtimedwait,
-        SYS_epoll_wait,    SYS_waitid,       SYS_clock_nanosleep, SYS_pselect6,
-        SYS_ppoll,         SYS_epoll_pwait,  SYS_accept4,        SYS_recvmmsg,
-        441 /* SYS_epoll_pwait2, newer than some headers */,
-};
-
+/* "((RET == codes...) && (NR == calls...))": the restart codes and exactly
+ * the listed calls. */
 static void check_parked(const char *cond, const char *ret_reg, const char *nr_reg) {
         const char *p = cond;
         long rets[16], nrs[64];
+        ck_assert_msg(*p == '(', "%s", cond);
+        p++;
         size_t n_rets = parse_clause(&p, ret_reg, rets, 16);
         ck_assert_msg(strncmp(p, " && ", 4) == 0, "expected ' && ' at: %.40s", p);
         p += 4;
         size_t n_nrs = parse_clause(&p, nr_reg, nrs, 64);
-        ck_assert_msg(*p == '\0', "trailing text: %s", p);
-
-        /* -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND,
-         * -ERESTART_RESTARTBLOCK, -EINTR: nothing else. */
+        ck_assert_msg(strcmp(p, ")") == 0, "trailing text: %s", p);
         static const long want_rets[] = {-512, -513, -514, -516, -EINTR};
         ck_assert_uint_eq(n_rets, AP_ARRAY_SIZE(want_rets));
         for (size_t i = 0; i < AP_ARRAY_SIZE(want_rets); i++)
                 ck_assert_msg(contains(rets, n_rets, want_rets[i]), "%ld missing", want_rets[i]);
-
         ck_assert_uint_eq(n_nrs, AP_ARRAY_SIZE(parked_calls));
         for (size_t i = 0; i < AP_ARRAY_SIZE(parked_calls); i++)
                 ck_assert_msg(contains(nrs, n_nrs, parked_calls[i]), "system call %ld missing",
                               parked_calls[i]);
-        /* A thread waiting for a lock may hold another: futex is never a
-         * safe place, nor are calls that may take loader or libc locks. */
         ck_assert(!contains(nrs, n_nrs, SYS_futex));
-        ck_assert(!contains(nrs, n_nrs, SYS_mmap));
-        ck_assert(!contains(nrs, n_nrs, SYS_openat));
-        ck_assert(!contains(nrs, n_nrs, SYS_write));
         for (size_t i = 0; i < n_nrs; i++)
                 for (size_t j = i + 1; j < n_nrs; j++)
                         ck_assert_msg(nrs[i] != nrs[j], "system call %ld listed twice", nrs[i]);
@@ -157,34 +202,71 @@ static void check_parked(const char *cond, const char *ret_reg, const char *nr_r
 START_TEST(test_parked_condition) {
         char *c = ap_parked_condition(AP_PARKED_WAITS, "$rax", "$orig_rax");
         ck_assert_ptr_nonnull(c);
-        check_parked(c, "$rax", "$orig_rax");
-        ck_assert_ptr_null(strstr(c, "== 202")); /* futex is not a parked wait */
+        check_parked(c, "(long) $rax", "$orig_rax");
         ck_assert(ap_template_value_ok(c));
-        /* The front, exactly as gdb reads it. */
-        ck_assert_msg(strncmp(c, "($rax == -512 || $rax == -513 || ", 33) == 0, "%s", c);
+        ck_assert_msg(strncmp(c, "(((long) $rax == -512 || (long) $rax == -513 || ", 47) == 0, "%s",
+                      c);
         free(c);
-}
-END_TEST
-
-START_TEST(test_parked_condition_other_registers) {
-        char *c = ap_parked_condition(AP_PARKED_WAITS, "$x0", "$x8");
+        c = ap_parked_condition(AP_PARKED_WAITS, "$x0", "$x8");
         ck_assert_ptr_nonnull(c);
-        check_parked(c, "$x0", "$x8");
+        check_parked(c, "(long) $x0", "$x8");
         ck_assert_ptr_null(strstr(c, "rax"));
         free(c);
+        c = ap_parked_condition(AP_PARKED_FUTEX, "$rax", "$orig_rax");
+        ck_assert_ptr_nonnull(c);
+        ck_assert_str_eq(c, "(((long) $rax == -512 || (long) $rax == -513 || (long) $rax == -514 || "
+                            "(long) $rax == -516 || (long) $rax == -4) && ($orig_rax == 202 || "
+                            "$orig_rax == 219))");
+        free(c);
 }
 END_TEST
 
-START_TEST(test_futex_condition) {
-        char *c = ap_parked_condition(AP_PARKED_FUTEX, "$rax", "$orig_rax");
-        ck_assert_ptr_nonnull(c);
-        ck_assert_str_eq(c, "($rax == -512 || $rax == -513 || $rax == -514 || $rax == -516 || "
-                            "$rax == -4) && ($orig_rax == 202)");
-        free(c);
+START_TEST(test_plan_guard_and_faults) {
+        ap_target t = fake_target();
+        ap_injection_plan plan;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        /* No thread: the backend's own "first thread" expression. */
+        char *g = ap_plan_guard(&plan, "$_thread == 1");
+        ck_assert_str_eq(g, "$_thread == 1");
+        free(g);
+        plan.have_thread = true;
+        plan.thread = (ap_parked_thread){.index = 1, .tid = 9, .nr = 0, .sp = 0x1000, .pc = 0x2000};
+        g = ap_plan_guard(&plan, "1");
+        char *want = ap_thread_guard(&plan.thread);
+        ck_assert_str_eq(g, want);
+        free(g);
+        /* The "moved" fault: the first attempt's guard can never hold (a
+         * stack pointer off by 8), the retry's is the real one. */
+        plan.faults.moved = true;
+        g = ap_plan_guard(&plan, "1");
+        ck_assert_str_ne(g, want);
+        ck_assert_msg(strstr(g, "$rsp == 0x1008"), "%s", g);
+        free(g);
+        plan.attempt = 1;
+        g = ap_plan_guard(&plan, "1");
+        ck_assert_str_eq(g, want);
+        free(g);
+        plan.attempt = 0;
+        plan.have_thread = false;
+        g = ap_plan_guard(&plan, "1");
+        ck_assert_str_eq(g, "0");
+        free(g);
+        free(want);
+        /* The check value: the file's bytes, or (wrong-code) other bytes. */
+        ck_assert_uint_eq(ap_plan_check_value(&plan), t.add_pending_call_code);
+        plan.faults.wrong_code = true;
+        ck_assert_uint_ne(ap_plan_check_value(&plan), t.add_pending_call_code);
 }
 END_TEST
 
 /* ---- the plan and the common values -------------------------------------- */
+
+static uint64_t word_at(const unsigned char *page, size_t off) {
+        uint64_t w;
+        memcpy(&w, page + off, sizeof w);
+        return w;
+}
 
 START_TEST(test_plan_page_layout) {
         ap_target t = fake_target();
@@ -192,15 +274,62 @@ START_TEST(test_plan_page_layout) {
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
         ck_assert_ptr_eq(plan.target, &t);
+        ck_assert(!plan.have_thread);
+        /* The whole page, byte for byte: the three strings, the trampoline's
+         * code at 3072, the four addresses it calls, and zeros elsewhere
+         * (state QUEUED, cancel 0, detail 0). */
         unsigned char want[AP_PAGE_SIZE] = {0};
-        memcpy(want + AP_PAGE_OFFSET_AGENT, AGENT, strlen(AGENT));
-        memcpy(want + AP_PAGE_OFFSET_SYMBOL, "attachpy_agent_start_v1", 23);
-        memcpy(want + AP_PAGE_OFFSET_SESSION, SESSION, strlen(SESSION));
+        memcpy(want + 0, AGENT, strlen(AGENT));
+        memcpy(want + 2048, "attachpy_agent_start_v1", 23);
+        memcpy(want + 2304, SESSION, strlen(SESSION));
+        extern const unsigned char ap_trampoline_code[];
+        memcpy(want + 3072, ap_trampoline_code, ap_trampoline_size());
+        uint64_t slots[] = {t.addr_dlopen, t.addr_dlsym, t.addr_dlerror, t.addr_munmap};
+        memcpy(want + 3584, slots, sizeof slots);
         ck_assert(memcmp(plan.page, want, AP_PAGE_SIZE) == 0);
-        /* The three strings are C strings in the target. */
+        /* The same through page.h's names, in the order trampoline.S reads
+         * them. */
         ck_assert_str_eq((const char *)plan.page + AP_PAGE_OFFSET_AGENT, AGENT);
         ck_assert_str_eq((const char *)plan.page + AP_PAGE_OFFSET_SYMBOL, AP_AGENT_ENTRY_SYMBOL);
         ck_assert_str_eq((const char *)plan.page + AP_PAGE_OFFSET_SESSION, SESSION);
+        ck_assert_uint_eq(word_at(plan.page, AP_PAGE_SLOT_DLOPEN), 0x7f0000103abc);
+        ck_assert_uint_eq(word_at(plan.page, AP_PAGE_SLOT_DLSYM), 0x7f0000104def);
+        ck_assert_uint_eq(word_at(plan.page, AP_PAGE_SLOT_DLERROR), 0x7f0000105000);
+        ck_assert_uint_eq(word_at(plan.page, AP_PAGE_SLOT_MUNMAP), 0x7f0000102000);
+        ck_assert_uint_eq(word_at(plan.page, AP_PAGE_STATE), 0); /* state and cancel */
+        ck_assert_uint_eq(word_at(plan.page, AP_PAGE_DETAIL), 0);
+        for (size_t off = AP_PAGE_DETAIL + 8; off < AP_PAGE_SIZE; off++)
+                ck_assert_msg(plan.page[off] == 0, "byte %zu after the detail word", off);
+        /* The layout does not overlap: strings, code, slots, words. */
+        ck_assert_int_lt(AP_PAGE_OFFSET_SYMBOL + (int)sizeof AP_AGENT_ENTRY_SYMBOL,
+                         AP_PAGE_OFFSET_SESSION);
+        ck_assert_int_le(AP_PAGE_OFFSET_CODE + AP_PAGE_CODE_MAX, AP_PAGE_SLOT_DLOPEN);
+        ck_assert_int_eq(AP_PAGE_SLOT_DLSYM, AP_PAGE_SLOT_DLOPEN + 8);
+        ck_assert_int_eq(AP_PAGE_SLOT_DLERROR, AP_PAGE_SLOT_DLSYM + 8);
+        ck_assert_int_eq(AP_PAGE_SLOT_MUNMAP, AP_PAGE_SLOT_DLERROR + 8);
+        ck_assert_int_eq(AP_PAGE_STATE, AP_PAGE_SLOT_MUNMAP + 8);
+        ck_assert_int_eq(AP_PAGE_CANCEL, AP_PAGE_STATE + 4);
+        ck_assert_int_eq(AP_PAGE_DETAIL % 8, 0);
+        ck_assert_int_le(AP_PAGE_DETAIL + 8, AP_PAGE_SIZE);
+}
+END_TEST
+
+START_TEST(test_trampoline_size) {
+        size_t n = ap_trampoline_size(), d = ap_trampoline_direct_offset();
+        ck_assert_uint_gt(n, 16);
+        ck_assert_uint_le(n, AP_PAGE_CODE_MAX);
+        /* The direct entry is inside the code, after the pending entry. */
+        ck_assert_uint_gt(d, 0);
+        ck_assert_uint_lt(d, n);
+        extern const unsigned char ap_trampoline_code[];
+        /* The pending entry starts "xor %eax,%eax" (report nothing), the
+         * direct entry "mov $1,%eax" (report the state). */
+        ck_assert_int_eq(ap_trampoline_code[0], 0x31);
+        ck_assert_int_eq(ap_trampoline_code[1], 0xc0);
+        ck_assert_int_eq(ap_trampoline_code[d], 0xb8);
+        ck_assert_int_eq(ap_trampoline_code[d + 1], 1);
+        /* It ends in ret (0xc3). */
+        ck_assert_int_eq(ap_trampoline_code[n - 1], 0xc3);
 }
 END_TEST
 
@@ -218,13 +347,17 @@ START_TEST(test_plan_length_limits) {
         ap_injection_plan plan;
         ap_error err = AP_ERROR_INIT;
         const size_t max_agent = AP_PAGE_OFFSET_SYMBOL - AP_PAGE_OFFSET_AGENT - 1;
-        const size_t max_session = AP_PAGE_SIZE - AP_PAGE_OFFSET_SESSION - 1;
+        const size_t max_session = AP_PAGE_OFFSET_CODE - AP_PAGE_OFFSET_SESSION - 1;
 
         char *a = string_of(max_agent, 'a'), *s = string_of(max_session, 's');
         ck_assert_int_eq(ap_injection_plan_init(&plan, &t, a, s, &err), 0);
         ck_assert_str_eq((const char *)plan.page + AP_PAGE_OFFSET_AGENT, a); /* NUL kept */
         ck_assert_str_eq((const char *)plan.page + AP_PAGE_OFFSET_SYMBOL, AP_AGENT_ENTRY_SYMBOL);
-        ck_assert_int_eq(plan.page[AP_PAGE_SIZE - 1], 0);
+        ck_assert_int_eq(plan.page[AP_PAGE_OFFSET_CODE - 1], 0);
+        /* The longest strings leave the trampoline whole. */
+        extern const unsigned char ap_trampoline_code[];
+        ck_assert(memcmp(plan.page + AP_PAGE_OFFSET_CODE, ap_trampoline_code,
+                         ap_trampoline_size()) == 0);
         free(a);
         free(s);
 
@@ -243,11 +376,30 @@ START_TEST(test_plan_length_limits) {
 }
 END_TEST
 
-START_TEST(test_values_common) {
+/* The names a list of values holds, each once. */
+static void check_names(const ap_script_values *v, const char *const *want, size_t n) {
+        ck_assert_uint_eq(v->n, n);
+        for (size_t i = 0; i < n; i++)
+                value_of(v, want[i]);
+        for (size_t i = 0; i < v->n; i++)
+                ck_assert_msg(ap_template_value_ok(v->vars[i].value), "%s is not template-safe",
+                              v->vars[i].name);
+}
+
+static bool has_value(const ap_script_values *v, const char *name) {
+        for (size_t i = 0; i < v->n; i++)
+                if (strcmp(v->vars[i].name, name) == 0)
+                        return true;
+        return false;
+}
+
+START_TEST(test_values_common_schedule) {
         ap_target t = fake_target();
         ap_injection_plan plan;
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        plan.mode = AP_PLAN_SCHEDULE;
+        plan.safepoint = "pending";
         ap_script_values v = {0};
         ck_assert_int_eq(ap_script_values_common(&v, &plan), 0);
         static const struct {
@@ -256,21 +408,21 @@ START_TEST(test_values_common) {
                 {"pid", "4242"},
                 {"addr_mmap", "0x7f0000101000"},
                 {"addr_munmap", "0x7f0000102000"},
-                {"addr_dlopen", "0x7f0000103abc"},
-                {"addr_dlsym", "0x7f0000104def"},
-                {"addr_dlerror", "0x7f0000105000"},
-                {"addr_add_pending_call", "0x7f1000001000"},
-                {"addr_nudge", "0x7f1000002000"},
                 {"page_size", "4096"},
-                {"offset_agent", "0"},
-                {"offset_symbol", "2048"},
-                {"offset_session", "2304"},
+                {"check_addr", "0x7f1000001000"},
+                {"check_value", "0x8b48c9ff485341f3"},
+                {"addr_add_pending_call", "0x7f1000001000"},
+                {"offset_code", "3072"},
+                {"offset_cancel", "3620"},
         };
         ck_assert_uint_eq(v.n, AP_ARRAY_SIZE(want));
         for (size_t i = 0; i < AP_ARRAY_SIZE(want); i++) {
                 ck_assert_str_eq(value_of(&v, want[i].name), want[i].value);
                 ck_assert(ap_template_value_ok(want[i].value));
         }
+        /* Nothing of the direct call. */
+        ck_assert(!has_value(&v, "offset_direct"));
+        ck_assert(!has_value(&v, "safepoint"));
         /* Values the session path must never reach: only numbers here. */
         for (size_t i = 0; i < v.n; i++)
                 ck_assert_ptr_null(strstr(v.vars[i].value, "/tmp"));
@@ -278,6 +430,73 @@ START_TEST(test_values_common) {
         ck_assert_uint_eq(v.n, 0);
         ap_script_values_free(&v);
         ap_script_values_free(NULL);
+}
+END_TEST
+
+START_TEST(test_values_common_direct) {
+        ap_target t = fake_target();
+        ap_injection_plan plan;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        plan.mode = AP_PLAN_DIRECT;
+        plan.safepoint = "futex";
+        plan.have_thread = true;
+        plan.thread = (ap_parked_thread){.index = 2, .tid = 4243, .nr = 202, .sp = 0x10, .pc = 0x20};
+        ap_script_values v = {0};
+        ck_assert_int_eq(ap_script_values_common(&v, &plan), 0);
+        char direct[32];
+        snprintf(direct, sizeof direct, "%zu", 3072 + ap_trampoline_direct_offset());
+        const struct {
+                const char *name, *value;
+        } want[] = {
+                {"pid", "4242"},
+                {"addr_mmap", "0x7f0000101000"},
+                {"addr_munmap", "0x7f0000102000"},
+                {"page_size", "4096"},
+                {"check_addr", "0x7f1000001000"},
+                {"check_value", "0x8b48c9ff485341f3"},
+                {"safepoint", "futex"},
+                {"offset_direct", direct},
+                {"offset_detail", "3624"},
+                {"state_dlopen_failed", "2"},
+                {"state_dlsym_failed", "3"},
+                {"state_entry_failed", "4"},
+        };
+        ck_assert_uint_eq(v.n, AP_ARRAY_SIZE(want));
+        for (size_t i = 0; i < AP_ARRAY_SIZE(want); i++)
+                ck_assert_str_eq(value_of(&v, want[i].name), want[i].value);
+        ck_assert(!has_value(&v, "addr_add_pending_call"));
+        ck_assert(!has_value(&v, "offset_code"));
+        ap_script_values_free(&v);
+}
+END_TEST
+
+START_TEST(test_values_pauses) {
+        ap_target t = fake_target();
+        ap_injection_plan plan;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        static const char *const names[] = {"pause_attached", "pause_thread", "pause_mapped",
+                                            "pause_written", "pause_called"};
+        /* No fault: five comments, one per step. */
+        ap_script_values v = {0};
+        ck_assert_int_eq(ap_script_values_pauses(&v, &plan, ap_backend_gdb.pause), 0);
+        check_names(&v, names, AP_ARRAY_SIZE(names));
+        for (size_t i = 0; i < v.n; i++)
+                ck_assert_msg(strncmp(v.vars[i].value, "# step ", 7) == 0, "%s: %s",
+                              v.vars[i].name, v.vars[i].value);
+        ap_script_values_free(&v);
+        /* pause-after:mapped: the backend's two commands there, only. */
+        plan.faults.pause_after = AP_STEP_MAPPED;
+        ck_assert_int_eq(ap_script_values_pauses(&v, &plan, ap_backend_gdb.pause), 0);
+        ck_assert_str_eq(value_of(&v, "pause_mapped"),
+                         "shell echo @@ATTACHPY:paused mapped\nshell sleep 3");
+        ck_assert_str_eq(value_of(&v, "pause_called"), "# step called");
+        ap_script_values_free(&v);
+        ck_assert_int_eq(ap_script_values_pauses(&v, &plan, ap_backend_lldb.pause), 0);
+        ck_assert_str_eq(value_of(&v, "pause_mapped"),
+                         "platform shell echo @@ATTACHPY:paused mapped\nplatform shell sleep 3");
+        ap_script_values_free(&v);
 }
 END_TEST
 
@@ -297,7 +516,8 @@ END_TEST
 START_TEST(test_gdb_table) {
         ck_assert_str_eq(ap_backend_gdb.name, "gdb");
         ck_assert_str_eq(ap_backend_gdb.script_dir, "gdbscripts");
-        ck_assert_str_eq(ap_backend_gdb.script_file, "inject.gdb");
+        ck_assert_str_eq(ap_backend_gdb.direct_script, "direct.gdb");
+        ck_assert_str_eq(ap_backend_gdb.schedule_script, "schedule.gdb");
         ck_assert_ptr_nonnull(ap_backend_gdb.package);
         ck_assert_ptr_nonnull(ap_backend_gdb.patterns);
         /* The pattern table is terminated and every message has at most one
@@ -361,65 +581,109 @@ static void make_gdb_values(gdb_values *g, const char *agent, const char *sessio
 }
 
 START_TEST(test_gdb_values_names) {
+        /* gdb's own values: the page writes and the guard, in both modes. */
+        static const char *const names[] = {"page_writes", "guard"};
         gdb_values g = {.t = fake_target()};
-        make_gdb_values(&g, AGENT, SESSION);
-        ck_assert_uint_eq(g.v.n, 5);
-        ck_assert_ptr_nonnull(strstr(value_of(&g.v, "futex_condition"), "$orig_rax == 202"));
-        value_of(&g.v, "break_commands");
-        value_of(&g.v, "safepoint_condition");
-        value_of(&g.v, "page_writes");
-        check_parked(value_of(&g.v, "parked_condition"), "$rax", "$orig_rax");
-        for (size_t i = 0; i < g.v.n; i++)
-                ck_assert_msg(ap_template_value_ok(g.v.vars[i].value), "%s is not template-safe",
-                              g.v.vars[i].name);
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(&g.plan, &g.t, AGENT, SESSION, &err), 0);
+
+        /* Scheduled without a thread: gdb's first thread (the main thread). */
+        g.plan.mode = AP_PLAN_SCHEDULE;
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        check_names(&g.v, names, AP_ARRAY_SIZE(names));
+        ck_assert_str_eq(value_of(&g.v, "guard"), "$_thread == 1");
+        ap_script_values_free(&g.v);
+
+        /* Scheduled in a thread in a system call: that thread, exactly. */
+        g.plan.have_thread = true;
+        g.plan.thread = (ap_parked_thread){.index = 2, .tid = 4243, .nr = 202, .sp = 0xa0, .pc = 0xb0};
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        char *want = ap_thread_guard(&g.plan.thread);
+        ck_assert_str_eq(value_of(&g.v, "guard"), want);
+        free(want);
+        ap_script_values_free(&g.v);
+
+        /* Direct in a futex waiter: that thread, exactly. */
+        g.plan.mode = AP_PLAN_DIRECT;
+        g.plan.kind = AP_PARKED_FUTEX;
+        g.plan.safepoint = "futex";
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        want = ap_thread_guard(&g.plan.thread);
+        ck_assert_str_eq(value_of(&g.v, "guard"), want);
+        free(want);
+        ap_script_values_free(&g.v);
+
+        /* Direct in a blocking call: any thread parked in one when gdb
+         * stops the process ($orig_rax). */
+        g.plan.kind = AP_PARKED_WAITS;
+        g.plan.safepoint = "parked";
+        g.plan.thread.nr = 7;
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        check_names(&g.v, names, AP_ARRAY_SIZE(names));
+        check_parked(value_of(&g.v, "guard"), "(long) $rax", "$orig_rax");
+        ap_script_values_free(&g.v);
+
+        /* ... except on the first attempt under the "moved" fault: a guard
+         * that cannot hold. */
+        g.plan.faults.moved = true;
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        ck_assert_msg(strstr(value_of(&g.v, "guard"), "$rsp == 0xa8 && $pc == 0xb0"), "%s",
+                      value_of(&g.v, "guard"));
+        ap_script_values_free(&g.v);
+        g.plan.attempt = 1;
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        ck_assert_ptr_nonnull(strstr(value_of(&g.v, "guard"), "$orig_rax == 7"));
         ap_script_values_free(&g.v);
 }
 END_TEST
 
-START_TEST(test_gdb_break_commands) {
-        gdb_values g = {.t = fake_target()};
-        make_gdb_values(&g, AGENT, SESSION);
-        const char *b = value_of(&g.v, "break_commands");
-        size_t k = 0;
-        for (const char *line = b; line && *line; k++) {
-                const char *eol = strchr(line, '\n');
-                size_t len = eol ? (size_t)(eol - line) : strlen(line);
-                ck_assert_uint_lt(k, g.t.n_safepoints);
-                char want[64];
-                snprintf(want, sizeof want, "break *0x%" PRIx64, g.t.safepoints[k]);
-                /* One breakpoint per line, indented as the script's block. */
-                const char *s = line;
-                while (*s == ' ')
-                        s++;
-                ck_assert_msg((size_t)(line + len - s) == strlen(want) && strncmp(s, want, strlen(want)) == 0,
-                              "line %zu: '%.*s', want '%s'", k, (int)len, line, want);
-                line = eol ? eol + 1 : NULL;
-        }
-        ck_assert_uint_eq(k, g.t.n_safepoints);
+START_TEST(test_lldb_values_names) {
+        ap_target t = fake_target();
+        ap_injection_plan plan;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        plan.mode = AP_PLAN_SCHEDULE;
+        ap_script_values v = {0};
+        ck_assert_int_eq(ap_backend_lldb.values(&v, &plan), 0);
+        static const char *const sched[] = {"page_writes", "guard", "thread_index", "log_path",
+                                            "check_value_decimal"};
+        check_names(&v, sched, AP_ARRAY_SIZE(sched));
+        ck_assert_str_eq(value_of(&v, "guard"), "1");
+        /* No log asked for: lldb logs to /dev/null. */
+        ck_assert_str_eq(value_of(&v, "log_path"), "/dev/null");
+        ck_assert_str_eq(value_of(&v, "thread_index"), "1");
+        /* The check value in decimal (the shell's test compares decimal
+         * text): the same number as check_value's hex. */
+        ck_assert_str_eq(value_of(&v, "check_value_decimal"), "10036493867862409715");
+        ap_script_values_free(&v);
 
-        char want_cond[512] = "(";
-        for (size_t i = 0; i < g.t.n_safepoints; i++) {
-                char part[64];
-                snprintf(part, sizeof part, "%s$pc == 0x%" PRIx64, i ? " || " : "",
-                         g.t.safepoints[i]);
-                strcat(want_cond, part);
-        }
-        strcat(want_cond, ")");
-        ck_assert_str_eq(value_of(&g.v, "safepoint_condition"), want_cond);
-        ap_script_values_free(&g.v);
-}
-END_TEST
+        plan.log_path = "/tmp/attachpy-AbC123/1-lldb.log";
+        plan.mode = AP_PLAN_DIRECT;
+        plan.safepoint = "parked";
+        plan.have_thread = true;
+        plan.thread = (ap_parked_thread){.index = 3, .tid = 4250, .nr = 230, .sp = 0xa0, .pc = 0xb0};
+        ck_assert_int_eq(ap_backend_lldb.values(&v, &plan), 0);
+        static const char *const direct[] = {"page_writes", "guard", "thread_index", "log_path",
+                                             "check_value_decimal", "thread_tid",
+                                             "thread_syscall"};
+        check_names(&v, direct, AP_ARRAY_SIZE(direct));
+        ck_assert_str_eq(value_of(&v, "thread_index"), "3");
+        ck_assert_str_eq(value_of(&v, "thread_tid"), "4250");
+        ck_assert_str_eq(value_of(&v, "thread_syscall"), "230");
+        ck_assert_str_eq(value_of(&v, "log_path"), "/tmp/attachpy-AbC123/1-lldb.log");
+        char *want = ap_thread_guard(&plan.thread);
+        ck_assert_str_eq(value_of(&v, "guard"), want);
+        free(want);
+        ap_script_values_free(&v);
 
-START_TEST(test_gdb_no_safepoints) {
-        gdb_values g = {.t = fake_target()};
-        g.t.n_safepoints = 0;
-        make_gdb_values(&g, AGENT, SESSION);
-        const char *b = value_of(&g.v, "break_commands");
-        ck_assert_ptr_null(strstr(b, "break"));
-        /* Still a valid gdb line (a comment), never empty. */
-        ck_assert_msg(strchr(b, '#'), "break_commands: '%s'", b);
-        ck_assert_str_eq(value_of(&g.v, "safepoint_condition"), "0");
-        ap_script_values_free(&g.v);
+        /* wrong-code: decimal and hex still agree with each other. */
+        plan.faults.wrong_code = true;
+        ck_assert_int_eq(ap_backend_lldb.values(&v, &plan), 0);
+        char dec[32];
+        snprintf(dec, sizeof dec, "%" PRIu64, ap_plan_check_value(&plan));
+        ck_assert_str_eq(value_of(&v, "check_value_decimal"), dec);
+        ck_assert_str_ne(dec, "10036493867862409715");
+        ap_script_values_free(&v);
 }
 END_TEST
 
@@ -450,6 +714,40 @@ static void apply_page_writes(const char *writes, unsigned char *page) {
         ck_assert_uint_gt(lines, 0);
 }
 
+/* Decode lldb's page_writes (one expression) back into a page. */
+static void apply_lldb_page_writes(const char *writes, unsigned char *page) {
+        memset(page, 0, AP_PAGE_SIZE);
+        static const char head[] = "expression -l c -- (void) (";
+        ck_assert_msg(strncmp(writes, head, strlen(head)) == 0, "%.80s", writes);
+        ck_assert_ptr_null(strchr(writes, '\n')); /* one command */
+        bool written[AP_PAGE_SIZE / 8] = {false};
+        const char *p = writes + strlen(head);
+        size_t n = 0;
+        for (;;) {
+                size_t off;
+                unsigned long long w;
+                int used = 0;
+                int k = sscanf(p, "*(unsigned long *) ((char *) $attachpy_page + %zu) = 0x%llx%n",
+                               &off, &w, &used);
+                ck_assert_msg(k == 2, "cannot read page write: %.80s", p);
+                ck_assert_msg(off % 8 == 0 && off + 8 <= AP_PAGE_SIZE, "offset %zu", off);
+                ck_assert_msg(!written[off / 8], "offset %zu written twice", off);
+                ck_assert_msg(w != 0, "a zero word is written at %zu", off);
+                written[off / 8] = true;
+                for (int b = 0; b < 8; b++)
+                        page[off + (size_t)b] = (unsigned char)(w >> (8 * b));
+                n++;
+                p += used;
+                if (strncmp(p, ", ", 2) == 0) {
+                        p += 2;
+                        continue;
+                }
+                ck_assert_str_eq(p, ")");
+                break;
+        }
+        ck_assert_uint_gt(n, 0);
+}
+
 START_TEST(test_gdb_page_writes) {
         gdb_values g = {.t = fake_target()};
         make_gdb_values(&g, AGENT, SESSION);
@@ -458,7 +756,63 @@ START_TEST(test_gdb_page_writes) {
         ck_assert_msg(memcmp(page, g.plan.page, AP_PAGE_SIZE) == 0,
                       "the page writes do not reproduce the plan's page");
         ck_assert_str_eq((const char *)page + AP_PAGE_OFFSET_SESSION, SESSION);
+        /* The trampoline and its slots travel too. */
+        extern const unsigned char ap_trampoline_code[];
+        ck_assert(memcmp(page + AP_PAGE_OFFSET_CODE, ap_trampoline_code, ap_trampoline_size()) ==
+                  0);
+        ck_assert_uint_eq(word_at(page, AP_PAGE_SLOT_MUNMAP), g.t.addr_munmap);
         ap_script_values_free(&g.v);
+}
+END_TEST
+
+START_TEST(test_lldb_page_writes) {
+        for (size_t len = 1; len <= 17; len++) {
+                char agent[64], session[64];
+                memset(agent, 'B', sizeof agent);
+                agent[0] = '/';
+                agent[len] = '\0';
+                snprintf(session, sizeof session, "/tmp/\xc3\xa9%.*s", (int)len,
+                         "0123456789abcdefghijklmnop");
+                ap_target t = fake_target();
+                ap_injection_plan plan;
+                ap_error err = AP_ERROR_INIT;
+                ck_assert_int_eq(ap_injection_plan_init(&plan, &t, agent, session, &err), 0);
+                ap_script_values v = {0};
+                ck_assert_int_eq(ap_backend_lldb.values(&v, &plan), 0);
+                unsigned char page[AP_PAGE_SIZE];
+                apply_lldb_page_writes(value_of(&v, "page_writes"), page);
+                ck_assert_msg(memcmp(page, plan.page, AP_PAGE_SIZE) == 0, "length %zu", len);
+                ap_script_values_free(&v);
+        }
+}
+END_TEST
+
+START_TEST(test_plan_set_cancel) {
+        /* A scheduled plan's page is written unarmed (cancel 1): a call whose
+         * debugger dies before its last step runs no code.  A direct plan's
+         * is armed.  The page writes carry the word. */
+        for (int m = 0; m < 2; m++) {
+                gdb_values g = {.t = fake_target()};
+                ap_error err = AP_ERROR_INIT;
+                ck_assert_int_eq(ap_injection_plan_init(&g.plan, &g.t, AGENT, SESSION, &err), 0);
+                g.plan.mode = m ? AP_PLAN_SCHEDULE : AP_PLAN_DIRECT;
+                ap_plan_set_cancel(&g.plan);
+                int32_t cancel, state;
+                memcpy(&cancel, g.plan.page + AP_PAGE_CANCEL, sizeof cancel);
+                memcpy(&state, g.plan.page + AP_PAGE_STATE, sizeof state);
+                ck_assert_int_eq(cancel, m ? AP_CANCEL_UNARMED : AP_CANCEL_ARMED);
+                ck_assert_int_eq(state, AP_TRAMPOLINE_QUEUED);
+                ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+                unsigned char page[AP_PAGE_SIZE];
+                apply_page_writes(value_of(&g.v, "page_writes"), page);
+                ck_assert(memcmp(page, g.plan.page, AP_PAGE_SIZE) == 0);
+                ap_script_values_free(&g.v);
+                ap_script_values lv = {0};
+                ck_assert_int_eq(ap_backend_lldb.values(&lv, &g.plan), 0);
+                apply_lldb_page_writes(value_of(&lv, "page_writes"), page);
+                ck_assert(memcmp(page, g.plan.page, AP_PAGE_SIZE) == 0);
+                ap_script_values_free(&lv);
+        }
 }
 END_TEST
 
@@ -482,48 +836,148 @@ START_TEST(test_gdb_page_writes_odd_lengths) {
 }
 END_TEST
 
-START_TEST(test_gdb_renders_real_script) {
-        /* The installed template and the backend agree: every placeholder has
-         * a value, every value is used, every marker the classifier reads is
-         * printed. */
+/* Render a real template from the source tree with the values attachpy
+ * gives it (inject.c render_script: common, pauses, the backend's). */
+static char *render_real(const ap_backend *b, ap_injection_plan *plan) {
         char *root = source_root();
+        const char *file = plan->mode == AP_PLAN_DIRECT ? b->direct_script : b->schedule_script;
         char *path = NULL;
-        ck_assert_int_ge(asprintf(&path, "%s/gdbscripts/inject.gdb", root), 0);
+        ck_assert_int_ge(asprintf(&path, "%s/%s/%s", root, b->script_dir, file), 0);
         char *text = NULL;
         int r = ap_read_file(path, 1024 * 1024, &text, NULL);
         ck_assert_msg(r == 0, "cannot read %s (set ATTACHPY_SOURCE_ROOT): %s", path,
                       strerror(errno));
-        gdb_values g = {.t = fake_target()};
-        ap_error err = AP_ERROR_INIT;
-        ck_assert_int_eq(ap_injection_plan_init(&g.plan, &g.t, AGENT, SESSION, &err), 0);
-        ck_assert_int_eq(ap_script_values_common(&g.v, &g.plan), 0);
-        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        ap_script_values v = {0};
+        ck_assert_int_eq(ap_script_values_common(&v, plan), 0);
+        ck_assert_int_eq(ap_script_values_pauses(&v, plan, b->pause), 0);
+        ck_assert_int_eq(b->values(&v, plan), 0);
+        /* Every value is used by the template (no value the script forgot). */
+        for (size_t i = 0; i < v.n; i++) {
+                char ph[96];
+                snprintf(ph, sizeof ph, "{{%s}}", v.vars[i].name);
+                ck_assert_msg(strstr(text, ph), "%s does not use %s", path, ph);
+        }
         char *script = NULL;
-        r = ap_template_render(text, g.v.vars, g.v.n, &script, &err);
-        ck_assert_msg(r == 0, "render: %s", err.message ? err.message : "");
+        ap_error err = AP_ERROR_INIT;
+        r = ap_template_render(text, v.vars, v.n, &script, &err);
+        ck_assert_msg(r == 0, "render %s: %s", path, err.message ? err.message : "");
         ck_assert_ptr_null(strstr(script, "{{"));
         ck_assert_ptr_null(strstr(script, "}}"));
-        ck_assert_ptr_nonnull(strstr(script, "\nattach 4242\n"));
-        ck_assert_ptr_nonnull(strstr(script, "break *0x7f10000060f0"));
-        ck_assert_ptr_nonnull(strstr(script, "0x7f0000103abc"));
-        /* The session path travels only as page bytes, never as text. */
+        /* The session and agent paths travel only as page bytes. */
         ck_assert_ptr_null(strstr(script, SESSION));
         ck_assert_ptr_null(strstr(script, AGENT));
-        static const char *const markers[] = {
-                "@@ATTACHPY:attached\\n",        "@@ATTACHPY:safepoint parked %d\\n",
-                "@@ATTACHPY:waiting %d\\n",      "@@ATTACHPY:interrupted\\n",
-                "@@ATTACHPY:safepoint breakpoint %d\\n", "@@ATTACHPY:mmap-failed\\n",
-                "@@ATTACHPY:dlopen-failed %s\\n", "@@ATTACHPY:dlsym-failed\\n",
-                "@@ATTACHPY:started %d\\n",      "@@ATTACHPY:detached\\n",
-        };
-        for (size_t i = 0; i < AP_ARRAY_SIZE(markers); i++)
-                ck_assert_msg(strstr(script, markers[i]), "marker %s not printed by the script",
-                              markers[i]);
-        free(script);
-        ap_script_values_free(&g.v);
+        /* No breakpoint, ever. */
+        ck_assert_ptr_null(strstr(script, "\nbreak "));
+        ck_assert_ptr_null(strstr(script, "breakpoint set"));
+        ap_script_values_free(&v);
         free(text);
         free(path);
         free(root);
+        return script;
+}
+
+static void plan_for(ap_injection_plan *plan, const ap_target *t, ap_plan_mode mode) {
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(plan, t, AGENT, SESSION, &err), 0);
+        plan->mode = mode;
+        plan->have_thread = true;
+        plan->thread = (ap_parked_thread){
+                .index = 2, .tid = 4243, .nr = 230, .sp = 0x7ffc00001230, .pc = 0x7f00000045a6};
+        plan->safepoint = mode == AP_PLAN_DIRECT ? "parked" : "pending";
+        plan->kind = AP_PARKED_WAITS;
+}
+
+static void assert_has(const char *script, const char *what, const char *file) {
+        ck_assert_msg(strstr(script, what), "%s: '%s' missing", file, what);
+}
+
+START_TEST(test_gdb_renders_real_scripts) {
+        ap_target t = fake_target();
+        ap_injection_plan plan;
+        for (int m = 0; m < 2; m++) {
+                ap_plan_mode mode = m ? AP_PLAN_SCHEDULE : AP_PLAN_DIRECT;
+                const char *file = m ? "schedule.gdb" : "direct.gdb";
+                plan_for(&plan, &t, mode);
+                char *script = render_real(&ap_backend_gdb, &plan);
+                assert_has(script, "\nattach 4242\n", file);
+                assert_has(script, "if *(unsigned long *) 0x7f1000001000 != 0x8b48c9ff485341f3\n",
+                           file);
+                if (mode == AP_PLAN_DIRECT) /* any thread parked in a blocking call */
+                        assert_has(script, "$orig_rax == 230 ||", file);
+                else
+                        assert_has(script, "$rsp == 0x7ffc00001230 && $pc == 0x7f00000045a6", file);
+                assert_has(script, "0x7f0000101000)((void *) 0, 4096, 7, 0x22, -1, 0)", file);
+                /* Markers the classifier reads, printed by the script. */
+                assert_has(script, "printf \"@@ATTACHPY:attached\\n\"", file);
+                assert_has(script, "printf \"@@ATTACHPY:mismatch\\n\"", file);
+                assert_has(script, "printf \"@@ATTACHPY:moved\\n\"", file);
+                assert_has(script, "printf \"@@ATTACHPY:mmap-failed\\n\"", file);
+                assert_has(script, "printf \"@@ATTACHPY:detached\\n\"", file);
+                if (mode == AP_PLAN_DIRECT) {
+                        char call[96];
+                        snprintf(call, sizeof call, "((char *) $attachpy_page + %zu))($attachpy_page)",
+                                 3072 + ap_trampoline_direct_offset());
+                        assert_has(script, call, file);
+                        assert_has(script, "@@ATTACHPY:safepoint parked %d\\n", file);
+                        assert_has(script, "@@ATTACHPY:started 0\\n", file);
+                        assert_has(script, "@@ATTACHPY:started %d\\n", file);
+                        assert_has(script, "@@ATTACHPY:dlopen-failed %s\\n", file);
+                        assert_has(script, "@@ATTACHPY:dlsym-failed\\n", file);
+                        assert_has(script, "$attachpy_page + 3624", file);
+                        ck_assert_ptr_null(strstr(script, "0x7f1000001000)((char *)"));
+                } else {
+                        assert_has(script, "0x7f1000001000)((char *) $attachpy_page + 3072, "
+                                           "$attachpy_page)",
+                                   file);
+                        assert_has(script, "@@ATTACHPY:scheduled 0x%lx %d\\n", file);
+                        assert_has(script, "@@ATTACHPY:armed\\n", file);
+                        assert_has(script, "((char *) $attachpy_page + 3620) = 0", file);
+                        ck_assert_ptr_null(strstr(script, "@@ATTACHPY:started"));
+                }
+                free(script);
+        }
+}
+END_TEST
+
+START_TEST(test_lldb_renders_real_scripts) {
+        ap_target t = fake_target();
+        ap_injection_plan plan;
+        for (int m = 0; m < 2; m++) {
+                ap_plan_mode mode = m ? AP_PLAN_SCHEDULE : AP_PLAN_DIRECT;
+                const char *file = m ? "schedule.lldb" : "direct.lldb";
+                plan_for(&plan, &t, mode);
+                char *script = render_real(&ap_backend_lldb, &plan);
+                assert_has(script, "\nprocess attach --pid 4242\n", file);
+                assert_has(script, "\nthread select 2\n", file);
+                assert_has(script, "`*(unsigned long *) 0x7f1000001000` = 10036493867862409715 || "
+                                   "echo @@ATTACHPY:mismatch",
+                           file);
+                assert_has(script, "*(unsigned long *) 0x7f1000001000 == 0x8b48c9ff485341f3UL", file);
+                assert_has(script, "$rsp == 0x7ffc00001230 && $pc == 0x7f00000045a6", file);
+                assert_has(script, "|| echo @@ATTACHPY:moved", file);
+                assert_has(script, "platform shell echo @@ATTACHPY:attached\n", file);
+                assert_has(script, "platform shell echo @@ATTACHPY:detached", file);
+                assert_has(script, "\nexpression -l c -- (void) (*(unsigned long *) ((char *) "
+                                   "$attachpy_page + 0) = ",
+                           file);
+                if (mode == AP_PLAN_DIRECT) {
+                        assert_has(script, "platform shell echo @@ATTACHPY:safepoint parked 2", file);
+                        assert_has(script, "echo @@ATTACHPY:started `$attachpy_rc`", file);
+                        assert_has(script, "echo @@ATTACHPY:dlopen-failed", file);
+                        assert_has(script, "echo @@ATTACHPY:dlsym-failed", file);
+                        assert_has(script, "tid 4243", file);
+                } else {
+                        assert_has(script, "|| echo @@ATTACHPY:armed", file);
+                        assert_has(script, "((char *) $attachpy_page + 3620) = 0", file);
+                        assert_has(script, "echo @@ATTACHPY:scheduled `(unsigned long) "
+                                           "$attachpy_page` `$attachpy_queued`",
+                                   file);
+                        assert_has(script, "0x7f1000001000)((char *) $attachpy_page + 3072, "
+                                           "$attachpy_page)",
+                                   file);
+                }
+                free(script);
+        }
 }
 END_TEST
 
@@ -665,10 +1119,11 @@ START_TEST(test_lldb_backend_table) {
         ck_assert_str_eq(ap_backend_lldb.name, "lldb");
         ck_assert_str_eq(ap_backend_lldb.package, "lldb");
         ck_assert_str_eq(ap_backend_lldb.script_dir, "lldbscripts");
-        ck_assert_ptr_nonnull(ap_backend_lldb.prepare);
-        ck_assert(!ap_backend_lldb.patience_sigint);
-        ck_assert(ap_backend_gdb.patience_sigint);
-        ck_assert_ptr_null(ap_backend_gdb.prepare);
+        ck_assert_str_eq(ap_backend_lldb.direct_script, "direct.lldb");
+        ck_assert_str_eq(ap_backend_lldb.schedule_script, "schedule.lldb");
+        /* lldb in batch mode ignores SIGINT during a called function: the
+         * CLI interrupts the target with SIGCONT (the script stops on it). */
+        ck_assert_int_eq(ap_backend_lldb.interrupt_target_signal, SIGCONT);
         ck_assert_int_eq(ap_backend_gdb.interrupt_target_signal, 0);
         char **v = ap_backend_lldb.argv("/usr/bin/lldb", "/tmp/s.lldb");
         ck_assert_ptr_nonnull(v);
@@ -679,16 +1134,6 @@ START_TEST(test_lldb_backend_table) {
         ck_assert_str_eq(v[4], "/tmp/s.lldb");
         ck_assert_ptr_null(v[5]);
         ap_strv_free(v);
-}
-END_TEST
-
-START_TEST(test_parked_syscall_lists) {
-        ck_assert(ap_parked_syscall(AP_PARKED_WAITS, 0));    /* read */
-        ck_assert(ap_parked_syscall(AP_PARKED_WAITS, 230));  /* clock_nanosleep */
-        ck_assert(!ap_parked_syscall(AP_PARKED_WAITS, 202)); /* futex */
-        ck_assert(!ap_parked_syscall(AP_PARKED_WAITS, 1));   /* write */
-        ck_assert(ap_parked_syscall(AP_PARKED_FUTEX, 202));
-        ck_assert(!ap_parked_syscall(AP_PARKED_FUTEX, 0));
 }
 END_TEST
 
@@ -717,6 +1162,259 @@ START_TEST(test_find_parked_thread_errors) {
         ck_assert_int_eq(t.index, 1);
         ck_assert_int_eq(t.nr, 34); /* pause */
         ck_assert(t.sp != 0 && t.pc != 0);
+}
+END_TEST
+
+/* ---- the plan's choice, from /proc ------------------------------------------ */
+
+/* Children of the test: they die with it (PR_SET_PDEATHSIG, alarm) even when
+ * an assertion ends the test before it kills them by pid. */
+static void child_guard(void) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        alarm(60);
+}
+
+static void end_child(pid_t pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+}
+
+static volatile unsigned long spin_counter;
+
+static void spin_forever(void) {
+        for (;;)
+                spin_counter++;
+}
+
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+
+static void *lock_waiter(void *arg) {
+        (void)arg;
+        pthread_mutex_lock(&held); /* blocks in a futex wait for ever */
+        return NULL;
+}
+
+/* A child whose main thread spins; with_waiter: and whose second thread
+ * waits for a lock.  Returns once /proc shows it so. */
+static pid_t spinning_child(bool with_waiter) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                child_guard();
+                if (with_waiter) {
+                        pthread_mutex_lock(&held);
+                        pthread_t th;
+                        if (pthread_create(&th, NULL, lock_waiter, NULL) != 0)
+                                _exit(3);
+                }
+                spin_forever();
+        }
+        if (with_waiter) {
+                ap_parked_thread t;
+                int found = 0;
+                for (int i = 0; i < 400 && found != 1; i++) {
+                        found = ap_find_parked_thread(pid, AP_PARKED_FUTEX, &t);
+                        if (found != 1)
+                                usleep(5000);
+                }
+                if (found != 1)
+                        end_child(pid);
+                ck_assert_int_eq(found, 1);
+        }
+        return pid;
+}
+
+static void *pause_forever(void *arg) {
+        (void)arg;
+        for (;;)
+                pause();
+        return NULL;
+}
+
+/* A child whose main thread waits in pthread_join (a futex) for a thread
+ * that sits in pause(). */
+static pid_t joining_child(void) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                child_guard();
+                pthread_t th;
+                if (pthread_create(&th, NULL, pause_forever, NULL) != 0)
+                        _exit(3);
+                pthread_join(th, NULL);
+                _exit(0);
+        }
+        /* Both threads where we want them. */
+        ap_parked_thread t, f;
+        for (int i = 0; i < 400; i++) {
+                if (ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1 &&
+                    ap_find_parked_thread(pid, AP_PARKED_FUTEX, &f) == 1 && f.tid == pid)
+                        return pid;
+                usleep(5000);
+        }
+        end_child(pid);
+        ck_abort_msg("the joining child never settled");
+        return -1;
+}
+
+static pid_t pausing_child(void) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                child_guard();
+                for (;;)
+                        pause();
+        }
+        ap_parked_thread t;
+        for (int i = 0; i < 400; i++) {
+                if (ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1)
+                        return pid;
+                usleep(5000);
+        }
+        end_child(pid);
+        ck_abort_msg("the pausing child never paused");
+        return -1;
+}
+
+static void plan_of(ap_injection_plan *plan, ap_target *t, pid_t pid) {
+        *t = fake_target();
+        t->pid = pid;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(plan, t, AGENT, SESSION, &err), 0);
+}
+
+START_TEST(test_plan_choose_parked) {
+        pid_t pid = pausing_child();
+        ap_target t;
+        ap_injection_plan any, sched, waiter;
+        plan_of(&any, &t, pid);
+        sched = waiter = any;
+        int r = ap_plan_choose(&any, AP_WANT_ANY);
+        int rs = ap_plan_choose(&sched, AP_WANT_SCHEDULE);
+        int rw = ap_plan_choose(&waiter, AP_WANT_WAITER);
+        end_child(pid);
+        /* Direct, in the main thread parked in pause(). */
+        ck_assert_int_eq(r, 1);
+        ck_assert_int_eq(any.mode, AP_PLAN_DIRECT);
+        ck_assert_str_eq(any.safepoint, "parked");
+        ck_assert_int_eq(any.kind, AP_PARKED_WAITS);
+        ck_assert(any.have_thread);
+        ck_assert_int_eq(any.thread.tid, pid);
+        ck_assert_int_eq(any.thread.index, 1);
+        ck_assert_int_eq(any.thread.nr, SYS_pause);
+        /* Told to schedule (the direct plan's thread moved): scheduled,
+         * with the calls made in that thread. */
+        ck_assert_int_eq(rs, 1);
+        ck_assert_int_eq(sched.mode, AP_PLAN_SCHEDULE);
+        ck_assert_str_eq(sched.safepoint, "pending");
+        ck_assert(sched.have_thread);
+        ck_assert_int_eq(sched.thread.tid, pid);
+        /* A waiter: the parked thread too. */
+        ck_assert_int_eq(rw, 1);
+        ck_assert_int_eq(waiter.mode, AP_PLAN_DIRECT);
+        ck_assert_str_eq(waiter.safepoint, "parked");
+}
+END_TEST
+
+START_TEST(test_plan_choose_schedule_main) {
+        /* Nothing in a system call: schedule, the calls in the main thread;
+         * and no waiter to fall back to. */
+        pid_t pid = spinning_child(false);
+        usleep(20000);
+        ap_target t;
+        ap_injection_plan plan, waiter;
+        plan_of(&plan, &t, pid);
+        waiter = plan;
+        int r = ap_plan_choose(&plan, AP_WANT_ANY);
+        int rw = ap_plan_choose(&waiter, AP_WANT_WAITER);
+        end_child(pid);
+        ck_assert_int_eq(r, 1);
+        ck_assert_int_eq(plan.mode, AP_PLAN_SCHEDULE);
+        ck_assert_str_eq(plan.safepoint, "pending");
+        ck_assert(!plan.have_thread);
+        ck_assert_int_eq(rw, 0);
+        ck_assert(!waiter.have_thread);
+}
+END_TEST
+
+START_TEST(test_plan_choose_futex) {
+        /* The main thread runs, a second thread waits for a lock. */
+        pid_t pid = spinning_child(true);
+        ap_target t;
+        ap_injection_plan plan, fut;
+        plan_of(&plan, &t, pid);
+        fut = plan;
+        int r = ap_plan_choose(&plan, AP_WANT_ANY);
+        int rf = ap_plan_choose(&fut, AP_WANT_WAITER);
+        end_child(pid);
+        /* First: schedule, with the calls made in the waiting thread (it is
+         * in a system call, so in no critical section). */
+        ck_assert_int_eq(r, 1);
+        ck_assert_int_eq(plan.mode, AP_PLAN_SCHEDULE);
+        ck_assert_str_eq(plan.safepoint, "pending");
+        ck_assert(plan.have_thread);
+        ck_assert_int_ne(plan.thread.tid, pid);
+        ck_assert_int_eq(plan.thread.index, 2);
+        ck_assert_int_eq(plan.thread.nr, SYS_futex);
+        /* The fallback: call directly in the futex waiter. */
+        ck_assert_int_eq(rf, 1);
+        ck_assert_int_eq(fut.mode, AP_PLAN_DIRECT);
+        ck_assert_str_eq(fut.safepoint, "futex");
+        ck_assert_int_eq(fut.kind, AP_PARKED_FUTEX);
+        ck_assert(fut.have_thread);
+        ck_assert_int_eq(fut.thread.tid, plan.thread.tid);
+        ck_assert_int_eq(fut.thread.nr, SYS_futex);
+        ck_assert(fut.thread.sp != 0 && fut.thread.pc != 0);
+}
+END_TEST
+
+START_TEST(test_plan_choose_main_first) {
+        /* The main thread waits in a join (futex), another thread sits in
+         * pause().  Any: the parked thread.  A waiter: the main thread
+         * first, in its futex wait. */
+        pid_t pid = joining_child();
+        ap_target t;
+        ap_injection_plan any, waiter;
+        plan_of(&any, &t, pid);
+        waiter = any;
+        int r = ap_plan_choose(&any, AP_WANT_ANY);
+        int rw = ap_plan_choose(&waiter, AP_WANT_WAITER);
+        end_child(pid);
+        ck_assert_int_eq(r, 1);
+        ck_assert_int_eq(any.mode, AP_PLAN_DIRECT);
+        ck_assert_str_eq(any.safepoint, "parked");
+        ck_assert_int_ne(any.thread.tid, pid);
+        ck_assert_int_eq(any.thread.nr, SYS_pause);
+        ck_assert_int_eq(rw, 1);
+        ck_assert_int_eq(waiter.mode, AP_PLAN_DIRECT);
+        ck_assert_str_eq(waiter.safepoint, "futex");
+        ck_assert_int_eq(waiter.kind, AP_PARKED_FUTEX);
+        ck_assert_int_eq(waiter.thread.tid, pid);
+        ck_assert_int_eq(waiter.thread.index, 1);
+}
+END_TEST
+
+START_TEST(test_all_threads_blocked) {
+        ck_assert(!ap_all_threads_blocked(0x7ffffff0));
+        pid_t spin = spinning_child(false);
+        pid_t idle = fork();
+        ck_assert_int_ge(idle, 0);
+        if (idle == 0) {
+                child_guard();
+                for (;;)
+                        pause();
+        }
+        bool blocked = false;
+        for (int i = 0; i < 400 && !blocked; i++) {
+                blocked = ap_all_threads_blocked(idle);
+                if (!blocked)
+                        usleep(5000);
+        }
+        bool spinning = ap_all_threads_blocked(spin);
+        end_child(spin);
+        end_child(idle);
+        ck_assert(blocked);
+        ck_assert(!spinning);
 }
 END_TEST
 
@@ -768,24 +1466,40 @@ END_TEST
 static Suite *backend_suite(void) {
         Suite *s = suite_create("backend");
         TCase *tc = tcase_create("common");
+        tcase_add_test(tc, test_parked_syscall_kinds);
+        tcase_add_test(tc, test_thread_guard_text);
         tcase_add_test(tc, test_parked_condition);
-        tcase_add_test(tc, test_parked_condition_other_registers);
-        tcase_add_test(tc, test_futex_condition);
+        tcase_add_test(tc, test_plan_guard_and_faults);
         tcase_add_test(tc, test_plan_page_layout);
+        tcase_add_test(tc, test_trampoline_size);
         tcase_add_test(tc, test_plan_length_limits);
-        tcase_add_test(tc, test_values_common);
+        tcase_add_test(tc, test_values_common_schedule);
+        tcase_add_test(tc, test_values_common_direct);
+        tcase_add_test(tc, test_values_pauses);
         tcase_add_test(tc, test_values_limit);
         suite_add_tcase(s, tc);
 
-        tc = tcase_create("gdb");
+        tc = tcase_create("choose");
+        tcase_set_timeout(tc, 20);
+        tcase_add_test(tc, test_plan_choose_parked);
+        tcase_add_test(tc, test_plan_choose_schedule_main);
+        tcase_add_test(tc, test_plan_choose_futex);
+        tcase_add_test(tc, test_plan_choose_main_first);
+        tcase_add_test(tc, test_all_threads_blocked);
+        tcase_add_test(tc, test_find_parked_thread_errors);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("scripts");
         tcase_add_test(tc, test_gdb_table);
         tcase_add_test(tc, test_gdb_argv);
         tcase_add_test(tc, test_gdb_values_names);
-        tcase_add_test(tc, test_gdb_break_commands);
-        tcase_add_test(tc, test_gdb_no_safepoints);
+        tcase_add_test(tc, test_lldb_values_names);
         tcase_add_test(tc, test_gdb_page_writes);
         tcase_add_test(tc, test_gdb_page_writes_odd_lengths);
-        tcase_add_test(tc, test_gdb_renders_real_script);
+        tcase_add_test(tc, test_plan_set_cancel);
+        tcase_add_test(tc, test_lldb_page_writes);
+        tcase_add_test(tc, test_gdb_renders_real_scripts);
+        tcase_add_test(tc, test_lldb_renders_real_scripts);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("environment");
@@ -794,8 +1508,6 @@ static Suite *backend_suite(void) {
         tcase_add_test(tc, test_select_lldb_missing);
         tcase_add_test(tc, test_select_lldb);
         tcase_add_test(tc, test_lldb_backend_table);
-        tcase_add_test(tc, test_parked_syscall_lists);
-        tcase_add_test(tc, test_find_parked_thread_errors);
         tcase_add_test(tc, test_select_gdb_missing);
         tcase_add_test(tc, test_select_gdb_on_path);
         suite_add_tcase(s, tc);

@@ -115,58 +115,101 @@ typedef struct expectation {
         ap_code code;
         ap_stage stage;
         const char *safepoint; /* "" when none was reached */
-        bool interrupted;
         bool has_start_rc;
         int start_rc;
+        bool scheduled; /* a "scheduled" marker: queued with Py_AddPendingCall */
+        int queue_rc;
+        bool armed; /* the script armed the queued call */
+        bool moved, mismatch;
         const char *message[4]; /* fragments of the message */
         const char *hint;       /* a fragment of the hint, or NULL */
 } expectation;
 
+/* What each recorded transcript must classify as.  Recorded with
+ * tests/unit/record-transcripts.sh (faults provoked with ATTACHPY_FAULT,
+ * cli/fault.h). */
+#define OK_DIRECT(n, sp) {.name = n, .rc = 0, .code = AP_OK, .stage = AP_STAGE_DETACHED, \
+                          .safepoint = sp, .has_start_rc = true, .start_rc = 0}
+#define OK_SCHEDULED(n) {.name = n, .rc = 0, .code = AP_OK, .stage = AP_STAGE_DETACHED, \
+                         .safepoint = "", .scheduled = true, .queue_rc = 0, .armed = true}
 static const expectation recorded[] = {
-        {"idle-parked", 0, AP_OK, AP_STAGE_DETACHED, "parked", false, true, 0, {NULL}, NULL},
-        {"busy-breakpoint", 0, AP_OK, AP_STAGE_DETACHED, "breakpoint", false, true, 0, {NULL},
-         NULL},
-        {"lockwait-futex", 0, AP_OK, AP_STAGE_DETACHED, "futex", false, true, 0, {NULL}, NULL},
-        {"timeout-waiting", -1, AP_ERR_TIMEOUT, AP_STAGE_WAITING, "", true, false, 0,
-         {"process %PID% did not reach a safe point within 3 s", "nothing was injected", NULL},
-         "longer --timeout"},
-        {"dlopen-failed", -1, AP_ERR_INJECTION_FAILED, AP_STAGE_DETACHED, "parked", false, false,
-         0,
-         {"process %PID% could not load the attachpy agent: ", "/not-an-elf.so: file too short",
-          NULL},
-         "agent library"},
-        {"target-exited", -1, AP_ERR_TARGET_EXITED, AP_STAGE_WAITING, "", false, false, 0,
-         {"process %PID% exited while attachpy was attached to it", NULL},
-         NULL},
-        {"target-killed", -1, AP_ERR_TARGET_EXITED, AP_STAGE_WAITING, "", false, false, 0,
-         {"process %PID% was killed by a signal while attachpy was attached to it", NULL},
-         NULL},
-        {"debugger-killed", -1, AP_ERR_DEBUGGER_FAILED, AP_STAGE_WAITING, "", false, false, 0,
-         {"gdb was killed by signal 9 (", "while waiting for a safe point",
-          "; it said: ", NULL},
-         "--verbose"},
-        {"no-such-process", -1, AP_ERR_TARGET_EXITED, AP_STAGE_NONE, "", false, false, 0,
-         {"process %PID% exited before gdb could attach to it", NULL},
-         "nothing left"},
-        {"permission-denied", -1, AP_ERR_PERMISSION_DENIED, AP_STAGE_NONE, "", false, false, 0,
-         {"the kernel did not allow gdb to trace process %PID%", NULL},
-         "ptrace_scope"},
+        /* gdb: every thread sleeps; the trampoline called in the main
+         * thread, parked in clock_nanosleep. */
+        OK_DIRECT("idle-parked", "parked"),
+        /* gdb: the main thread runs bytecode; the trampoline queued. */
+        OK_SCHEDULED("busy-scheduled"),
+        /* gdb: every thread in a futex wait: queued first; the call did
+         * not run, was withdrawn, and the second run called in a futex
+         * waiter. */
+        OK_SCHEDULED("lockwait-scheduled"),
+        OK_DIRECT("lockwait-futex", "futex"),
+        /* ATTACHPY_FAULT=moved: the thread guard failed. */
+        {.name = "moved", .rc = -1, .code = AP_ERR_INJECTION_FAILED, .stage = AP_STAGE_ATTACHED,
+         .safepoint = "", .moved = true,
+         .message = {"process %PID% was no longer where attachpy saw it when gdb stopped it",
+                     "nothing was injected", NULL},
+         .hint = "again"},
+        /* ATTACHPY_FAULT=wrong-code: Py_AddPendingCall's bytes differ. */
+        {.name = "mismatch", .rc = -1, .code = AP_ERR_INJECTION_FAILED, .stage = AP_STAGE_ATTACHED,
+         .safepoint = "", .mismatch = true,
+         .message = {"process %PID% is not the program attachpy inspected", NULL},
+         .hint = "nothing was injected"},
+        /* ATTACHPY_AGENT=a text file: dlopen's error in the message. */
+        {.name = "dlopen-failed", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_DETACHED, .safepoint = "parked",
+         .message = {"process %PID% could not load the attachpy agent: ",
+                     "/not-an-elf.so: ", NULL},
+         .hint = "agent library"},
+        /* The target SIGKILLed while gdb held it (pause-after:attached):
+         * gdb's next read fails with "Cannot access memory", which the
+         * transcript alone cannot tell from a changed memory map.  (Reported
+         * to the lead: a dead target shows as INJECTION_FAILED unless
+         * inject.c looks at /proc afterwards.) */
+        {.name = "target-killed", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_ATTACHED, .safepoint = "",
+         .message = {"gdb could not access the memory of process %PID%", NULL},
+         .hint = "run attachpy again"},
+        /* gdb SIGKILLed after it queued the call and before it armed it
+         * (pause-after:called, a busy target): queued, not armed. */
+        {.name = "debugger-killed-unarmed", .rc = 0, .code = AP_OK, .stage = AP_STAGE_STARTED,
+         .safepoint = "", .scheduled = true, .queue_rc = 0, .armed = false},
+        /* gdb SIGKILLed after it mapped the page (pause-after:mapped). */
+        {.name = "debugger-killed", .rc = -1, .code = AP_ERR_DEBUGGER_FAILED,
+         .stage = AP_STAGE_SAFEPOINT, .safepoint = "parked",
+         .message = {"gdb was killed by signal 9 (", "while loading the agent", NULL},
+         .hint = "--verbose"},
+        {.name = "no-such-process", .rc = -1, .code = AP_ERR_TARGET_EXITED, .stage = AP_STAGE_NONE,
+         .safepoint = "", .message = {"process %PID% exited before gdb could attach to it", NULL},
+         .hint = "nothing left"},
+        {.name = "permission-denied", .rc = -1, .code = AP_ERR_PERMISSION_DENIED,
+         .stage = AP_STAGE_NONE, .safepoint = "",
+         .message = {"the kernel did not allow gdb to trace process %PID%", NULL},
+         .hint = "ptrace_scope"},
         /* lldb 14 (cli/backend_lldb.c): every transcript starts with the
          * traceback of its missing Python, and echoes each command. */
-        {"lldb-idle-parked", 0, AP_OK, AP_STAGE_DETACHED, "parked", false, true, 0, {NULL}, NULL},
-        {"lldb-busy-breakpoint", 0, AP_OK, AP_STAGE_DETACHED, "breakpoint", false, true, 0,
-         {NULL}, NULL},
-        {"lldb-lockwait-futex", 0, AP_OK, AP_STAGE_DETACHED, "futex", false, true, 0, {NULL},
-         NULL},
-        {"lldb-timeout-waiting", -1, AP_ERR_TIMEOUT, AP_STAGE_WAITING, "", false, false, 0,
-         {"process %PID% did not reach a safe point within 3 s", "nothing was injected", NULL},
-         "longer --timeout"},
-        {"lldb-dlopen-failed", -1, AP_ERR_INJECTION_FAILED, AP_STAGE_DETACHED, "parked", false,
-         false, 0, {"process %PID% could not load the attachpy agent", NULL}, "agent library"},
-        {"lldb-no-such-process", -1, AP_ERR_TARGET_EXITED, AP_STAGE_NONE, "", false, false, 0,
-         {"process %PID% exited before lldb could attach to it", NULL}, "nothing left"},
-        {"lldb-permission-denied", -1, AP_ERR_PERMISSION_DENIED, AP_STAGE_NONE, "", false, false,
-         0, {"the kernel did not allow lldb to trace process %PID%", NULL}, "ptrace_scope"},
+        OK_DIRECT("lldb-idle-parked", "parked"),
+        OK_SCHEDULED("lldb-busy-scheduled"),
+        {.name = "lldb-dlopen-failed", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_DETACHED, .safepoint = "parked",
+         .message = {"process %PID% could not load the attachpy agent", NULL},
+         .hint = "agent library"},
+        {.name = "lldb-mismatch", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_ATTACHED, .safepoint = "", .mismatch = true,
+         .message = {"process %PID% is not the program attachpy inspected", NULL},
+         .hint = "nothing was injected"},
+        {.name = "lldb-moved", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_ATTACHED, .safepoint = "", .moved = true,
+         .message = {"process %PID% was no longer where attachpy saw it when lldb stopped it",
+                     NULL},
+         .hint = "again"},
+        {.name = "lldb-no-such-process", .rc = -1, .code = AP_ERR_TARGET_EXITED,
+         .stage = AP_STAGE_NONE, .safepoint = "",
+         .message = {"process %PID% exited before lldb could attach to it", NULL},
+         .hint = "nothing left"},
+        {.name = "lldb-permission-denied", .rc = -1, .code = AP_ERR_PERMISSION_DENIED,
+         .stage = AP_STAGE_NONE, .safepoint = "",
+         .message = {"the kernel did not allow lldb to trace process %PID%", NULL},
+         .hint = "ptrace_scope"},
 };
 
 /* Fixtures named lldb-* were recorded with lldb. */
@@ -191,8 +234,16 @@ static void check_expectation(const expectation *x, const char *text, pid_t pid,
         ck_assert_msg(o.stage == x->stage, "%s: stage %d, want %d", x->name, o.stage, x->stage);
         ck_assert_msg(strcmp(o.safepoint, x->safepoint) == 0, "%s: safepoint '%s', want '%s'",
                       x->name, o.safepoint, x->safepoint);
-        ck_assert_msg(o.interrupted == x->interrupted, "%s: interrupted %d", x->name,
-                      o.interrupted);
+        ck_assert_msg(o.scheduled == x->scheduled, "%s: scheduled %d", x->name, o.scheduled);
+        if (x->scheduled) {
+                ck_assert_msg(o.queue_rc == x->queue_rc, "%s: queue_rc %d", x->name, o.queue_rc);
+                /* A page address, page-aligned, in user space. */
+                ck_assert_msg(o.page != 0 && o.page % 4096 == 0 && o.page < (1ULL << 47),
+                              "%s: page %#llx", x->name, o.page);
+        }
+        ck_assert_msg(o.armed == x->armed, "%s: armed %d", x->name, o.armed);
+        ck_assert_msg(o.moved == x->moved, "%s: moved %d", x->name, o.moved);
+        ck_assert_msg(o.mismatch == x->mismatch, "%s: mismatch %d", x->name, o.mismatch);
         ck_assert_msg(o.has_start_rc == x->has_start_rc, "%s: has_start_rc %d", x->name,
                       o.has_start_rc);
         if (x->has_start_rc)
@@ -414,8 +465,10 @@ START_TEST(test_lldb_guard_failed) {
         ck_assert_int_eq(classify_lldb(text, &exit1, &o, &err), -1);
         ck_assert_int_eq(o.stage, AP_STAGE_ATTACHED);
         ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
-        ck_assert_msg(strstr(err.message, "process 4242 was not at the safe point"), "%s",
-                      err.message);
+        ck_assert_msg(strstr(err.message, "process 4242 was not where attachpy expected it when "
+                                          "lldb stopped it"),
+                      "%s", err.message);
+        ck_assert_msg(strstr(err.message, "nothing was injected"), "%s", err.message);
         ck_assert_msg(err.hint && strstr(err.hint, "again"), "%s", err.hint ? err.hint : "");
         ap_error_clear(&err);
 }
@@ -442,12 +495,12 @@ START_TEST(test_started_even_if_gdb_then_died) {
         ap_debugger_end killed = {.exited = false, .term_signal = SIGKILL, .timeout_s = 30};
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
-        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:safepoint breakpoint 1\n"
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:safepoint futex 1\n"
                                   "@@ATTACHPY:started 0\n",
                                   &killed, &o, &err),
                          0);
         ck_assert_int_eq(o.stage, AP_STAGE_STARTED);
-        ck_assert_str_eq(o.safepoint, "breakpoint");
+        ck_assert_str_eq(o.safepoint, "futex");
 }
 END_TEST
 
@@ -525,34 +578,200 @@ START_TEST(test_started_without_number) {
 }
 END_TEST
 
-START_TEST(test_deadline_while_waiting) {
+START_TEST(test_deadline_after_attach) {
         ap_debugger_end end = {.exited = true, .exit_code = 0, .deadline_hit = true,
                                .timeout_s = 2.5};
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
-        /* Even when gdb did not get to print "interrupted". */
-        ck_assert_int_eq(classify("@@ATTACHPY:attached\nBreakpoint 1 at 0x1\n@@ATTACHPY:waiting 0\n",
-                                  &end, &o, &err),
-                         -1);
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n", &end, &o, &err), -1);
         ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
-        ck_assert_int_eq(o.stage, AP_STAGE_WAITING);
-        ck_assert_msg(strstr(err.message, "process 4242 did not reach a safe point within 2.5 s"),
+        ck_assert_int_eq(o.stage, AP_STAGE_ATTACHED);
+        ck_assert_msg(strstr(err.message, "gdb did not finish within 2.5 s (after attaching); the "
+                                          "code did not run"),
                       "%s", err.message);
-        ck_assert_msg(strstr(err.message, "nothing was injected"), "%s", err.message);
         ck_assert_msg(err.hint && strstr(err.hint, "--timeout"), "%s", err.hint);
         ap_error_clear(&err);
 }
 END_TEST
 
-START_TEST(test_interrupted_marker_alone) {
+START_TEST(test_cancelled) {
+        /* attachpy was asked to stop (a signal): TIMEOUT, whatever the
+         * debugger said, with the stage in the message. */
+        ap_debugger_end end = {.exited = false, .term_signal = SIGINT, .cancelled = true,
+                               .timeout_s = 30};
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
-        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:waiting 0\n"
-                                  "@@ATTACHPY:interrupted\n",
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 1\n"
+                                  "Quit\n",
+                                  &end, &o, &err),
+                         -1);
+        ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
+        ck_assert_msg(strstr(err.message, "attachpy was interrupted while loading the agent; the "
+                                          "code did not run"),
+                      "%s", err.message);
+        ck_assert_msg(err.hint && strstr(err.hint, "process 4242 runs on"), "%s",
+                      err.hint ? err.hint : "");
+        ap_error_clear(&err);
+        /* Cancelled wins over a deadline at the same time. */
+        end.deadline_hit = true;
+        ck_assert_int_eq(classify("", &end, &o, &err), -1);
+        ck_assert_msg(strstr(err.message, "attachpy was interrupted before attaching"), "%s",
+                      err.message);
+        ap_error_clear(&err);
+}
+END_TEST
+
+START_TEST(test_scheduled) {
+        /* gdb prints the page in hex, lldb in decimal. */
+        static const struct {
+                const char *line;
+                unsigned long long page;
+        } table[] = {
+                {"@@ATTACHPY:scheduled 0x7f12a4c3d000 0", 0x7f12a4c3d000ULL},
+                {"@@ATTACHPY:scheduled 139718420025344 0", 139718420025344ULL},
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(table); i++) {
+                char text[256];
+                snprintf(text, sizeof text, "@@ATTACHPY:attached\n%s\n@@ATTACHPY:detached\n",
+                         table[i].line);
+                ap_transcript_outcome o;
+                ap_error err = AP_ERROR_INIT;
+                ck_assert_int_eq(classify(text, &exit0, &o, &err), 0);
+                ck_assert(!ap_error_is_set(&err));
+                ck_assert(o.scheduled);
+                ck_assert_uint_eq(o.page, table[i].page);
+                ck_assert_int_eq(o.queue_rc, 0);
+                ck_assert(!o.has_start_rc);
+                ck_assert_str_eq(o.safepoint, "");
+                ck_assert_int_eq(o.stage, AP_STAGE_DETACHED);
+                /* Queued counts as started while the debugger runs. */
+                snprintf(text, sizeof text, "@@ATTACHPY:attached\n%s\n", table[i].line);
+                ck_assert_int_eq(ap_transcript_stage(text), AP_STAGE_STARTED);
+        }
+}
+END_TEST
+
+START_TEST(test_scheduled_then_debugger_killed) {
+        /* Queued is queued: a debugger killed before "detached" does not
+         * undo it (the kernel detaches the target). */
+        ap_debugger_end killed = {.exited = false, .term_signal = SIGKILL, .timeout_s = 30};
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x1000 0\n", &killed,
+                                  &o, &err),
+                         0);
+        ck_assert(o.scheduled);
+        ck_assert_uint_eq(o.page, 0x1000);
+        ck_assert_int_eq(o.stage, AP_STAGE_STARTED);
+}
+END_TEST
+
+START_TEST(test_scheduled_armed) {
+        /* "armed": the script's last step; its absence (the debugger died
+         * between queueing and arming) still classifies as queued, and the
+         * outcome says the CLI must arm the call itself. */
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x2000 0\n"
+                                  "@@ATTACHPY:armed\n@@ATTACHPY:detached\n",
+                                  &exit0, &o, &err),
+                         0);
+        ck_assert(o.scheduled && o.armed);
+        ap_debugger_end killed = {.exited = false, .term_signal = SIGKILL, .timeout_s = 30};
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x2000 0\n", &killed,
+                                  &o, &err),
+                         0);
+        ck_assert(o.scheduled && !o.armed);
+        ck_assert_uint_eq(o.page, 0x2000);
+        /* The word alone is the marker. */
+        ck_assert_int_eq(classify("@@ATTACHPY:scheduled 0x2000 0\n@@ATTACHPY:armedx\n", &exit0, &o,
+                                  &err),
+                         0);
+        ck_assert(!o.armed);
+}
+END_TEST
+
+START_TEST(test_scheduled_refused) {
+        /* Py_AddPendingCall returned -1 (a full queue, a finalizing
+         * interpreter): a failure, and the stage stays short of started. */
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x7f0000001000 -1\n"
+                                  "@@ATTACHPY:detached\n",
                                   &exit0, &o, &err),
                          -1);
-        ck_assert(o.interrupted);
-        ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
+        ck_assert(o.scheduled);
+        ck_assert_int_eq(o.queue_rc, -1);
+        ck_assert_uint_eq(o.page, 0x7f0000001000ULL);
+        ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+        ck_assert_msg(strstr(err.message, "process 4242 did not accept a pending call "
+                                          "(Py_AddPendingCall returned -1)"),
+                      "%s", err.message);
+        ck_assert_ptr_nonnull(err.hint);
+        ap_error_clear(&err);
+        ck_assert_int_eq(ap_transcript_stage("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x1000 -1\n"),
+                         AP_STAGE_ATTACHED);
+}
+END_TEST
+
+START_TEST(test_scheduled_malformed) {
+        /* A "scheduled" marker without a page or without a result is no
+         * evidence of a queued call. */
+        static const char *const texts[] = {
+                "@@ATTACHPY:attached\n@@ATTACHPY:scheduled\n",
+                "@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x1000\n",
+                "@@ATTACHPY:attached\n@@ATTACHPY:scheduled zz 0\n",
+                "@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x1000 x\n",
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(texts); i++) {
+                ap_transcript_outcome o;
+                ap_error err = AP_ERROR_INIT;
+                ck_assert_int_eq(classify(texts[i], &exit0, &o, &err), -1);
+                ck_assert_msg(!o.scheduled, "case %zu", i);
+                ck_assert_int_eq(o.stage, AP_STAGE_ATTACHED);
+                ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
+                ap_error_clear(&err);
+        }
+}
+END_TEST
+
+START_TEST(test_moved_and_mismatch) {
+        ap_transcript_outcome o;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:moved\n", &exit0, &o, &err), -1);
+        ck_assert(o.moved);
+        ck_assert(!o.mismatch);
+        ck_assert_int_eq(o.stage, AP_STAGE_ATTACHED);
+        ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+        ck_assert_msg(strstr(err.message, "process 4242 was no longer where attachpy saw it when "
+                                          "gdb stopped it; nothing was injected"),
+                      "%s", err.message);
+        ap_error_clear(&err);
+
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:mismatch\n", &exit0, &o, &err),
+                         -1);
+        ck_assert(o.mismatch);
+        ck_assert(!o.moved);
+        ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+        ck_assert_msg(strstr(err.message, "process 4242 is not the program attachpy inspected"),
+                      "%s", err.message);
+        ck_assert_msg(err.hint && strstr(err.hint, "nothing was injected"), "%s",
+                      err.hint ? err.hint : "");
+        ap_error_clear(&err);
+
+        /* Either one beats a deadline or a killed debugger: the marker says
+         * what happened. */
+        ap_debugger_end end = {.exited = false, .term_signal = SIGKILL, .deadline_hit = true,
+                               .timeout_s = 1};
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:moved\n", &end, &o, &err), -1);
+        ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
+        ap_error_clear(&err);
+        /* Marker words are whole words. */
+        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:movedx\n@@ATTACHPY:mismatched\n",
+                                  &exit0, &o, &err),
+                         -1);
+        ck_assert(!o.moved && !o.mismatch);
+        ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
         ap_error_clear(&err);
 }
 END_TEST
@@ -766,11 +985,12 @@ START_TEST(test_stage_words_order) {
         } table[] = {
                 {"", AP_STAGE_NONE},
                 {"@@ATTACHPY:attached", AP_STAGE_ATTACHED},
-                {"@@ATTACHPY:attached\n@@ATTACHPY:waiting 1\n", AP_STAGE_WAITING},
-                {"@@ATTACHPY:waiting 1\n@@ATTACHPY:safepoint breakpoint 2\n", AP_STAGE_SAFEPOINT},
+                {"@@ATTACHPY:attached\n@@ATTACHPY:moved\n", AP_STAGE_ATTACHED},
+                {"@@ATTACHPY:attached\n@@ATTACHPY:safepoint futex 2\n", AP_STAGE_SAFEPOINT},
+                {"@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x1000 0\n", AP_STAGE_STARTED},
                 {"@@ATTACHPY:started 0\n", AP_STAGE_STARTED},
                 {"@@ATTACHPY:detached\n@@ATTACHPY:attached\n", AP_STAGE_DETACHED},
-                {"@@ATTACHPY:interrupted\n", AP_STAGE_NONE},
+                {"@@ATTACHPY:interrupted\n@@ATTACHPY:waiting 1\n", AP_STAGE_NONE},
                 {"@@ATTACHPY:attached\r\n", AP_STAGE_ATTACHED},
                 {"\n\n\r\n@@ATTACHPY:attached\n\n", AP_STAGE_ATTACHED},
         };
@@ -801,8 +1021,14 @@ static Suite *transcript_suite(void) {
         tcase_add_test(tc, test_start_error_texts);
         tcase_add_test(tc, test_start_error_unknown_code);
         tcase_add_test(tc, test_started_without_number);
-        tcase_add_test(tc, test_deadline_while_waiting);
-        tcase_add_test(tc, test_interrupted_marker_alone);
+        tcase_add_test(tc, test_deadline_after_attach);
+        tcase_add_test(tc, test_cancelled);
+        tcase_add_test(tc, test_scheduled);
+        tcase_add_test(tc, test_scheduled_then_debugger_killed);
+        tcase_add_test(tc, test_scheduled_armed);
+        tcase_add_test(tc, test_scheduled_refused);
+        tcase_add_test(tc, test_scheduled_malformed);
+        tcase_add_test(tc, test_moved_and_mismatch);
         tcase_add_test(tc, test_deadline_before_attach);
         tcase_add_test(tc, test_deadline_while_loading);
         tcase_add_test(tc, test_killed_by_signal);

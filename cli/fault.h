@@ -1,0 +1,41 @@
+/* fault.h: fault injection for the test suite (after CRIU's CRIU_FAULT).
+ *
+ * ATTACHPY_FAULT is a comma-separated list; unknown words are ignored.  It
+ * exists so that tests can reproduce, deterministically, faults that real
+ * life produces only by chance; it never changes what the debugger does in
+ * the target beyond pausing or failing a check, and is documented in
+ * docs/architecture.md.
+ *
+ *   pause-after:STEP  the debugger script prints "@@ATTACHPY:paused STEP"
+ *                     and sleeps 3 s after STEP (attached, thread, mapped,
+ *                     written, called): the test kills the debugger there.
+ *   wrong-code        the script's check of the target's code fails, as
+ *                     for a PID reused by another program.
+ *   moved             the first script's thread guard fails, as for a
+ *                     thread that left its system call before the attach.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+typedef enum ap_step {
+        AP_STEP_NONE = 0,
+        AP_STEP_ATTACHED,
+        AP_STEP_THREAD,
+        AP_STEP_MAPPED,
+        AP_STEP_WRITTEN,
+        AP_STEP_CALLED,
+        AP_STEP_COUNT_,
+} ap_step;
+
+typedef struct ap_faults {
+        ap_step pause_after;
+        bool wrong_code;
+        bool moved;
+} ap_faults;
+
+/* Parse a value of ATTACHPY_FAULT (NULL: no faults). */
+ap_faults ap_faults_parse(const char *spec);
+
+/* "attached", "thread", ... */
+const char *ap_step_name(ap_step step);

@@ -1,0 +1,103 @@
+/* session_reaper.c: remove session directories of attachpy runs that died. */
+#include "session_reaper.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int starttime_of(pid_t pid, unsigned long long *ret) {
+        char path[64], *text = NULL;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        if (ap_read_file(path, 4096, &text, NULL) < 0)
+                return -1;
+        char *p = strrchr(text, ')');
+        int r = -1;
+        if (p) {
+                p++;
+                for (int field = 3; field < 22 && p; field++)
+                        p = strchr(p + 1, ' ');
+                if (p && sscanf(p, " %llu", ret) == 1)
+                        r = 0;
+        }
+        free(text);
+        return r;
+}
+
+int ap_session_owner_text(char *buf, size_t size) {
+        unsigned long long st;
+        if (starttime_of(getpid(), &st) < 0)
+                return -1;
+        snprintf(buf, size, "%d %llu\n", (int)getpid(), st);
+        return 0;
+}
+
+/* Is the owner recorded in the session (dir_fd) gone?  A session without a
+ * readable owner file is not ours to judge. */
+static int owner_gone(int dir_fd) {
+        int fd = openat(dir_fd, "owner", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        char text[64];
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        text[n] = '\0';
+        int pid;
+        unsigned long long st, now;
+        if (sscanf(text, "%d %llu", &pid, &st) != 2 || pid <= 0)
+                return 0;
+        return starttime_of(pid, &now) < 0 || now != st;
+}
+
+static int is_session_name(const char *name) {
+        /* mkdtemp's "attachpy-XXXXXX" */
+        if (strncmp(name, "attachpy-", 9) != 0 || strlen(name) != 15)
+                return 0;
+        for (const char *p = name + 9; *p; p++)
+                if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+                    !(*p >= '0' && *p <= '9'))
+                        return 0;
+        return 1;
+}
+
+int ap_session_reap_stale(const char *dir) {
+        DIR *d = opendir(dir);
+        if (!d)
+                return 0;
+        int reaped = 0;
+        uid_t me = geteuid();
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                if (!is_session_name(e->d_name))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISDIR(st.st_mode) || (me != 0 && st.st_uid != me))
+                        continue;
+                int fd = openat(dirfd(d), e->d_name,
+                                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                if (owner_gone(fd)) {
+                        DIR *s = fdopendir(dup(fd));
+                        struct dirent *f;
+                        while (s && (f = readdir(s)))
+                                if (strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0)
+                                        unlinkat(fd, f->d_name, 0);
+                        if (s)
+                                closedir(s);
+                        if (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0)
+                                reaped++;
+                }
+                close(fd);
+        }
+        closedir(d);
+        return reaped;
+}

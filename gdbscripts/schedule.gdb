@@ -1,0 +1,78 @@
+# attachpy: queue the agent's loading as a pending call of a running Python
+# process.
+#
+# Rendered by attachpy (cli/backend_gdb.c).  Every placeholder is a value
+# attachpy generated itself: the PID, addresses it computed from the target's
+# ELF files before attaching, the thread it chose from /proc/PID/task, and
+# the words of the scratch page (the agent's and the session's paths, the
+# trampoline: cli/page.h).  Nothing the user typed reaches this script.
+#
+# Py_AddPendingCall makes the main thread run the trampoline between two
+# bytecodes, with the GIL held, after gdb has detached: a safe point reached
+# without a breakpoint.  The CLI watches the page's state word through
+# /proc/PID/mem, and can cancel the call (docs/architecture.md).  Killed at
+# any marker, gdb leaves the target as it found it.
+
+set pagination off
+set height 0
+set width 0
+set confirm off
+set verbose off
+set auto-load off
+set auto-solib-add off
+set debuginfod enabled off
+set breakpoint pending off
+set unwindonsignal on
+set print thread-events off
+set print inferior-events off
+handle all nostop noprint pass
+
+attach {{pid}}
+printf "@@ATTACHPY:attached\n"
+set scheduler-locking off
+{{pause_attached}}
+
+# The process preflight read?  A reused PID is another program.
+if *(unsigned long *) {{check_addr}} != {{check_value}}
+  printf "@@ATTACHPY:mismatch\n"
+  detach
+  quit 0
+end
+
+# Make the calls in a thread that sits in a system call (it is in no
+# critical section) when the CLI saw one, else in the main thread.
+set $attachpy_thread = 0
+thread apply all -ascending -q -s set $attachpy_thread = ($attachpy_thread == 0 && ({{guard}})) ? $_thread : $attachpy_thread
+if $attachpy_thread == 0
+  printf "@@ATTACHPY:moved\n"
+  detach
+  quit 0
+end
+thread $attachpy_thread
+{{pause_thread}}
+
+set $attachpy_page = ((void *(*)(void *, unsigned long, int, int, int, long)) {{addr_mmap}})((void *) 0, {{page_size}}, 7, 0x22, -1, 0)
+if $attachpy_page == (void *) -1
+  printf "@@ATTACHPY:mmap-failed\n"
+  detach
+  quit 0
+end
+printf "@@ATTACHPY:mapped 0x%lx\n", (unsigned long) $attachpy_page
+{{pause_mapped}}
+{{page_writes}}
+{{pause_written}}
+set $attachpy_queued = ((int (*)(void *, void *)) {{addr_add_pending_call}})((char *) $attachpy_page + {{offset_code}}, $attachpy_page)
+printf "@@ATTACHPY:scheduled 0x%lx %d\n", (unsigned long) $attachpy_page, $attachpy_queued
+if $attachpy_queued != 0
+  set $attachpy_unmap = ((int (*)(void *, unsigned long)) {{addr_munmap}})($attachpy_page, {{page_size}})
+end
+{{pause_called}}
+if $attachpy_queued == 0
+  # Arm the call: the last step before letting go.  A call whose debugger
+  # died before this runs no code (cli/page.h).
+  set *(int *) ((char *) $attachpy_page + {{offset_cancel}}) = 0
+  printf "@@ATTACHPY:armed\n"
+end
+detach
+printf "@@ATTACHPY:detached\n"
+quit 0

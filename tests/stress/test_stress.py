@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Stress: a soak of many injections in a row into one multi-threaded,
+allocating target, with each debugger, and injections into a target with
+many threads.  Every run must succeed; afterwards the target's thread count
+is back to its baseline, its file descriptors are the same, its RSS grew by
+a bounded amount, and the agent is mapped once.
+
+    python3 test_stress.py --attachpy build/cli/attachpy [--soak N]
+
+Prints the soak figures (runs, time per run, RSS growth).
+"""
+import argparse
+import os
+import shutil
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import harness  # noqa: E402
+
+ATTACHPY = None
+PYTHON = None
+SOAK = 500
+# RSS the target may gain over a whole soak (after a warm-up of 10 runs):
+# the code's own objects are freed, what remains is allocator slack.
+RSS_BOUND_KB = 16 * 1024
+FIGURES = []
+
+
+def status(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def agent_mappings(pid):
+    paths = set()
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and "attachpy-agent" in parts[5]:
+                paths.add((parts[3], parts[4]))  # device, inode
+    return paths
+
+
+def mappings(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return len(f.readlines())
+
+
+def threads(pid):
+    return int(status(pid)["Threads"])
+
+
+class Stress(unittest.TestCase):
+    def setUp(self):
+        if not PYTHON:
+            self.skipTest("no supported interpreter")
+        self.debuggers_before = harness.debugger_processes()
+        self.sessions_before = harness.session_dirs()
+
+    def need(self, debugger):
+        if not shutil.which(debugger):
+            if harness.IN_CI:
+                self.fail(debugger + " is not installed")
+            self.skipTest(debugger + " is not installed")
+
+    def start(self, mode, env=None):
+        t = harness.Target(PYTHON.path, mode, env=env)
+        self.addCleanup(t.stop)
+        return t
+
+    def inject(self, t, debugger, i):
+        r = harness.attachpy(ATTACHPY, "--json", "--debugger=" + debugger, t.pid, "-c",
+                             "import sys\nx = [object() for _ in range(1000)]\n"
+                             "print('run', %d, len(x))" % i)
+        self.assertEqual(r.rc, 0, "run %d: %r" % (i, r))
+        self.assertEqual(r.json["result"]["stdout"], "run %d 1000\n" % i, r)
+        return r
+
+    def settle(self, t, want_threads):
+        end = time.monotonic() + 5
+        while threads(t.pid) != want_threads and time.monotonic() < end:
+            time.sleep(0.05)
+
+    def soak(self, debugger):
+        self.need(debugger)
+        t = self.start("threads")
+        for i in range(10):  # warm-up: the agent loaded, caches filled
+            self.inject(t, debugger, i)
+        base_threads = threads(t.pid)
+        self.settle(t, base_threads)
+        base_threads, base_fds = threads(t.pid), fds(t.pid)
+        base_rss = int(status(t.pid)["VmRSS"].split()[0])
+        base_maps = mappings(t.pid)
+        agent = agent_mappings(t.pid)
+        self.assertEqual(len(agent), 1, agent)
+        t0 = time.monotonic()
+        times = []
+        for i in range(SOAK):
+            r = self.inject(t, debugger, i)
+            times.append(r.seconds)
+        elapsed = time.monotonic() - t0
+        self.settle(t, base_threads)
+        rss = int(status(t.pid)["VmRSS"].split()[0])
+        self.assertEqual(threads(t.pid), base_threads, "threads left behind")
+        self.assertEqual(fds(t.pid), base_fds, "file descriptors leaked")
+        self.assertEqual(agent_mappings(t.pid), agent, "the agent was loaded again")
+        # No scratch page, and none of lldb's JIT pages, is left behind: the
+        # count may move only with the target's own allocator.
+        maps = mappings(t.pid)
+        self.assertLessEqual(maps - base_maps, 8, "mappings %d -> %d" % (base_maps, maps))
+        self.assertLess(rss - base_rss, RSS_BOUND_KB, "RSS grew by %d KiB" % (rss - base_rss))
+        self.assertIsNone(harness.check_alive(t))
+        self.assertEqual(harness.debugger_processes() - self.debuggers_before, set())
+        self.assertEqual(harness.session_dirs() - self.sessions_before, set())
+        times.sort()
+        FIGURES.append("%s: %d runs ok in %.0f s; per run median %.3f s, p90 %.3f s, max %.3f s; "
+                       "RSS %d -> %d KiB (%+d KiB); mappings %d -> %d; threads %d; fds %d; agent mapped once"
+                       % (debugger, SOAK, elapsed, times[len(times) // 2],
+                          times[int(len(times) * 0.9)], times[-1], base_rss, rss,
+                          rss - base_rss, base_maps, maps, base_threads, base_fds))
+
+    def test_soak_gdb(self):
+        self.soak("gdb")
+
+    def test_soak_lldb(self):
+        self.soak("lldb")
+
+    def test_many_threads(self):
+        # 4 threads allocating hard, one printing, 120 sleeping.
+        t = self.start("threads", env=dict(os.environ, TARGET_IDLE_THREADS="120"))
+        n = threads(t.pid)
+        self.assertGreater(n, 120)
+        for debugger in ("gdb", "lldb"):
+            self.need(debugger)
+            for i in range(10):
+                self.inject(t, debugger, i)
+            self.settle(t, n)
+            self.assertEqual(threads(t.pid), n)
+            self.assertIsNone(harness.check_alive(t))
+        FIGURES.append("%d threads: 10 runs per debugger ok" % n)
+
+
+def main():
+    global ATTACHPY, PYTHON, SOAK
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--attachpy", required=True)
+    ap.add_argument("--soak", type=int, default=int(os.environ.get("ATTACHPY_SOAK", SOAK)))
+    ap.add_argument("-k", dest="pattern", default=None)
+    args = ap.parse_args()
+    ATTACHPY = os.path.abspath(args.attachpy)
+    SOAK = args.soak
+    interps, missing = harness.discover()
+    ok = [i for i in harness.supported(interps) if i.name[0].isdigit()]
+    ok.sort(key=lambda i: tuple(int(x) for x in i.name.split(".")))
+    PYTHON = ok[-1] if ok else None
+    print("stress runs against: %r" % (PYTHON,))
+    if harness.IN_CI and (not PYTHON or missing):
+        print("FAILURE (CI=true): interpreters missing: %s" % ", ".join(missing))
+        return 1
+    suite = unittest.TestLoader().loadTestsFromTestCase(Stress)
+    if args.pattern:
+        suite = unittest.TestSuite([t for t in suite if args.pattern in t.id()])
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    print("\nSoak figures (%s):" % (PYTHON,))
+    for f in FIGURES:
+        print("  " + f)
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
+    if harness.IN_CI and result.skipped:
+        print("FAILURE (CI=true): tests were skipped")
+        return 1
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
