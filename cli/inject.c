@@ -86,8 +86,11 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                 if (patience_pending && waiting_since + AP_SAFEPOINT_PATIENCE_MS < until)
                         until = waiting_since + AP_SAFEPOINT_PATIENCE_MS;
                 int r = ap_child_wait(child, transcript, interrupted ? -1 : cfg->cancel_fd, until);
-                if (waiting_since == 0 && ap_transcript_stage(transcript->data) == AP_STAGE_WAITING)
+                if (waiting_since == 0 && ap_transcript_stage(transcript->data) == AP_STAGE_WAITING) {
                         waiting_since = ap_now_ms();
+                        ap_progress_stage(cfg->progress, "waiting for a safe point in %d",
+                                          (int)cfg->opts->pid);
+                }
                 if (cfg->verbose && transcript->len > shown) {
                         fwrite(transcript->data + shown, 1, transcript->len - shown, cfg->verbose);
                         fflush(cfg->verbose);
@@ -391,6 +394,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
 
                 /* 4. Debug: attach, reach a safe point, load and start the agent, detach. */
                 double t_dbg = ap_now_ms();
+                ap_progress_stage(cfg->progress, "attaching to %d with %s", (int)o->pid,
+                                  backend->name);
                 if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
                         goto out;
                 ap_debugger_end end = {.timeout_s = o->timeout_s};
@@ -465,6 +470,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 report->ms_run = ap_now_ms() - t_run;
                 goto out;
         }
+        ap_progress_stage(cfg->progress, "running in %d", (int)o->pid);
         if (collect(cfg, conn, o->pid, deadline, &report->result, err) < 0) {
                 report->ms_run = ap_now_ms() - t_run;
                 goto out;

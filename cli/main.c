@@ -13,6 +13,7 @@
 #include "config.h"
 #include "inject.h"
 #include "options.h"
+#include "progress.h"
 #include "ps.h"
 #include "report.h"
 #include "util.h"
@@ -138,8 +139,14 @@ int main(int argc, char **argv) {
                 .cancel_fd = cancel_fd,
                 .child_mask = &old_mask,
         };
+        /* The status line: for a person watching a terminal only. */
+        const char *term = getenv("TERM");
+        if (!opts.json && !opts.verbose && isatty(STDERR_FILENO) &&
+            !(term && strcmp(term, "dumb") == 0))
+                run.progress = ap_progress_new(STDERR_FILENO, true);
         ap_report report;
         ap_run(&run, &report);
+        ap_progress_free(run.progress); /* erased before the report is printed */
         int status = opts.json ? ap_report_print_json(&report, stdout)
                                : ap_report_print_text(&report, stdout, stderr);
         ap_report_free(&report);
