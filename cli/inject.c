@@ -55,7 +55,10 @@ static int render_script(const ap_backend *b, const ap_target *t, const char *ag
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED,
                                     "cannot read the %s script template %s: %s", b->name,
                                     path ? path : "?", strerror(errno)),
-                       ap_error_hint(err, "reinstall attachpy (or set ATTACHPY_DATADIR)"), -1;
+                       ap_error_hint(err, "reinstall attachpy (meson install), or set "
+                                          "ATTACHPY_DATADIR to the directory holding %s/",
+                                     b->script_dir),
+                       -1;
         ap_script_values v = {0};
         int r = ap_script_values_common(&v, &plan);
         if (r == 0)
@@ -338,7 +341,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         if (!agent || access(agent, R_OK) < 0) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED, "the attachpy agent is missing (%s)",
                              agent ? agent : "?");
-                ap_error_hint(err, "build attachpy with meson, or reinstall it");
+                ap_error_hint(err, "reinstall attachpy (meson install), or set ATTACHPY_AGENT to "
+                                   "the path of attachpy-agent.so");
                 goto out;
         }
 
