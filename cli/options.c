@@ -29,7 +29,7 @@
 #define SYNOPSIS_HINT                                                                              \
         "usage: attachpy [OPTIONS] PID SCRIPT [ARG...] or attachpy [OPTIONS] PID -c CODE [ARG...]"
 #define HELP_HINT "run 'attachpy --help' for the list of options"
-#define PID_HINT "give the process id of the running Python program (see 'ps' or 'pgrep')"
+#define PID_HINT "give the process id of the running Python program; 'attachpy ps' lists them"
 
 const char ap_usage_text[] =
         "Usage: attachpy [OPTIONS] PID SCRIPT [ARG...]\n"

@@ -179,6 +179,15 @@ static void object_list_free(object_list *l) {
         l->n = 0;
 }
 
+/* Why /proc/PID may be unreadable, for whoever attachpy runs as. */
+static const char *unreadable_hint(void) {
+        if (geteuid() == 0)
+                return "even root may not read it: the process is probably in another user "
+                       "namespace (a rootless container) or a kernel-protected one; run "
+                       "attachpy inside its container";
+        return "run attachpy as the target's user (sudo -u USER attachpy ...), or as root";
+}
+
 static int parse_maps(pid_t pid, object_list *out, ap_error *err) {
         _cleanup_free_ char *maps = NULL;
         if (read_proc(pid, "maps", &maps, NULL) < 0) {
@@ -188,7 +197,8 @@ static int parse_maps(pid_t pid, object_list *out, ap_error *err) {
                                             (int)pid);
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                                     "cannot read the memory map of process %d: %s", (int)pid,
-                                    strerror(errno));
+                                    strerror(errno)),
+                       ap_error_hint(err, "%s", unreadable_hint()), -1;
         }
         char *save = NULL;
         for (char *line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -395,7 +405,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                              "process %d (%s) is not a Python process: no Python interpreter "
                              "is loaded in it",
                              (int)t->pid, t->exe ? t->exe : "?");
-                ap_error_hint(err, "give the PID of a running Python program; 'pgrep -a python' "
+                ap_error_hint(err, "give the PID of a running Python program; 'attachpy ps' "
                                    "lists them");
                 return -1;
         }
@@ -566,7 +576,7 @@ static ap_refusal read_identity(ap_target *t, ap_error *err) {
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                                     "cannot read the state of process %d: %s", (int)pid,
                                     strerror(errno)),
-                       AP_REFUSAL_UNREADABLE;
+                       ap_error_hint(err, "%s", unreadable_hint()), AP_REFUSAL_UNREADABLE;
         }
         t->state = st.state;
         t->tracer_pid = st.tracer_pid;
@@ -575,12 +585,14 @@ static ap_refusal read_identity(ap_target *t, ap_error *err) {
         if (read_proc(pid, "status", &status, NULL) < 0)
                 return ap_error_set(err, AP_ERR_TARGET_EXITED,
                                     "process %d exited while attachpy inspected it", (int)pid),
+                       ap_error_hint(err, "there is nothing left to run code in; start the "
+                                          "program again"),
                        AP_REFUSAL_GONE;
         unsigned long uid = 0, gid = 0;
         if (!status_ids(status, "\nUid:", &uid) || !status_ids(status, "\nGid:", &gid))
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                                     "cannot read the owner of process %d", (int)pid),
-                       AP_REFUSAL_UNREADABLE;
+                       ap_error_hint(err, "%s", unreadable_hint()), AP_REFUSAL_UNREADABLE;
         t->uid = (uid_t)uid;
         t->gid = (gid_t)gid;
 
@@ -609,12 +621,13 @@ static ap_refusal check_executable(const ap_target *t, ap_error *err) {
                 return AP_REFUSAL_NONE;
         if (t->exe_errno == ENOENT)
                 return ap_error_set(err, AP_ERR_TARGET_EXITED, "process %d exited", (int)t->pid),
+                       ap_error_hint(err, "there is nothing left to run code in; start the "
+                                          "program again"),
                        AP_REFUSAL_GONE;
         return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                             "cannot read the executable of process %d: %s", (int)t->pid,
                             strerror(t->exe_errno)),
-               ap_error_hint(err, "run attachpy as the target's user (sudo -u), or as root"),
-               AP_REFUSAL_UNREADABLE;
+               ap_error_hint(err, "%s", unreadable_hint()), AP_REFUSAL_UNREADABLE;
 }
 
 /* The target's wish not to be debugged, as in CPython 3.14. */

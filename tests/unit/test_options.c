@@ -11,7 +11,7 @@
 #define SYNOPSIS_HINT                                                                              \
         "usage: attachpy [OPTIONS] PID SCRIPT [ARG...] or attachpy [OPTIONS] PID -c CODE [ARG...]"
 #define HELP_HINT "run 'attachpy --help' for the list of options"
-#define PID_HINT "give the process id of the running Python program (see 'ps' or 'pgrep')"
+#define PID_HINT "give the process id of the running Python program; 'attachpy ps' lists them"
 #define TIMEOUT_HINT                                                                               \
         "give a number of seconds greater than 0 and at most 86400, such as 30 or 2.5"
 
