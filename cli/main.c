@@ -67,7 +67,8 @@ static int run_ps(const ap_options *o) {
         struct winsize ws;
         if (!o->json && isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
                 width = ws.ws_col;
-        int status = o->json ? ap_ps_print_json(&list, stdout) : ap_ps_print_text(&list, stdout, width);
+        int status = o->json ? ap_ps_print_json(&list, stdout)
+                             : ap_ps_print_text(&list, stdout, width);
         ap_ps_list_free(&list);
         return status;
 }

@@ -444,11 +444,11 @@ static int parse_ps(ap_options *o, int argc, char *const *argv, int i, ap_error 
                         continue;
                 }
                 if (word[0] == '-')
-                        ap_error_set(err, AP_ERR_USAGE, "option '%s' does not apply to 'attachpy ps'",
-                                     word);
+                        ap_error_set(err, AP_ERR_USAGE,
+                                     "option '%s' does not apply to 'attachpy ps'", word);
                 else
-                        ap_error_set(err, AP_ERR_USAGE, "'attachpy ps' takes no arguments, got '%s'",
-                                     word);
+                        ap_error_set(err, AP_ERR_USAGE,
+                                     "'attachpy ps' takes no arguments, got '%s'", word);
                 ap_error_hint(err, "write 'attachpy ps' or 'attachpy ps --json'");
                 return -1;
         }

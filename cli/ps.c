@@ -116,8 +116,9 @@ int ap_ps_scan(ap_ps_list *ret, const char *proc_dir, ap_error *err) {
         ap_ps_list l = {0};
         DIR *d = opendir(proc_dir);
         if (!d)
-                return ap_error_set(err, AP_ERR_PERMISSION_DENIED, "cannot list the processes in %s: %s",
-                                    proc_dir, strerror(errno)),
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "cannot list the processes in %s: %s", proc_dir,
+                                    strerror(errno)),
                        ap_error_hint(err, "attachpy ps needs a mounted /proc"), -1;
         pid_t self = getpid();
         size_t seen = 0;
@@ -199,7 +200,8 @@ json_t *ap_ps_to_json(const ap_ps_list *l) {
                         json_object_set_new(err, "code", json_string(ap_code_name(e->error.code)));
                         json_object_set_new(err, "message",
                                             jstr_or_null(e->error.message ? e->error.message : ""));
-                        json_object_set_new(err, "hint", jstr_or_null(e->error.hint ? e->error.hint : ""));
+                        json_object_set_new(err, "hint",
+                                            jstr_or_null(e->error.hint ? e->error.hint : ""));
                         json_object_set_new(o, "error", err);
                 } else {
                         json_object_set_new(o, "error", json_null());

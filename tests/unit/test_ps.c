@@ -22,9 +22,11 @@ START_TEST(test_names) {
                             "/usr/bin/python3.11-config", "bash", "ipython", "pytho", "python4",
                             "/python3/bin/sh", "pypy-c-helper"};
         for (size_t i = 0; i < AP_ARRAY_SIZE(yes); i++)
-                ck_assert_msg(ap_ps_name_looks_python(yes[i]), "%s should look like python", yes[i]);
+                ck_assert_msg(ap_ps_name_looks_python(yes[i]), "%s should look like python",
+                              yes[i]);
         for (size_t i = 0; i < AP_ARRAY_SIZE(no); i++)
-                ck_assert_msg(!ap_ps_name_looks_python(no[i]), "%s should not", no[i] ? no[i] : "NULL");
+                ck_assert_msg(!ap_ps_name_looks_python(no[i]), "%s should not",
+                              no[i] ? no[i] : "NULL");
 }
 END_TEST
 
