@@ -236,8 +236,8 @@ class Run(object):
                 self.json = json.loads(self.stdout)
             except ValueError:
                 self.json = None
-            if self.json is not None:
-                schema.validate(self.json)  # every --json output matches schema/
+            if isinstance(self.json, dict):
+                schema.validate_status(self.json)  # every --json status matches schema/
 
     def __repr__(self):
         return "rc=%s\nargv=%r\nstdout=%s\nstderr=%s" % (self.rc, self.argv, self.stdout[-3000:],
