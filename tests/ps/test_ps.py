@@ -29,6 +29,18 @@ import schema  # noqa: E402
 ATTACHPY = None
 PY311 = "/usr/bin/python3.11"
 
+# A tracer that does not stop its tracee: PTRACE_SEIZE, say so, wait.
+SEIZE = """
+import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+PTRACE_SEIZE = 0x4206
+if libc.ptrace(PTRACE_SEIZE, int(sys.argv[1]), None, None) != 0:
+    sys.exit("ptrace: errno %d" % ctypes.get_errno())
+print("seized", flush=True)
+time.sleep(300)
+"""
+
 
 def run_ps(*extra, **kw):
     argv = [ATTACHPY, "ps"] + list(extra)
@@ -48,6 +60,7 @@ class PsTest(unittest.TestCase):
     targets = []
     zombie = None
     sleeper = None
+    tracer = None
 
     @classmethod
     def setUpClass(cls):
@@ -88,6 +101,16 @@ class PsTest(unittest.TestCase):
                         if f.read().rsplit(")", 1)[1].split()[0] == "Z":
                             break
                     time.sleep(0.01)
+                # Traced by another "debugger": a helper that PTRACE_SEIZEs it
+                # (the target keeps running) and waits.
+                traced = harness.Target(PY311, "sleep", env=base)
+                traced.expect_reason = "traced"
+                traced.interp = harness.Interpreter("traced", PY311)
+                cls.targets.append(traced)
+                cls.tracer = subprocess.Popen(
+                    [sys.executable, "-c", SEIZE, str(traced.pid)], stdout=subprocess.PIPE)
+                if cls.tracer.stdout.readline().strip() != b"seized":
+                    raise RuntimeError("could not PTRACE_SEIZE the traced target")
             cls.sleeper = subprocess.Popen(["sleep", "300"])
         except BaseException:
             cls.tearDownClass()
@@ -98,7 +121,7 @@ class PsTest(unittest.TestCase):
         for t in cls.targets:
             t.stop()
         cls.targets = []
-        for p in (cls.zombie, cls.sleeper):
+        for p in (cls.tracer, cls.zombie, cls.sleeper):
             if p is not None:
                 try:
                     os.kill(p.pid, signal.SIGKILL)
@@ -145,6 +168,17 @@ class PsTest(unittest.TestCase):
         self.assertEqual(e["error"]["code"], "injection_failed")
         self.assertIn("kill -CONT %d" % stopped[0].pid, e["error"]["hint"])
 
+    def test_traced_names_the_tracer(self):
+        traced = [t for t in self.targets if t.expect_reason == "traced"]
+        if not traced:
+            self.skipTest(PY311 + " is missing")
+        e = ps_json()[traced[0].pid]
+        self.assertEqual(e["error"]["code"], "permission_denied")
+        self.assertIn("already being traced by process %d" % self.tracer.pid,
+                      e["error"]["message"])
+        rc, out, err = run_ps()
+        self.assertIn("no: traced by %d" % self.tracer.pid, out)
+
     def test_zombie(self):
         if self.zombie is None:
             self.skipTest(PY311 + " is missing")
@@ -179,7 +213,10 @@ class PsTest(unittest.TestCase):
             line = rows.get(t.pid)
             self.assertIsNotNone(line, "pid %d missing from the table" % t.pid)
             attach = line[cols[2]:cols[3]].strip()
-            self.assertEqual(attach, "yes" if t.expect_reason is None else "no: " + t.expect_reason)
+            want = "yes" if t.expect_reason is None else "no: " + t.expect_reason
+            if t.expect_reason == "traced":
+                want += " by %d" % self.tracer.pid
+            self.assertEqual(attach, want)
             self.assertTrue(line[cols[3]:].endswith(harness.TARGET + " sleep"), line)
         self.assertNotIn(self.sleeper.pid, rows)
 
@@ -195,7 +232,7 @@ class PsTest(unittest.TestCase):
                 self.assertIsNotNone(e, "pid %d not listed for nobody" % t.pid)
                 self.assertFalse(e["attachable"])
                 self.assertEqual(e["user"], "root")
-                if t.expect_reason != "stopped":  # the state is checked before the owner
+                if t.expect_reason not in ("stopped", "traced"):  # state before owner
                     self.assertEqual(e["reason"], "other_user", e)
                     self.assertEqual(e["error"]["code"], "permission_denied")
                 self.assertEqual(e["cmdline"][-2:], [harness.TARGET, "sleep"])
