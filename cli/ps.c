@@ -67,14 +67,36 @@ static const char *argv0(const ap_target *t) {
         return t->cmdline && t->cmdline_len ? t->cmdline : NULL;
 }
 
+/* "3.9" from "libpypy3.9-c.so" or "pypy3.9": PyPy's language version. */
+static char *pypy_version(const char *path) {
+        const char *base = path ? strrchr(path, '/') : NULL;
+        base = base ? base + 1 : path;
+        if (!base)
+                return NULL;
+        if (strncmp(base, "lib", 3) == 0)
+                base += 3;
+        if (strncmp(base, "pypy", 4) != 0)
+                return NULL;
+        int major, minor, n = 0;
+        if (sscanf(base + 4, "%d.%d%n", &major, &minor, &n) != 2 || n == 0)
+                return NULL;
+        char *v = NULL;
+        return asprintf(&v, "%d.%d", major, minor) < 0 ? NULL : v;
+}
+
 /* Decide whether a preflight result is a Python process worth listing, and
  * fill what the name tells when the maps could not be read. */
 static bool keep(ap_ps_entry *e) {
         ap_target *t = &e->target;
         if (t->refusal == AP_REFUSAL_GONE || t->refusal == AP_REFUSAL_NOT_PYTHON)
                 return false;
-        if (t->python_path)
+        if (t->python_path) {
+                if (!t->version && t->impl == AP_IMPL_PYPY)
+                        t->version = pypy_version(t->python_path);
+                if (!t->version && t->impl == AP_IMPL_PYPY)
+                        t->version = pypy_version(t->exe);
                 return true;
+        }
         if (t->maps_read)
                 return false; /* read, and no interpreter in it */
         const char *names[] = {t->exe, argv0(t), t->comm};
@@ -89,6 +111,8 @@ static bool keep(ap_ps_entry *e) {
                     ap_python_version_from_name(base, &t->version_major, &t->version_minor,
                                                 NULL) == 0)
                         (void)!asprintf(&t->version, "%d.%d", t->version_major, t->version_minor);
+                if (!t->version && t->impl == AP_IMPL_PYPY)
+                        t->version = pypy_version(base);
                 return true;
         }
         return false;

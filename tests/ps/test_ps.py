@@ -28,6 +28,7 @@ import schema  # noqa: E402
 
 ATTACHPY = None
 PY311 = "/usr/bin/python3.11"
+PYPY = "/usr/bin/pypy3"
 
 # A tracer that does not stop its tracee: PTRACE_SEIZE, say so, wait.
 SEIZE = """
@@ -111,6 +112,11 @@ class PsTest(unittest.TestCase):
                     [sys.executable, "-c", SEIZE, str(traced.pid)], stdout=subprocess.PIPE)
                 if cls.tracer.stdout.readline().strip() != b"seized":
                     raise RuntimeError("could not PTRACE_SEIZE the traced target")
+            if os.path.exists(PYPY):  # optional: Debian's pypy3, when installed
+                pypy = harness.Target(PYPY, "sleep")
+                pypy.expect_reason = "unsupported_python"
+                pypy.interp = harness.Interpreter("pypy", PYPY)
+                cls.targets.append(pypy)
             cls.sleeper = subprocess.Popen(["sleep", "300"])
         except BaseException:
             cls.tearDownClass()
@@ -118,10 +124,19 @@ class PsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        # The tracer first: a traced process killed while its tracer lives
+        # stays a zombie until the tracer waits for it.
+        procs = [cls.tracer, cls.zombie, cls.sleeper]
+        for p in procs:
+            if p is not None:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         for t in cls.targets:
             t.stop()
         cls.targets = []
-        for p in (cls.tracer, cls.zombie, cls.sleeper):
+        for p in procs:
             if p is not None:
                 try:
                     os.kill(p.pid, signal.SIGKILL)
@@ -145,13 +160,15 @@ class PsTest(unittest.TestCase):
                 e = listed[t.pid]
                 self.assertEqual(e["user"], "root" if os.geteuid() == 0 else e["user"])
                 self.assertEqual(e["uid"], os.geteuid())
-                self.assertEqual(e["implementation"], "cpython")
+                pypy = t.interp.name == "pypy"
+                self.assertEqual(e["implementation"], "pypy" if pypy else "cpython")
                 self.assertEqual(e["executable"], os.path.realpath(t.interp.path))
                 self.assertEqual(e["cmdline"][-2:], [harness.TARGET, "sleep"])
                 # Exact from the interpreter (Py_Version, 3.11+), else major.minor
-                # from the file name.
+                # from the file name (PyPy: its language version).
                 major, minor = [int(x) for x in t.version.split(".")[:2]]
-                want = t.version if (major, minor) >= (3, 11) else "%d.%d" % (major, minor)
+                exact = (major, minor) >= (3, 11) and not pypy
+                want = t.version if exact else "%d.%d" % (major, minor)
                 self.assertEqual(e["version"], want)
                 self.assertEqual(e["reason"], t.expect_reason, e)
                 self.assertEqual(e["attachable"], t.expect_reason is None, e)
