@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -93,12 +94,15 @@ class ProgressTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        if not shutil.which("gdb") and not shutil.which("lldb"):
+            raise unittest.SkipTest("no debugger installed")
         interps, missing = harness.discover()
         ok = harness.supported(interps)
         if not ok:
             raise unittest.SkipTest("no supported interpreter")
         # The Debian one when there, else the newest found.
         pick = [i for i in ok if i.name == "debian-3.11"] or ok[-1:]
+        cls.target_python = pick[0].path
         cls.target = harness.Target(pick[0].path, "sleep")
         cls.env = dict(os.environ, LANG="C.UTF-8", TERM="xterm")
         cls.env.pop("LC_ALL", None)
@@ -151,6 +155,26 @@ class ProgressTest(unittest.TestCase):
                         lines)
         self.assertNotIn("running in %d\u2026" % self.target.pid, "\n".join(lines))
         self.assertRegex(raw, "running in %d\u2026 1\\.\\d s" % self.target.pid)  # it was shown
+
+    def test_waiting_for_a_safe_point(self):
+        """A target in one long C call holding the GIL: the line says attachpy
+        waits for a safe point, then the timeout error stands alone."""
+        if not shutil.which("gdb"):
+            self.skipTest("gdb is not installed")
+        cbusy = harness.Target(self.target_python, "cbusy")
+        try:
+            rc, out, raw = run_on_pty([ATTACHPY, "--timeout=2.5", "--debugger=gdb",
+                                       str(cbusy.pid), "-c", "pass"], self.env)
+            self.assertEqual(rc, 7, raw)
+            self.assertRegex(raw, r"attachpy: waiting for a safe point in %d\u2026 1\.\d s" %
+                             cbusy.pid)
+            lines = [l for l in screen(raw) if l]
+            self.assertTrue(lines and lines[0].startswith("attachpy: error: process %d did not "
+                                                          "reach a safe point" % cbusy.pid),
+                            lines)
+            self.assertIsNone(harness.check_alive(cbusy))
+        finally:
+            cbusy.stop()
 
     def test_not_a_tty_shows_nothing(self):
         run = harness.attachpy(ATTACHPY, self.target.pid, SLOW, "1.5", env=self.env)
