@@ -51,18 +51,18 @@ def help_options():
     return opts
 
 
-def type_on_pty(argv, setup, keys, env=None):
+def type_on_pty(argv, setup, keys, expect, env=None):
     """Start an interactive shell on a pty, run setup, type keys; return what
-    the terminal shows after them."""
+    the terminal shows after them (as soon as expect appears, or after 10 s)."""
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(ROOT)
         os.execvpe(argv[0], argv, env or os.environ)
 
-    def read(seconds):
+    def read(until, seconds):
         out, end = b"", time.monotonic() + seconds
-        while time.monotonic() < end:
-            r, _, _ = select.select([fd], [], [], 0.1)
+        while time.monotonic() < end and until not in out:
+            r, _, _ = select.select([fd], [], [], 0.05)
             if r:
                 try:
                     out += os.read(fd, 4096)
@@ -70,10 +70,10 @@ def type_on_pty(argv, setup, keys, env=None):
                     break
         return out.decode("utf-8", "replace")
     try:
-        os.write(fd, setup.encode() + b"\n")
-        read(2.0)
+        os.write(fd, setup.encode() + b"; echo setup-done\n")
+        read(b"setup-done\r\n", 10)
         os.write(fd, keys.encode())
-        return read(2.0)
+        return read(expect.encode(), 10)
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -165,7 +165,7 @@ class BashTest(unittest.TestCase):
         setup = ("PS1='$ '; source %s; PATH=%s:$PATH" %
                  (BASH, os.path.dirname(ATTACHPY)))
         shown = type_on_pty(["bash", "--norc", "--noprofile", "-i"], setup,
-                            "attachpy --debugger=l\t")
+                            "attachpy --debugger=l\t", "attachpy --debugger=lldb ")
         self.assertIn("attachpy --debugger=lldb ", shown)
 
 
@@ -199,7 +199,8 @@ class ZshTest(unittest.TestCase):
             setup = ("PROMPT='$ '; fpath=(%s $fpath); autoload -Uz compinit; "
                      "compinit -u -d %s/dump; path=(%s $path)" %
                      (os.path.dirname(ZSH), d, os.path.dirname(ATTACHPY)))
-            shown = type_on_pty(["zsh", "-f", "-i"], setup, "attachpy --debugger=l\t")
+            shown = type_on_pty(["zsh", "-f", "-i"], setup, "attachpy --debugger=l\t",
+                                "attachpy --debugger=lldb")
         self.assertIn("attachpy --debugger=lldb", shown)
 
 
