@@ -163,7 +163,7 @@ int ap_ps_scan(ap_ps_list *ret, const char *proc_dir, ap_error *err) {
                 e.user = user_name(e.target.uid);
                 ap_ps_entry *nv = realloc(l.v, (l.n + 1) * sizeof *nv);
                 if (!nv || !e.user) {
-                        free(nv ? NULL : e.user);
+                        free(e.user);
                         ap_target_free(&e.target);
                         ap_error_clear(&e.error);
                         if (nv)

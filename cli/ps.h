@@ -31,8 +31,9 @@ typedef struct ap_ps_list {
         size_t n;
 } ap_ps_list;
 
-/* Scan /proc (proc_dir; "/proc" in production).  The list is sorted by pid.
- * Fails only when proc_dir cannot be read. */
+/* List the pids in proc_dir ("/proc"; the facts about each always come
+ * from /proc) and keep the Python processes, sorted by pid, attachpy's own
+ * process left out.  Fails only when proc_dir cannot be read. */
 int ap_ps_scan(ap_ps_list *ret, const char *proc_dir, ap_error *err)
         __attribute__((warn_unused_result));
 
