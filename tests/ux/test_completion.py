@@ -136,6 +136,25 @@ class BashTest(unittest.TestCase):
         self.assertNotIn("ps", complete("--", ""))  # after --, PID only
         self.assertIn(str(self.target.pid), complete("--json", "-c", "pass", ""))
 
+    def test_pids_come_from_attachpy_ps(self):
+        """A Python started under another name ("myapp") is found by its
+        mapped interpreter, which only 'attachpy ps' sees, not by /proc names."""
+        interps, _ = harness.discover()
+        ok = harness.supported(interps)
+        if not ok:
+            self.fail("no supported interpreter to start a target with")
+        with tempfile.TemporaryDirectory() as d:
+            link = os.path.join(d, "myapp")
+            os.symlink(ok[-1].path, link)
+            t = harness.Target(link, "sleep")
+            try:
+                with open("/proc/%d/comm" % t.pid) as f:
+                    self.assertEqual(f.read().strip(), "myapp")
+                self.assertIn(str(t.pid), complete(""))
+                self.assertNotIn(str(t.pid), complete("", prog="/nonexistent/attachpy"))
+            finally:
+                t.stop()
+
     def test_pids_without_attachpy(self):
         """When attachpy cannot run, PIDs come from /proc by name."""
         if not self.target:

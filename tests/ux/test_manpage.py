@@ -72,10 +72,10 @@ class ManPageTest(unittest.TestCase):
         self.assertEqual(sorted(in_man - in_help), [], "in the man page, not in --help")
 
     def test_synopsis_agrees(self):
-        synopsis = " ".join(" ".join(self.sections["SYNOPSIS"]).split())
-        for line in self.help.split("\n\n")[0].splitlines():
-            form = " ".join(line.replace("Usage:", "").split())
-            self.assertIn(form, synopsis)
+        synopsis = [" ".join(l.split()) for l in self.sections["SYNOPSIS"] if l.strip()]
+        usage = [" ".join(l.replace("Usage:", "").split())
+                 for l in self.help.split("\n\n")[0].splitlines()]
+        self.assertEqual(synopsis, usage)
 
     def test_exit_statuses_agree(self):
         table = re.findall(r"^  (\d)  ([\w, ]+)", self.help, re.M)
