@@ -59,7 +59,10 @@ static int render_script(const ap_backend *b, const ap_injection_plan *plan, cha
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED,
                                     "cannot read the %s script template %s: %s", b->name,
                                     path ? path : "?", strerror(errno)),
-                       ap_error_hint(err, "reinstall attachpy (or set ATTACHPY_DATADIR)"), -1;
+                       ap_error_hint(err, "reinstall attachpy (meson install), or set "
+                                          "ATTACHPY_DATADIR to the directory holding %s/",
+                                     b->script_dir),
+                       -1;
         ap_script_values v = {0};
         int r = ap_script_values_common(&v, plan);
         if (r == 0)
@@ -372,6 +375,7 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n,
         }
 
         double t = ap_now_ms();
+        ap_progress_stage(cfg->progress, "attaching to %d with %s", (int)pid, backend->name);
         if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
                 goto out;
         ap_debugger_end end = {.timeout_s = cfg->opts->timeout_s};
@@ -487,6 +491,7 @@ static int await_scheduled(run_ctx *c, uint64_t page, bool may_fall_back, ap_err
         int conn = -1;
         if (ap_pending_open(&pend, pid, page, err) < 0)
                 return -1;
+        ap_progress_stage(cfg->progress, "waiting for a safe point in %d", (int)pid);
         double since = ap_now_ms(), looked = since;
         ap_parked_thread waiter;
         bool have_waiter = ap_find_parked_thread(pid, AP_PARKED_FUTEX, &waiter) == 1;
@@ -621,7 +626,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         if (!agent || access(agent, R_OK) < 0) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED, "the attachpy agent is missing (%s)",
                              agent ? agent : "?");
-                ap_error_hint(err, "build attachpy with meson, or reinstall it");
+                ap_error_hint(err, "reinstall attachpy (meson install), or set ATTACHPY_AGENT to "
+                                   "the path of attachpy-agent.so");
                 goto out;
         }
 
@@ -739,6 +745,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 report->ms_run = ap_now_ms() - t_run;
                 goto out;
         }
+        ap_progress_stage(cfg->progress, "running in %d", (int)o->pid);
         if (collect(cfg, conn, o->pid, deadline, &report->result, err) < 0) {
                 report->ms_run = ap_now_ms() - t_run;
                 goto out;

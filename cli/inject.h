@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "options.h"
+#include "progress.h"
 #include "result.h"
 #include "target.h"
 
@@ -30,7 +31,7 @@ typedef struct ap_report {
         bool ok;
         bool scheduled_only;  /* --no-wait */
         ap_error error;
-        char safepoint[16];   /* how the debugger got in: "parked" or "breakpoint" */
+        char safepoint[16];   /* how the agent got in: "parked", "futex" or "pending" */
         double ms_total, ms_preflight, ms_debugger, ms_run;
 } ap_report;
 
@@ -42,6 +43,7 @@ typedef struct ap_run_config {
         FILE *verbose;        /* where --verbose output goes, or NULL */
         int cancel_fd;        /* readable when attachpy is asked to stop (signalfd), or -1 */
         const sigset_t *child_mask; /* the signal mask children start with */
+        ap_progress *progress;      /* the terminal's status line, or NULL */
 } ap_run_config;
 
 /* Run.  Always fills report (error.code says what failed). */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -12,6 +13,8 @@
 #include "config.h"
 #include "inject.h"
 #include "options.h"
+#include "progress.h"
+#include "ps.h"
 #include "report.h"
 #include "util.h"
 
@@ -54,6 +57,22 @@ static int finish_early(const ap_options *o, pid_t pid, ap_error *err) {
         return status;
 }
 
+/* attachpy ps: list, print, no config, no lock, no debugger. */
+static int run_ps(const ap_options *o) {
+        ap_ps_list list = {0};
+        ap_error err = AP_ERROR_INIT;
+        if (ap_ps_scan(&list, "/proc", &err) < 0)
+                return finish_early(o, 0, &err);
+        int width = 0;
+        struct winsize ws;
+        if (!o->json && isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+                width = ws.ws_col;
+        int status = o->json ? ap_ps_print_json(&list, stdout)
+                             : ap_ps_print_text(&list, stdout, width);
+        ap_ps_list_free(&list);
+        return status;
+}
+
 int main(int argc, char **argv) {
         ap_options opts;
         ap_error err = AP_ERROR_INIT;
@@ -86,6 +105,11 @@ int main(int argc, char **argv) {
                 ap_options_free(&opts);
                 return 0;
         }
+        if (opts.command == AP_CMD_PS) {
+                int status = run_ps(&opts);
+                ap_options_free(&opts);
+                return status;
+        }
 
         ap_config cfg;
         memset(&cfg, 0, sizeof cfg);
@@ -116,8 +140,14 @@ int main(int argc, char **argv) {
                 .cancel_fd = cancel_fd,
                 .child_mask = &old_mask,
         };
+        /* The status line: for a person watching a terminal only. */
+        const char *term = getenv("TERM");
+        if (!opts.json && !opts.verbose && isatty(STDERR_FILENO) &&
+            !(term && strcmp(term, "dumb") == 0))
+                run.progress = ap_progress_new(STDERR_FILENO, true);
         ap_report report;
         ap_run(&run, &report);
+        ap_progress_free(run.progress); /* erased before the report is printed */
         int status = opts.json ? ap_report_print_json(&report, stdout)
                                : ap_report_print_text(&report, stdout, stderr);
         ap_report_free(&report);

@@ -3,6 +3,7 @@
  *     attachpy [OPTIONS] [--] PID SCRIPT [ARG...]
  *     attachpy [OPTIONS] [--] PID -c CODE [ARG...]
  *     attachpy [OPTIONS] -c CODE [OPTIONS] [--] PID [ARG...]
+ *     attachpy [OPTIONS] ps [--json]
  *
  * getopt is not used: it permutes argv and would take the code's own
  * arguments ("attachpy 42 s.py --json") for ours.  Options end at the first
@@ -11,6 +12,9 @@
  *
  * --debugger, --timeout and --config may be repeated: the last one wins, so
  * that a shell alias can be overridden.  -c may not.
+ *
+ * "ps" where PID would be is the subcommand (a PID is digits only, so the
+ * two cannot be confused); only --json and --help may follow it.
  */
 #include "options.h"
 
@@ -25,15 +29,17 @@
 #define SYNOPSIS_HINT                                                                              \
         "usage: attachpy [OPTIONS] PID SCRIPT [ARG...] or attachpy [OPTIONS] PID -c CODE [ARG...]"
 #define HELP_HINT "run 'attachpy --help' for the list of options"
-#define PID_HINT "give the process id of the running Python program (see 'ps' or 'pgrep')"
+#define PID_HINT "give the process id of the running Python program; 'attachpy ps' lists them"
 
 const char ap_usage_text[] =
         "Usage: attachpy [OPTIONS] PID SCRIPT [ARG...]\n"
         "       attachpy [OPTIONS] PID -c CODE [ARG...]\n"
+        "       attachpy ps [--json]\n"
         "\n"
         "Run Python code inside the running Python process PID, through gdb or lldb.\n"
         "The target keeps running; the code's output and any exception are reported\n"
-        "here.\n"
+        "here.  'attachpy ps' lists the Python processes and whether attachpy may\n"
+        "attach to each (and if not, why).\n"
         "\n"
         "Options (they come before PID):\n"
         "  -c, --code=CODE        run CODE instead of a SCRIPT file\n"
@@ -75,7 +81,10 @@ const char ap_usage_text[] =
         "\n"
         "Examples:\n"
         "  attachpy 4242 dump_threads.py --all\n"
-        "  attachpy --json --timeout=5 4242 -c 'import sys; print(sys.version)'\n";
+        "  attachpy --json --timeout=5 4242 -c 'import sys; print(sys.version)'\n"
+        "  attachpy ps\n"
+        "\n"
+        "See attachpy(1) for more.\n";
 
 static const char *const debugger_names[] = {
         [AP_DEBUGGER_AUTO] = "auto",
@@ -414,11 +423,44 @@ static int take_args(ap_options *o, int argc, char *const *argv, int i, ap_error
         return 0;
 }
 
+/* "ps" and the words after it: --json and --help only. */
+static int parse_ps(ap_options *o, int argc, char *const *argv, int i, ap_error *err) {
+        o->command = AP_CMD_PS;
+        if (o->code) {
+                ap_error_set(err, AP_ERR_USAGE, "'attachpy ps' runs no code: -c does not apply");
+                ap_error_hint(err, "write 'attachpy ps' to list the Python processes, then "
+                                   "'attachpy PID -c CODE'");
+                return -1;
+        }
+        for (; i < argc; i++) {
+                const char *word = argv[i];
+                const char *value;
+                const struct opt_spec *spec = word[0] == '-' ? match_option(word, &value) : NULL;
+                if (spec && (spec->id == OPT_JSON || spec->id == OPT_HELP) && !value) {
+                        if (spec->id == OPT_JSON)
+                                o->json = true;
+                        else
+                                o->show_help = true;
+                        continue;
+                }
+                if (word[0] == '-')
+                        ap_error_set(err, AP_ERR_USAGE,
+                                     "option '%s' does not apply to 'attachpy ps'", word);
+                else
+                        ap_error_set(err, AP_ERR_USAGE,
+                                     "'attachpy ps' takes no arguments, got '%s'", word);
+                ap_error_hint(err, "write 'attachpy ps' or 'attachpy ps --json'");
+                return -1;
+        }
+        return 0;
+}
+
 /* opts is overwritten (not freed first); on failure it is left zeroed. */
 int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *err) {
         ap_options o = {.debugger = AP_DEBUGGER_AUTO, .timeout_s = AP_DEFAULT_TIMEOUT_S};
         ap_error first = AP_ERROR_INIT;
         int i = 1;
+        bool dashdash = false; /* after "--" the next word is PID, even "ps" */
 
         /* After a bad option keep walking the options, so that --help and
          * --version anywhere before PID still win. */
@@ -426,6 +468,7 @@ int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *er
                 const char *word = argv[i];
                 if (strcmp(word, "--") == 0) {
                         i++;
+                        dashdash = true;
                         break;
                 }
                 if (word[0] != '-' || word[1] == '\0')
@@ -447,6 +490,12 @@ int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *er
                 ap_error_set(&first, AP_ERR_USAGE, "missing PID");
                 ap_error_hint(&first, SYNOPSIS_HINT);
                 goto fail;
+        }
+        if (!dashdash && strcmp(argv[i], "ps") == 0) {
+                if (parse_ps(&o, argc, argv, i + 1, &first) < 0)
+                        goto fail;
+                *opts = o;
+                return 0;
         }
         if (parse_pid(&o, argv[i++], &first) < 0)
                 goto fail;

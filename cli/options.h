@@ -25,7 +25,14 @@ typedef enum ap_debugger_choice {
 #define AP_MAX_CODE_BYTES (16u * 1024 * 1024)
 #define AP_MAX_ARGS 4096
 
+/* What attachpy was asked to do. */
+typedef enum ap_command {
+        AP_CMD_INJECT = 0, /* attachpy [OPTIONS] PID SCRIPT|-c CODE [ARG...] */
+        AP_CMD_PS,         /* attachpy [OPTIONS] ps [--json] */
+} ap_command;
+
 typedef struct ap_options {
+        ap_command command;
         ap_debugger_choice debugger;
         bool debugger_set; /* given on the command line */
         double timeout_s;
@@ -46,7 +53,9 @@ typedef struct ap_options {
 } ap_options;
 
 /* Parse argv.  On success returns 0; opts->show_help or show_version may be
- * set, in which case pid/script may be unset.  On failure returns -1 with a
+ * set, in which case pid/script may be unset; with command AP_CMD_PS only
+ * json is meaningful (options that apply to an injection are accepted before
+ * "ps", so that a shell alias keeps working, and ignored).  On failure returns -1 with a
  * usage error in err.  Does not read the script or the config. */
 int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *err)
         __attribute__((warn_unused_result));

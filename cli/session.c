@@ -49,6 +49,7 @@ int ap_session_create(ap_session *s, const ap_target *t, ap_error *err) {
                         ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                                      "cannot hand the session directory to uid %u: %s",
                                      (unsigned)t->uid, strerror(errno));
+                        ap_error_hint(err, "run attachpy as the target's user, or as root");
                         ap_session_destroy(s);
                         return -1;
                 }

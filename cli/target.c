@@ -179,6 +179,15 @@ static void object_list_free(object_list *l) {
         l->n = 0;
 }
 
+/* Why /proc/PID may be unreadable, for whoever attachpy runs as. */
+static const char *unreadable_hint(void) {
+        if (geteuid() == 0)
+                return "even root may not read it: the process is probably in another user "
+                       "namespace (a rootless container) or a kernel-protected one; run "
+                       "attachpy inside its container";
+        return "run attachpy as the target's user (sudo -u USER attachpy ...), or as root";
+}
+
 static int parse_maps(pid_t pid, object_list *out, ap_error *err) {
         _cleanup_free_ char *maps = NULL;
         if (read_proc(pid, "maps", &maps, NULL) < 0) {
@@ -188,7 +197,8 @@ static int parse_maps(pid_t pid, object_list *out, ap_error *err) {
                                             (int)pid);
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                                     "cannot read the memory map of process %d: %s", (int)pid,
-                                    strerror(errno));
+                                    strerror(errno)),
+                       ap_error_hint(err, "%s", unreadable_hint()), -1;
         }
         char *save = NULL;
         for (char *line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -253,16 +263,17 @@ static uint64_t absolute(const mapped_object *o, const ap_elf_info *info, uint64
         return bias + value;
 }
 
-static int check_permissions(pid_t pid, uid_t target_uid, ap_error *err) {
+static ap_refusal check_permissions(const ap_target *t, ap_error *err) {
+        pid_t pid = t->pid;
         uid_t me = geteuid();
         bool cap = have_cap_sys_ptrace();
-        if (!cap && me != target_uid)
+        if (!cap && me != t->uid)
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                                     "process %d belongs to uid %u and attachpy runs as uid %u",
-                                    (int)pid, (unsigned)target_uid, (unsigned)me),
-                       ap_error_hint(err, "run attachpy as the same user as the target, or as "
+                                    (int)pid, (unsigned)t->uid, (unsigned)me),
+                       ap_error_hint(err, "run attachpy as the target's user (sudo -u), or as "
                                           "root (CAP_SYS_PTRACE)"),
-                       -1;
+                       AP_REFUSAL_OTHER_USER;
         int scope = yama_scope();
         if (scope >= 3)
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
@@ -270,13 +281,13 @@ static int check_permissions(pid_t pid, uid_t target_uid, ap_error *err) {
                                     "(kernel.yama.ptrace_scope = 3)"),
                        ap_error_hint(err, "scope 3 cannot be lowered without a reboot; "
                                           "attachpy cannot work here"),
-                       -1;
+                       AP_REFUSAL_PTRACE_SCOPE;
         if (scope == 2 && !cap)
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                                     "only root may attach to processes here "
                                     "(kernel.yama.ptrace_scope = 2)"),
                        ap_error_hint(err, "run attachpy as root, or grant it CAP_SYS_PTRACE"),
-                       -1;
+                       AP_REFUSAL_PTRACE_SCOPE;
         if (scope == 1 && !cap)
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                                     "kernel.yama.ptrace_scope = 1 lets a process trace only its "
@@ -286,51 +297,41 @@ static int check_permissions(pid_t pid, uid_t target_uid, ap_error *err) {
                                           "lower the scope with 'sysctl kernel.yama.ptrace_scope=0' "
                                           "(this lets any process of a user debug the others: see "
                                           "the README)"),
-                       -1;
-        return 0;
+                       AP_REFUSAL_PTRACE_SCOPE;
+        return AP_REFUSAL_NONE;
 }
 
-static int check_state(pid_t pid, ap_error *err) {
-        ap_proc_state st;
-        if (ap_proc_state_read(pid, &st) < 0) {
-                if (errno == ENOENT || errno == ESRCH)
-                        return ap_error_set(err, AP_ERR_NO_SUCH_PROCESS, "no process with PID %d",
-                                            (int)pid),
-                               ap_error_hint(err, "check the PID with 'ps -p %d' or list Python "
-                                                  "processes with 'pgrep -a python'",
-                                             (int)pid),
-                               -1;
-                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
-                                    "cannot read the state of process %d: %s", (int)pid,
-                                    strerror(errno));
-        }
-        if (st.state == 'Z' || st.state == 'X')
+static ap_refusal check_state(const ap_target *t, ap_error *err) {
+        pid_t pid = t->pid;
+        if (t->state == 'Z' || t->state == 'X')
                 return ap_error_set(err, AP_ERR_TARGET_EXITED,
                                     "process %d has exited (it is a zombie waiting for its "
                                     "parent to reap it)",
                                     (int)pid),
-                       ap_error_hint(err, "there is nothing left to run code in"), -1;
-        if (st.tracer_pid != 0) {
+                       ap_error_hint(err, "there is nothing left to run code in; start the "
+                                          "program again"),
+                       AP_REFUSAL_ZOMBIE;
+        if (t->tracer_pid != 0) {
                 _cleanup_free_ char *comm = NULL;
-                if (read_proc(st.tracer_pid, "comm", &comm, NULL) == 0)
+                if (read_proc(t->tracer_pid, "comm", &comm, NULL) == 0)
                         comm[strcspn(comm, "\n")] = '\0';
                 ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                              "process %d is already being traced by process %d (%s)", (int)pid,
-                             (int)st.tracer_pid, comm ? comm : "?");
+                             (int)t->tracer_pid, comm ? comm : "?");
                 ap_error_hint(err, "a process can have only one tracer: detach or end process %d "
                                    "first",
-                              (int)st.tracer_pid);
-                return -1;
+                              (int)t->tracer_pid);
+                return AP_REFUSAL_TRACED;
         }
-        if (st.state == 'T' || st.state == 't')
+        if (t->state == 'T' || t->state == 't')
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                     "process %d is stopped (by SIGSTOP, SIGTSTP or Ctrl-Z); "
                                     "its Python cannot run code until it continues",
                                     (int)pid),
                        ap_error_hint(err, "resume it with 'kill -CONT %d' and run attachpy again",
                                      (int)pid),
-                       -1;
-        return 0;
+                       AP_REFUSAL_STOPPED;
+        return AP_REFUSAL_NONE;
 }
 
 static bool same_mount_ns(pid_t pid) {
@@ -394,7 +395,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                              "process %d (%s) is not a Python process: no Python interpreter "
                              "is loaded in it",
                              (int)t->pid, t->exe ? t->exe : "?");
-                ap_error_hint(err, "give the PID of a running Python program; 'pgrep -a python' "
+                ap_error_hint(err, "give the PID of a running Python program; 'attachpy ps' "
                                    "lists them");
                 return -1;
         }
@@ -552,51 +553,81 @@ static int find_loader(ap_target *t, const object_list *objs, ap_error *err) {
         return 0;
 }
 
-int ap_target_inspect(ap_target *t, pid_t pid, ap_error *err) {
-        memset(t, 0, sizeof *t);
-        t->pid = pid;
-
-        if (check_state(pid, err) < 0)
-                return -1;
+/* The facts /proc gives without ptrace rights: state, tracer, owner,
+ * executable, name and command line.  Fails only when the process is gone
+ * or its status cannot be read at all. */
+static ap_refusal read_identity(ap_target *t, ap_error *err) {
+        pid_t pid = t->pid;
+        ap_proc_state st;
+        if (ap_proc_state_read(pid, &st) < 0) {
+                if (errno == ENOENT || errno == ESRCH)
+                        return ap_error_set(err, AP_ERR_NO_SUCH_PROCESS, "no process with PID %d",
+                                            (int)pid),
+                               ap_error_hint(err, "'attachpy ps' lists the Python processes "
+                                                  "attachpy can see"),
+                               AP_REFUSAL_GONE;
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "cannot read the state of process %d: %s", (int)pid,
+                                    strerror(errno)),
+                       ap_error_hint(err, "%s", unreadable_hint()), AP_REFUSAL_UNREADABLE;
+        }
+        t->state = st.state;
+        t->tracer_pid = st.tracer_pid;
 
         _cleanup_free_ char *status = NULL;
         if (read_proc(pid, "status", &status, NULL) < 0)
-                return ap_error_set(err, AP_ERR_TARGET_EXITED, "process %d exited", (int)pid);
+                return ap_error_set(err, AP_ERR_TARGET_EXITED,
+                                    "process %d exited while attachpy inspected it", (int)pid),
+                       ap_error_hint(err, "there is nothing left to run code in; start the "
+                                          "program again"),
+                       AP_REFUSAL_GONE;
         unsigned long uid = 0, gid = 0;
         if (!status_ids(status, "\nUid:", &uid) || !status_ids(status, "\nGid:", &gid))
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
-                                    "cannot read the owner of process %d", (int)pid);
+                                    "cannot read the owner of process %d", (int)pid),
+                       ap_error_hint(err, "%s", unreadable_hint()), AP_REFUSAL_UNREADABLE;
         t->uid = (uid_t)uid;
         t->gid = (gid_t)gid;
-        if (check_permissions(pid, t->uid, err) < 0)
-                return -1;
 
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
         char exe[PATH_MAX];
         ssize_t n = readlink(path, exe, sizeof exe - 1);
-        if (n < 0) {
-                if (errno == ENOENT)
-                        return ap_error_set(err, AP_ERR_TARGET_EXITED, "process %d exited",
-                                            (int)pid);
-                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
-                                    "cannot read the executable of process %d: %s", (int)pid,
-                                    strerror(errno)),
-                       ap_error_hint(err, "run attachpy as the same user as the target, or as "
-                                          "root"),
-                       -1;
+        if (n >= 0) {
+                exe[n] = '\0';
+                const char *del = " (deleted)";
+                if ((size_t)n > strlen(del) && strcmp(exe + n - strlen(del), del) == 0)
+                        exe[n - strlen(del)] = '\0';
+                t->exe = strdup(exe);
+        } else {
+                t->exe_errno = errno;
         }
-        exe[n] = '\0';
-        const char *del = " (deleted)";
-        if ((size_t)n > strlen(del) && strcmp(exe + n - strlen(del), del) == 0)
-                exe[n - strlen(del)] = '\0';
-        t->exe = strdup(exe);
         if (read_proc(pid, "comm", &t->comm, NULL) == 0)
                 t->comm[strcspn(t->comm, "\n")] = '\0';
+        if (read_proc(pid, "cmdline", &t->cmdline, &t->cmdline_len) < 0)
+                t->cmdline_len = 0;
+        return AP_REFUSAL_NONE;
+}
 
-        /* The target's wish not to be debugged, as in CPython 3.14. */
-        _cleanup_free_ char *environ = NULL, *cmdline = NULL;
-        size_t env_len = 0, cmd_len = 0;
+static ap_refusal check_executable(const ap_target *t, ap_error *err) {
+        if (t->exe)
+                return AP_REFUSAL_NONE;
+        if (t->exe_errno == ENOENT)
+                return ap_error_set(err, AP_ERR_TARGET_EXITED, "process %d exited", (int)t->pid),
+                       ap_error_hint(err, "there is nothing left to run code in; start the "
+                                          "program again"),
+                       AP_REFUSAL_GONE;
+        return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                            "cannot read the executable of process %d: %s", (int)t->pid,
+                            strerror(t->exe_errno)),
+               ap_error_hint(err, "%s", unreadable_hint()), AP_REFUSAL_UNREADABLE;
+}
+
+/* The target's wish not to be debugged, as in CPython 3.14. */
+static ap_refusal check_remote_debug(const ap_target *t, ap_error *err) {
+        pid_t pid = t->pid;
+        _cleanup_free_ char *environ = NULL;
+        size_t env_len = 0;
         if (read_proc(pid, "environ", &environ, &env_len) == 0 &&
             ap_environ_has_nonempty(environ, env_len, "PYTHON_DISABLE_REMOTE_DEBUG"))
                 return ap_error_set(err, AP_ERR_REMOTE_DEBUG_DISABLED,
@@ -605,37 +636,83 @@ int ap_target_inspect(ap_target *t, pid_t pid, ap_error *err) {
                                     (int)pid),
                        ap_error_hint(err, "attachpy respects this; restart the program without "
                                           "PYTHON_DISABLE_REMOTE_DEBUG to allow it"),
-                       -1;
-        if (read_proc(pid, "cmdline", &cmdline, &cmd_len) == 0 &&
-            ap_cmdline_disables_remote_debug(cmdline, cmd_len))
+                       AP_REFUSAL_REMOTE_DEBUG_DISABLED;
+        if (t->cmdline && ap_cmdline_disables_remote_debug(t->cmdline, t->cmdline_len))
                 return ap_error_set(err, AP_ERR_REMOTE_DEBUG_DISABLED,
                                     "process %d disabled remote debugging "
                                     "(started with -X disable_remote_debug)",
                                     (int)pid),
                        ap_error_hint(err, "attachpy respects this; restart the program without "
                                           "that option to allow it"),
-                       -1;
+                       AP_REFUSAL_REMOTE_DEBUG_DISABLED;
+        return AP_REFUSAL_NONE;
+}
 
-        t->same_mount_ns = same_mount_ns(pid);
-
+/* Which interpreter is mapped, its version, and where the functions the
+ * debugger needs are. */
+static ap_refusal inspect_python(ap_target *t, ap_error *err) {
         object_list objs = {0};
-        int r = parse_maps(pid, &objs, err);
-        if (r == 0)
-                r = find_python(t, &objs, err);
-        if (r == 0)
-                r = find_loader(t, &objs, err);
+        int r = parse_maps(t->pid, &objs, err);
+        if (r < 0) {
+                object_list_free(&objs);
+                return err->code == AP_ERR_TARGET_EXITED ? AP_REFUSAL_GONE : AP_REFUSAL_UNREADABLE;
+        }
+        t->maps_read = true;
+        r = find_python(t, &objs, err);
+        if (r < 0) {
+                object_list_free(&objs);
+                return err->code == AP_ERR_NOT_PYTHON ? AP_REFUSAL_NOT_PYTHON
+                                                      : AP_REFUSAL_UNSUPPORTED_PYTHON;
+        }
+        r = find_loader(t, &objs, err);
         object_list_free(&objs);
         if (r < 0)
-                return -1;
+                return AP_REFUSAL_UNSUPPORTED_LIBC;
 
+        t->same_mount_ns = same_mount_ns(t->pid);
         if (!t->same_mount_ns)
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                     "process %d lives in another mount namespace (a container)",
-                                    (int)pid),
+                                    (int)t->pid),
                        ap_error_hint(err, "targets in containers are not supported yet; run "
                                           "attachpy inside the container"),
-                       -1;
-        return 0;
+                       AP_REFUSAL_CONTAINER;
+        return AP_REFUSAL_NONE;
+}
+
+/* Facts first, verdict second: every fact that can be read is read (ps
+ * shows them), and the verdict is the first check that fails, in a fixed
+ * order: state, rights, executable, the target's wish, the interpreter. */
+int ap_target_inspect(ap_target *t, pid_t pid, ap_error *err) {
+        memset(t, 0, sizeof *t);
+        t->pid = pid;
+        ap_error first = AP_ERROR_INIT, later = AP_ERROR_INIT;
+
+        ap_refusal r = read_identity(t, &first);
+        if (r == AP_REFUSAL_NONE)
+                r = check_state(t, &first);
+        if (r == AP_REFUSAL_NONE)
+                r = check_permissions(t, &first);
+        if (r == AP_REFUSAL_NONE)
+                r = check_executable(t, &first);
+        if (r == AP_REFUSAL_NONE)
+                r = check_remote_debug(t, &first);
+        if (r != AP_REFUSAL_GONE && (t->exe || r == AP_REFUSAL_NONE)) {
+                ap_refusal pr = inspect_python(t, r == AP_REFUSAL_NONE ? &first : &later);
+                if (r == AP_REFUSAL_NONE)
+                        r = pr;
+                ap_error_clear(&later);
+        }
+        t->refusal = r;
+        if (r == AP_REFUSAL_NONE)
+                return 0;
+        if (err) {
+                ap_error_clear(err);
+                *err = first;
+        } else {
+                ap_error_clear(&first);
+        }
+        return -1;
 }
 
 void ap_target_free(ap_target *t) {
@@ -643,8 +720,31 @@ void ap_target_free(ap_target *t) {
                 return;
         free(t->exe);
         free(t->comm);
+        free(t->cmdline);
         free(t->version);
         free(t->python_path);
         free(t->libc_path);
         memset(t, 0, sizeof *t);
+}
+
+static const char *const refusal_names[] = {
+        [AP_REFUSAL_NONE] = NULL,
+        [AP_REFUSAL_GONE] = "gone",
+        [AP_REFUSAL_ZOMBIE] = "zombie",
+        [AP_REFUSAL_TRACED] = "traced",
+        [AP_REFUSAL_STOPPED] = "stopped",
+        [AP_REFUSAL_OTHER_USER] = "other_user",
+        [AP_REFUSAL_PTRACE_SCOPE] = "ptrace_scope",
+        [AP_REFUSAL_UNREADABLE] = "unreadable",
+        [AP_REFUSAL_REMOTE_DEBUG_DISABLED] = "remote_debug_disabled",
+        [AP_REFUSAL_NOT_PYTHON] = "not_python",
+        [AP_REFUSAL_UNSUPPORTED_PYTHON] = "unsupported_python",
+        [AP_REFUSAL_UNSUPPORTED_LIBC] = "unsupported_libc",
+        [AP_REFUSAL_CONTAINER] = "container",
+};
+
+const char *ap_refusal_name(ap_refusal r) {
+        if ((unsigned)r >= AP_ARRAY_SIZE(refusal_names))
+                return NULL;
+        return refusal_names[r];
 }

@@ -19,8 +19,34 @@ typedef enum ap_impl {
         AP_IMPL_PYPY,
 } ap_impl;
 
+/* Why a process cannot be attached to: finer than the error code (several
+ * refusals share permission_denied), with stable names that `attachpy ps`
+ * prints and its JSON carries (see ap_refusal_name). */
+typedef enum ap_refusal {
+        AP_REFUSAL_NONE = 0,
+        AP_REFUSAL_GONE,                  /* exited while inspected */
+        AP_REFUSAL_ZOMBIE,
+        AP_REFUSAL_TRACED,                /* another tracer holds it (tracer_pid) */
+        AP_REFUSAL_STOPPED,               /* SIGSTOP, SIGTSTP, Ctrl-Z */
+        AP_REFUSAL_OTHER_USER,            /* another uid and no CAP_SYS_PTRACE */
+        AP_REFUSAL_PTRACE_SCOPE,          /* Yama forbids it */
+        AP_REFUSAL_UNREADABLE,            /* /proc/PID/{exe,maps} not readable */
+        AP_REFUSAL_REMOTE_DEBUG_DISABLED, /* PYTHON_DISABLE_REMOTE_DEBUG, -X disable_remote_debug */
+        AP_REFUSAL_NOT_PYTHON,
+        AP_REFUSAL_UNSUPPORTED_PYTHON,    /* version, PyPy, free-threaded, no exported C API */
+        AP_REFUSAL_UNSUPPORTED_LIBC,      /* no glibc, no dlopen */
+        AP_REFUSAL_CONTAINER,             /* another mount namespace */
+} ap_refusal;
+
 typedef struct ap_target {
         pid_t pid;
+        ap_refusal refusal; /* AP_REFUSAL_NONE iff ap_target_inspect() returned 0 */
+        char state;         /* from /proc/PID/stat: R, S, D, T, t, Z, ... */
+        pid_t tracer_pid;   /* 0 when not traced */
+        int exe_errno;      /* why exe is NULL */
+        char *cmdline;      /* /proc/PID/cmdline, NUL-separated (cmdline_len bytes), or NULL */
+        size_t cmdline_len;
+        bool maps_read;     /* /proc/PID/maps was readable: python_path is reliable */
         uid_t uid; /* effective uid of the target */
         gid_t gid;
         char *exe;          /* /proc/PID/exe as the target sees it */
@@ -48,12 +74,21 @@ typedef struct ap_proc_state {
 /* Read the state of pid.  Returns 0, or -1 with errno (ENOENT: gone). */
 int ap_proc_state_read(pid_t pid, ap_proc_state *ret) __attribute__((warn_unused_result));
 
-/* Preflight: fill t, or fail with one of no_such_process, target_exited,
- * permission_denied, remote_debug_disabled, not_python, unsupported_python,
- * injection_failed (a stopped target, missing loader functions). */
+/* Preflight, shared by an injection and `attachpy ps`: fill t, and return 0
+ * when attachpy may attach, or -1 with one of no_such_process,
+ * target_exited, permission_denied, remote_debug_disabled, not_python,
+ * unsupported_python, injection_failed (a stopped target, missing loader
+ * functions) in err and the finer reason in t->refusal.  Also on failure t
+ * holds every fact that could be read (owner, executable, command line,
+ * implementation and version when the maps were readable); free it with
+ * ap_target_free() in both cases.  The first failing check wins, in this
+ * order: state, rights, executable, the target's opt-out, the interpreter. */
 int ap_target_inspect(ap_target *t, pid_t pid, ap_error *err) __attribute__((warn_unused_result));
 
 void ap_target_free(ap_target *t);
+
+/* "stopped", "other_user", ...; NULL for AP_REFUSAL_NONE. */
+const char *ap_refusal_name(ap_refusal r);
 
 /* "cpython" or "pypy". */
 const char *ap_impl_name(ap_impl impl);

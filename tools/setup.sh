@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(gcc pkg-config meson ninja-build python3 gdb lldb libjansson-dev libyaml-dev check valgrind)
+PACKAGES=(gcc pkg-config meson ninja-build python3 gdb lldb libjansson-dev libyaml-dev check valgrind
+          python3-jsonschema bash-completion zsh groff-base)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

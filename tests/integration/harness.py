@@ -18,6 +18,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+import schema  # noqa: E402  (tests/schema.py)
 TARGET = os.path.join(ROOT, "tests", "targets", "target.py")
 SCRIPTS = os.path.join(HERE, "scripts")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -252,6 +254,8 @@ class Run(object):
                 self.json = json.loads(self.stdout)
             except ValueError:
                 self.json = None
+            if isinstance(self.json, dict):
+                schema.validate_status(self.json)  # every --json status matches schema/
 
     def __repr__(self):
         return "rc=%s\nargv=%r\nstdout=%s\nstderr=%s" % (self.rc, self.argv, self.stdout[-3000:],

@@ -11,7 +11,7 @@
 #define SYNOPSIS_HINT                                                                              \
         "usage: attachpy [OPTIONS] PID SCRIPT [ARG...] or attachpy [OPTIONS] PID -c CODE [ARG...]"
 #define HELP_HINT "run 'attachpy --help' for the list of options"
-#define PID_HINT "give the process id of the running Python program (see 'ps' or 'pgrep')"
+#define PID_HINT "give the process id of the running Python program; 'attachpy ps' lists them"
 #define TIMEOUT_HINT                                                                               \
         "give a number of seconds greater than 0 and at most 86400, such as 30 or 2.5"
 
@@ -89,6 +89,7 @@ static void assert_zeroed(void) {
         ck_assert_ptr_null(o.code);
         ck_assert_ptr_null(o.args);
         ck_assert_uint_eq(o.n_args, 0);
+        ck_assert_int_eq(o.command, AP_CMD_INJECT);
 }
 
 /* A usage error with exactly this message and hint; opts left zeroed. */
@@ -841,6 +842,8 @@ END_TEST
 static const char *const usage_must_mention[] = {
         "Usage: attachpy [OPTIONS] PID SCRIPT [ARG...]\n",
         "       attachpy [OPTIONS] PID -c CODE [ARG...]\n",
+        "       attachpy ps [--json]\n",
+        "attachpy(1)",
         "-c, --code=CODE",
         "--debugger=NAME",
         "gdb, lldb or auto",
@@ -899,6 +902,72 @@ START_TEST(test_usage_layout) {
                 col = *p == '\n' ? 0 : col + 1;
                 ck_assert_msg(col <= 80, "usage line longer than 80 columns");
         }
+}
+END_TEST
+
+/* --- attachpy ps --- */
+
+START_TEST(test_ps) {
+        assert_ok(PARSE("ps"));
+        ck_assert_int_eq(o.command, AP_CMD_PS);
+        ck_assert(!o.json);
+        ck_assert_int_eq(o.pid, 0);
+        ck_assert_ptr_null(o.script_path);
+        assert_defaults();
+}
+END_TEST
+
+START_TEST(test_ps_json) {
+        assert_ok(PARSE("ps", "--json"));
+        ck_assert_int_eq(o.command, AP_CMD_PS);
+        ck_assert(o.json);
+        assert_ok(PARSE("--json", "ps"));
+        ck_assert_int_eq(o.command, AP_CMD_PS);
+        ck_assert(o.json);
+}
+END_TEST
+
+START_TEST(test_ps_after_alias_options) {
+        /* alias attachpy='attachpy --debugger=lldb --timeout=5' keeps ps working. */
+        assert_ok(PARSE("--debugger=lldb", "--timeout=5", "ps"));
+        ck_assert_int_eq(o.command, AP_CMD_PS);
+}
+END_TEST
+
+START_TEST(test_ps_help) {
+        assert_ok(PARSE("ps", "--help"));
+        ck_assert(o.show_help);
+        assert_ok(PARSE("--help", "ps"));
+        ck_assert(o.show_help);
+}
+END_TEST
+
+START_TEST(test_ps_rejects_arguments) {
+        assert_usage(PARSE("ps", "42"), "'attachpy ps' takes no arguments, got '42'",
+                     "write 'attachpy ps' or 'attachpy ps --json'");
+        assert_usage(PARSE("ps", "--timeout=5"),
+                     "option '--timeout=5' does not apply to 'attachpy ps'",
+                     "write 'attachpy ps' or 'attachpy ps --json'");
+        assert_usage(PARSE("ps", "--json=yes"),
+                     "option '--json=yes' does not apply to 'attachpy ps'", NULL);
+        assert_usage(PARSE("-c", "pass", "ps"), "'attachpy ps' runs no code: -c does not apply",
+                     NULL);
+        /* --json before the error survives, so the error is JSON too. */
+        ck_assert_int_eq(PARSE("ps", "--json", "x"), -1);
+        ck_assert(o.json);
+}
+END_TEST
+
+START_TEST(test_ps_is_not_a_pid_after_double_dash) {
+        /* "--" ends the options; the next word is PID, and "ps" is none. */
+        assert_usage(PARSE("--", "ps"), "PID must be a positive number, got 'ps'", PID_HINT);
+}
+END_TEST
+
+START_TEST(test_ps_as_script_is_a_script) {
+        assert_ok(PARSE("42", "ps"));
+        ck_assert_int_eq(o.command, AP_CMD_INJECT);
+        ck_assert_str_eq(o.script_path, "ps");
 }
 END_TEST
 
@@ -1020,6 +1089,15 @@ static Suite *options_suite(void) {
                 tcase_add_loop_test(tc, test_good_timeouts, 0, AP_ARRAY_SIZE(good_timeouts));
                 tcase_add_loop_test(tc, test_bad_timeouts, 0, AP_ARRAY_SIZE(bad_timeouts));
                 tcase_add_test(tc, test_null_timeout);
+        });
+        ADD_TCASE("ps", {
+                tcase_add_test(tc, test_ps);
+                tcase_add_test(tc, test_ps_json);
+                tcase_add_test(tc, test_ps_after_alias_options);
+                tcase_add_test(tc, test_ps_help);
+                tcase_add_test(tc, test_ps_rejects_arguments);
+                tcase_add_test(tc, test_ps_is_not_a_pid_after_double_dash);
+                tcase_add_test(tc, test_ps_as_script_is_a_script);
         });
         ADD_TCASE("usage", {
                 tcase_add_loop_test(tc, test_usage_mentions, 0, AP_ARRAY_SIZE(usage_must_mention));

@@ -323,6 +323,13 @@ START_TEST(test_inspect_self_not_python) {
         ck_assert_ptr_nonnull(error.hint);
         ck_assert_int_eq(target.pid, getpid());
         ck_assert_ptr_nonnull(target.exe);
+        ck_assert_int_eq(target.refusal, AP_REFUSAL_NOT_PYTHON);
+        ck_assert_str_eq(ap_refusal_name(target.refusal), "not_python");
+        ck_assert(target.maps_read);
+        ck_assert_ptr_null(target.python_path);
+        /* The command line is read, NUL-separated, for `attachpy ps`. */
+        ck_assert_ptr_nonnull(target.cmdline);
+        ck_assert_uint_gt(target.cmdline_len, 0);
 }
 END_TEST
 
@@ -368,6 +375,8 @@ START_TEST(test_inspect_zombie) {
         ck_assert_int_eq(sr, 0);
         ck_assert_int_eq(st.state, 'Z');
         expect_error(r, AP_ERR_TARGET_EXITED, "zombie");
+        ck_assert_int_eq(target.refusal, AP_REFUSAL_ZOMBIE);
+        ck_assert_int_eq(target.state, 'Z');
 }
 END_TEST
 
@@ -392,6 +401,15 @@ START_TEST(test_inspect_stopped) {
         expect_error(r, AP_ERR_INJECTION_FAILED, "is stopped");
         ck_assert_msg(error.hint && strstr(error.hint, "kill -CONT"), "hint: %s",
                       error.hint ? error.hint : "(none)");
+        /* Refused, yet every fact is there: ps shows what it is. */
+        ck_assert_int_eq(target.refusal, AP_REFUSAL_STOPPED);
+        ck_assert_str_eq(ap_refusal_name(target.refusal), "stopped");
+        ck_assert_ptr_nonnull(target.python_path);
+        ck_assert_int_eq(target.impl, AP_IMPL_CPYTHON);
+        ck_assert_int_eq(target.version_major, 3);
+        ck_assert_int_eq(target.version_minor, 11);
+        ck_assert_ptr_nonnull(target.version);
+        ck_assert_str_eq(target.exe, PYTHON311);
 }
 END_TEST
 
@@ -428,6 +446,8 @@ START_TEST(test_inspect_traced) {
         char want[64];
         snprintf(want, sizeof want, "already being traced by process %d", (int)getpid());
         expect_error(r, AP_ERR_PERMISSION_DENIED, want);
+        ck_assert_int_eq(target.refusal, AP_REFUSAL_TRACED);
+        ck_assert_int_eq(target.tracer_pid, getpid());
 }
 END_TEST
 
@@ -449,7 +469,9 @@ START_TEST(test_inspect_other_user) {
                         ap_target t;
                         ap_error e = AP_ERROR_INIT;
                         int r = ap_target_inspect(&t, root_pid, &e);
-                        snprintf(out, sizeof out, "%d %s|%s", r, ap_code_name(e.code) ? ap_code_name(e.code) : "ok",
+                        snprintf(out, sizeof out, "%d %s %s|%s", r,
+                                 ap_code_name(e.code) ? ap_code_name(e.code) : "ok",
+                                 ap_refusal_name(t.refusal) ? ap_refusal_name(t.refusal) : "-",
                                  e.message ? e.message : "");
                         ap_target_free(&t);
                         ap_error_clear(&e);
@@ -466,7 +488,7 @@ START_TEST(test_inspect_other_user) {
         end_child(pid);
         ck_assert_int_eq(rr, 0);
         char want[128];
-        snprintf(want, sizeof want, "-1 permission_denied|process %d belongs to uid 0 and attachpy "
+        snprintf(want, sizeof want, "-1 permission_denied other_user|process %d belongs to uid 0 and attachpy "
                                     "runs as uid 65534",
                  (int)root_pid);
         bool ok = strcmp(out, want) == 0;
@@ -735,6 +757,8 @@ START_TEST(test_inspect_python_env_disabled) {
         int r = inspect_and_end(pid);
         expect_error(r, AP_ERR_REMOTE_DEBUG_DISABLED, "PYTHON_DISABLE_REMOTE_DEBUG");
         ck_assert_ptr_nonnull(error.hint);
+        ck_assert_int_eq(target.refusal, AP_REFUSAL_REMOTE_DEBUG_DISABLED);
+        ck_assert_int_eq(target.version_minor, 11); /* still known, for ps */
 }
 END_TEST
 
@@ -821,6 +845,7 @@ START_TEST(test_inspect_unsupported_versions) {
                 pid_t pid = spawn_python(real, args, plain_env);
                 int r = inspect_and_end(pid);
                 expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, old[i].fragment);
+                ck_assert_int_eq(target.refusal, AP_REFUSAL_UNSUPPORTED_PYTHON);
                 ck_assert_msg(error.hint && strstr(error.hint, "3.7 to 3.13"), "hint: %s",
                               error.hint ? error.hint : "(none)");
                 ck_assert_int_eq(target.impl, AP_IMPL_CPYTHON);
