@@ -43,7 +43,7 @@ static void vlog(const ap_run_config *cfg, const char *fmt, ...) {
 static int render_script(const ap_backend *b, const ap_target *t, const char *agent,
                          const ap_session *s, int attempt, char **ret, ap_error *err) {
         ap_injection_plan plan;
-        if (ap_injection_plan_init(&plan, t, agent, s->dir, err) < 0)
+        if (ap_injection_plan_init(&plan, t, agent, s->target_dir, err) < 0)
                 return -1;
         plan.attempt = attempt;
         if (b->prepare && b->prepare(&plan, err) < 0)
@@ -340,7 +340,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         }
 
         /* 2. Stage the session. */
-        if (ap_session_create(&session, &target, err) < 0)
+        if (ap_session_create(&session, &target, err) < 0 ||
+            ap_session_stage_agent(&session, &target, agent, err) < 0)
                 goto out;
         ap_request req = {.filename = cfg->filename,
                           .code = cfg->code,
@@ -363,14 +364,15 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         int started = -1;
         for (int attempt = 0;; attempt++) {
                 /* 3. Render the script: only values attachpy generated. */
-                if (render_script(backend, &target, agent, &session, attempt, &script, err) < 0)
+                if (render_script(backend, &target, session.agent, &session, attempt, &script,
+                                  err) < 0)
                         goto out;
                 char script_name[32];
                 snprintf(script_name, sizeof script_name, "%s%s", attempt ? "retry-" : "",
                          backend->script_file);
-                if (ap_session_write(&session, script_name, script, strlen(script), err) < 0)
+                if (ap_session_write_script(&session, script_name, script, strlen(script),
+                                            &script_path, err) < 0)
                         goto out;
-                script_path = ap_session_path(&session, script_name);
                 argv = backend->argv(program, script_path ? script_path : "");
                 envp = ap_debugger_environ();
                 if (!script_path || !argv || !envp) {
@@ -378,7 +380,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                         goto out;
                 }
                 if (cfg->verbose) {
-                        vlog(cfg, "session %s, agent %s", session.dir, agent);
+                        vlog(cfg, "session %s (%s in the target), agent %s", session.dir,
+                             session.target_dir, session.agent);
                         fputs("attachpy: debugger command:", cfg->verbose);
                         for (char **a = argv; *a; a++)
                                 fprintf(cfg->verbose, " %s", *a);
