@@ -284,6 +284,15 @@ static void fill_outcome(ap_report *report, pid_t pid) {
                               (int)pid);
                 return;
         }
+        if (res->end && strcmp(res->end, "vetoed") == 0) {
+                ap_error_set(&report->error, AP_ERR_INJECTION_FAILED,
+                             "an audit hook in process %d vetoed the code (event "
+                             "attachpy.remote_exec): %s",
+                             (int)pid, res->fail ? res->fail : "no reason given");
+                ap_error_hint(&report->error, "the target refuses remote code through "
+                                              "sys.addaudithook(); nothing ran");
+                return;
+        }
         ap_error_set(&report->error, AP_ERR_INJECTION_FAILED,
                      "the agent could not run the code: %s",
                      res->fail ? res->fail : "unknown failure");
