@@ -291,6 +291,7 @@ static void fill_outcome(ap_report *report, pid_t pid) {
                              (int)pid, res->fail ? res->fail : "no reason given");
                 ap_error_hint(&report->error, "the target refuses remote code through "
                                               "sys.addaudithook(); nothing ran");
+                report->have_result = false;
                 return;
         }
         ap_error_set(&report->error, AP_ERR_INJECTION_FAILED,
