@@ -212,7 +212,13 @@ def debugger_processes():
                 cmd = f.read()
         except OSError:
             continue
-        if b"/tmp/attachpy-" in cmd and (b"gdb" in cmd or b"lldb" in cmd):
+        # The program itself must be a debugger: a command line that merely
+        # mentions one (another helper's `flock /tmp/attachpy-itest.lock ...
+        # lldb ...` waiting for its turn) is not.
+        args = cmd.split(b"\0")
+        program = os.path.basename(args[0])
+        if (program.startswith(b"gdb") or program.startswith(b"lldb")) and \
+                any(b"/tmp/attachpy-" in a for a in args[1:]):
             pids.add(int(d.rsplit("/", 1)[1]))
     return pids
 
