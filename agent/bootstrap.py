@@ -4,7 +4,8 @@
 # holding the GIL, in a fresh dict holding only __builtins__ and
 # __attachpy_request__ (the raw request bytes).  It runs the user's code and
 # leaves the encoded result records (OUT, ERR, EXTY, EXMS, EXTB, END; or
-# FAIL and END) in __attachpy_result__ as bytes; HELO, VERS and RUN are sent
+# FAIL and END; FAIL and END "vetoed" when an audit hook refused the code)
+# in __attachpy_result__ as bytes; HELO, VERS and RUN are sent
 # by the C side.
 #
 # The cure: everything defined here lives in that dict, never in builtins,
@@ -534,6 +535,27 @@ def _repair_main_thread(me):
         threading._active[ident] = main
 
 
+_AUDIT_EVENT = "attachpy.remote_exec"
+
+
+def _audit_veto(filename):
+    # Tell the target's audit hooks (sys.addaudithook) that code is about to
+    # run, as CPython 3.14's sys.remote_exec() does: they may log it, or veto
+    # it by raising.  Returns None, or the veto's message.  Python 3.7 and
+    # older have no audit hooks (PEP 578 came with 3.8): nothing to tell.
+    audit = getattr(sys, "audit", None)
+    if audit is None:
+        return None
+    try:
+        audit(_AUDIT_EVENT, filename)
+    except BaseException:
+        exc = sys.exc_info()[1]
+        message = "%s: %s" % (_type_name(exc), _message(exc))
+        exc = None
+        return message
+    return None
+
+
 def _run(request):
     fields = _parse_request(request)
     filename = _fs_text(fields[0][1])
@@ -541,6 +563,10 @@ def _run(request):
     wait = fields[2][1] == b"1"
     args = [_fs_text(value) for key, value in fields[3:]]
     del fields
+
+    veto = _audit_veto(filename)
+    if veto is not None:
+        return _record(b"FAIL", _limit(_utf8(veto))) + _record(b"END ", b"vetoed")
 
     added = []
     try:

@@ -410,11 +410,11 @@ int ap_backend_select(ap_debugger_choice choice, const ap_backend **ret, char **
 char **ap_debugger_environ(void) {
         static const char *const drop[] = {"LC_ALL=",     "LANG=",        "LANGUAGE=",
                                            "PYTHONHOME=", "PYTHONPATH=",  "PYTHONSTARTUP=",
-                                           "DEBUGINFOD_URLS=", "GDBHISTFILE=", NULL};
+                                           "DEBUGINFOD_URLS=", "GDBHISTFILE=", "SHELL=", NULL};
         size_t n = 0;
         for (char **e = environ; e && *e; e++)
                 n++;
-        char **out = calloc(n + 2, sizeof *out);
+        char **out = calloc(n + 3, sizeof *out);
         if (!out)
                 return NULL;
         size_t k = 0;
@@ -432,10 +432,17 @@ char **ap_debugger_environ(void) {
                 }
                 k++;
         }
-        out[k] = strdup("LC_ALL=C");
-        if (!out[k]) {
-                ap_strv_free(out);
-                return NULL;
+        /* The scripts' shell commands (lldb prints its markers with
+         * `platform shell`) need a POSIX shell, not the user's login shell:
+         * a service account's is /usr/sbin/nologin. */
+        static const char *const add[] = {"SHELL=/bin/sh", "LC_ALL=C"};
+        for (size_t i = 0; i < AP_ARRAY_SIZE(add); i++) {
+                out[k] = strdup(add[i]);
+                if (!out[k]) {
+                        ap_strv_free(out);
+                        return NULL;
+                }
+                k++;
         }
         return out;
 }

@@ -298,6 +298,16 @@ static void fill_outcome(ap_report *report, pid_t pid) {
                               (int)pid);
                 return;
         }
+        if (res->end && strcmp(res->end, "vetoed") == 0) {
+                ap_error_set(&report->error, AP_ERR_INJECTION_FAILED,
+                             "an audit hook in process %d vetoed the code (event "
+                             "attachpy.remote_exec): %s",
+                             (int)pid, res->fail ? res->fail : "no reason given");
+                ap_error_hint(&report->error, "the target refuses remote code through "
+                                              "sys.addaudithook(); nothing ran");
+                report->have_result = false;
+                return;
+        }
         ap_error_set(&report->error, AP_ERR_INJECTION_FAILED,
                      "the agent could not run the code: %s",
                      res->fail ? res->fail : "unknown failure");
@@ -342,11 +352,12 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n,
 
         _cleanup_free_ char *log_path = NULL;
         if (backend->logs_allocations) {
+                /* Written by the debugger: next to its script, where only
+                 * attachpy can write. */
                 char log_name[32];
                 snprintf(log_name, sizeof log_name, "%d-%s.log", n, backend->name);
-                if (ap_session_write(c->session, log_name, "", 0, err) < 0)
+                if (ap_session_write_script(c->session, log_name, "", 0, &log_path, err) < 0)
                         goto out;
-                log_path = ap_session_path(c->session, log_name);
                 plan->log_path = log_path;
         }
         /* Only values attachpy generated go into the script. */
@@ -355,9 +366,9 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n,
         char name[64];
         snprintf(name, sizeof name, "%d-%s", n,
                  plan->mode == AP_PLAN_DIRECT ? backend->direct_script : backend->schedule_script);
-        if (ap_session_write(c->session, name, script, strlen(script), err) < 0)
+        if (ap_session_write_script(c->session, name, script, strlen(script), &script_path,
+                                    err) < 0)
                 goto out;
-        script_path = ap_session_path(c->session, name);
         argv = script_path ? backend->argv(c->program, script_path) : NULL;
         envp = ap_debugger_environ();
         if (!script_path || !argv || !envp) {
@@ -365,7 +376,8 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n,
                 goto out;
         }
         if (cfg->verbose) {
-                vlog(cfg, "session %s", c->session->dir);
+                vlog(cfg, "session %s (%s in the target), agent %s", c->session->dir,
+                     c->session->target_dir, c->session->agent);
                 fputs("attachpy: debugger command:", cfg->verbose);
                 for (char **a = argv; *a; a++)
                         fprintf(cfg->verbose, " %s", *a);
@@ -636,11 +648,16 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         if (reaped > 0)
                 vlog(cfg, "removed %d session director%s left by attachpy runs that were killed",
                      reaped, reaped == 1 ? "y" : "ies");
-        if (ap_session_create(&session, &target, err) < 0)
+        if (ap_session_create(&session, &target, err) < 0 ||
+            ap_session_stage_agent(&session, &target, agent, err) < 0)
                 goto out;
         char owner[64];
+        _cleanup_free_ char *owner_path = NULL;
         if (ap_session_owner_text(owner, sizeof owner) < 0 ||
-            ap_session_write(&session, "owner", owner, strlen(owner), err) < 0)
+            ap_session_write(&session, "owner", owner, strlen(owner), err) < 0 ||
+            (session.private_.fd >= 0 &&
+             ap_session_write_script(&session, "owner", owner, strlen(owner), &owner_path, err) <
+                     0))
                 goto out;
         ap_request req = {.filename = cfg->filename,
                           .code = cfg->code,
@@ -669,7 +686,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         bool fallback_used = false;
         int retries = 0;
         for (int n = 1;; n++) {
-                if (ap_injection_plan_init(&plan, &target, agent, session.dir, err) < 0)
+                if (ap_injection_plan_init(&plan, &target, session.agent, session.target_dir,
+                                           err) < 0)
                         goto out;
                 if (!ap_plan_choose(&plan, want) && !ap_plan_choose(&plan, AP_WANT_SCHEDULE)) {
                         ap_error_set(err, AP_ERR_INJECTION_FAILED,

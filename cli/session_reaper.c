@@ -57,8 +57,8 @@ static int owner_gone(int dir_fd) {
 }
 
 static int is_session_name(const char *name) {
-        /* mkdtemp's "attachpy-XXXXXX" */
-        if (strncmp(name, "attachpy-", 9) != 0 || strlen(name) != 15)
+        /* "attachpy-" and 6 or 10 letters and digits (cli/session.c) */
+        if (strncmp(name, "attachpy-", 9) != 0 || (strlen(name) != 15 && strlen(name) != 19))
                 return 0;
         for (const char *p = name + 9; *p; p++)
                 if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&

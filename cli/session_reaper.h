@@ -3,8 +3,9 @@
  * A run removes its session on every path it controls; a run killed with
  * SIGKILL cannot.  Each session holds a file "owner" with the pid and start
  * time (/proc/PID/stat field 22) of the attachpy that made it.  Before
- * making its own, a run removes every /tmp/attachpy-XXXXXX directory that it
- * may remove (its own user's, or any when root) whose owner is gone.
+ * making its own, a run removes every /tmp/attachpy-* directory that it may
+ * remove (its own user's, or any when root) whose owner is gone.  (A session
+ * inside a container's /tmp is left there.)
  */
 #pragma once
 

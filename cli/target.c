@@ -69,13 +69,6 @@ static bool have_cap_sys_ptrace(void) {
         return caps & (1ULL << 19); /* CAP_SYS_PTRACE */
 }
 
-static int yama_scope(void) {
-        _cleanup_free_ char *s = NULL;
-        if (ap_read_file("/proc/sys/kernel/yama/ptrace_scope", 64, &s, NULL) < 0)
-                return 0;
-        return atoi(s);
-}
-
 bool ap_environ_has_nonempty(const char *env, size_t len, const char *var) {
         size_t vlen = strlen(var);
         for (size_t i = 0; i < len;) {
@@ -263,42 +256,131 @@ static uint64_t absolute(const mapped_object *o, const ap_elf_info *info, uint64
         return bias + value;
 }
 
-static ap_refusal check_permissions(const ap_target *t, ap_error *err) {
-        pid_t pid = t->pid;
-        uid_t me = geteuid();
-        bool cap = have_cap_sys_ptrace();
-        if (!cap && me != t->uid)
-                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
-                                    "process %d belongs to uid %u and attachpy runs as uid %u",
-                                    (int)pid, (unsigned)t->uid, (unsigned)me),
-                       ap_error_hint(err, "run attachpy as the target's user (sudo -u), or as "
-                                          "root (CAP_SYS_PTRACE)"),
-                       AP_REFUSAL_OTHER_USER;
-        int scope = yama_scope();
-        if (scope >= 3)
+/* Yama's ptrace_scope, or -1 when Yama is not there. */
+static int yama_scope(void) {
+        _cleanup_free_ char *s = NULL;
+        if (ap_read_file("/proc/sys/kernel/yama/ptrace_scope", 64, &s, NULL) < 0)
+                return -1;
+        return atoi(s);
+}
+
+int ap_dumpable_from_owner(uid_t owner_uid, gid_t owner_gid, uid_t euid, gid_t egid) {
+        if (euid == 0 && egid == 0)
+                return -1; /* a root process's files belong to root either way */
+        return owner_uid == euid && owner_gid == egid;
+}
+
+/* The kernel's order (ptrace_may_access, then Yama), each refusal with its
+ * own message.  Yama 3 first: nothing lifts it. */
+ap_refusal ap_ptrace_permitted(const ap_ptrace_facts *f, ap_error *err) {
+        int pid = (int)f->pid;
+        if (f->yama_scope >= 3)
                 return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                                     "ptrace is disabled on this machine "
-                                    "(kernel.yama.ptrace_scope = 3)"),
+                                    "(kernel.yama.ptrace_scope = %d): no process may attach to "
+                                    "another, not even root",
+                                    f->yama_scope),
                        ap_error_hint(err, "scope 3 cannot be lowered without a reboot; "
-                                          "attachpy cannot work here"),
+                                          "attachpy cannot work on this machine"),
                        AP_REFUSAL_PTRACE_SCOPE;
-        if (scope == 2 && !cap)
-                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
-                                    "only root may attach to processes here "
-                                    "(kernel.yama.ptrace_scope = 2)"),
-                       ap_error_hint(err, "run attachpy as root, or grant it CAP_SYS_PTRACE"),
-                       AP_REFUSAL_PTRACE_SCOPE;
-        if (scope == 1 && !cap)
-                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
-                                    "kernel.yama.ptrace_scope = 1 lets a process trace only its "
-                                    "own descendants, and process %d is not one",
-                                    (int)pid),
-                       ap_error_hint(err, "run attachpy as root (or with CAP_SYS_PTRACE), or "
-                                          "lower the scope with 'sysctl kernel.yama.ptrace_scope=0' "
-                                          "(this lets any process of a user debug the others: see "
-                                          "the README)"),
-                       AP_REFUSAL_PTRACE_SCOPE;
+        if (!f->cap_sys_ptrace) {
+                for (int i = 0; i < 3; i++)
+                        if (f->target_uid[i] != f->uid)
+                                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                                    "process %d belongs to uid %u and attachpy "
+                                                    "runs as uid %u",
+                                                    pid, (unsigned)f->target_uid[i],
+                                                    (unsigned)f->uid),
+                                       ap_error_hint(err, "run attachpy as the same user as the "
+                                                          "target, or as root (CAP_SYS_PTRACE)"),
+                                       AP_REFUSAL_OTHER_USER;
+                for (int i = 0; i < 3; i++)
+                        if (f->target_gid[i] != f->gid)
+                                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                                    "process %d runs with group id %u and "
+                                                    "attachpy with group id %u (a set-group-id "
+                                                    "program, or a changed group)",
+                                                    pid, (unsigned)f->target_gid[i],
+                                                    (unsigned)f->gid),
+                                       ap_error_hint(err, "run attachpy as root (CAP_SYS_PTRACE)"),
+                                       AP_REFUSAL_OTHER_USER;
+                if (f->dumpable == 0)
+                        return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                            "process %d is not dumpable (it called "
+                                            "prctl(PR_SET_DUMPABLE, 0), changed its user or "
+                                            "group id, or runs a program its user cannot read): "
+                                            "only root may attach to it",
+                                            pid),
+                               ap_error_hint(err, "run attachpy as root (CAP_SYS_PTRACE); a "
+                                                  "process that wants no debugger at all should "
+                                                  "set PYTHON_DISABLE_REMOTE_DEBUG"),
+                               AP_REFUSAL_NOT_DUMPABLE;
+                if (f->yama_scope == 2)
+                        return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                            "only root may attach to processes here "
+                                            "(kernel.yama.ptrace_scope = 2: admin-only attach)"),
+                               ap_error_hint(err, "run attachpy as root, or grant it "
+                                                  "CAP_SYS_PTRACE"),
+                               AP_REFUSAL_PTRACE_SCOPE;
+                if (f->yama_scope == 1)
+                        return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                            "kernel.yama.ptrace_scope = 1 (restricted ptrace) "
+                                            "lets a process trace only its own descendants, and "
+                                            "process %d is not a descendant of attachpy",
+                                            pid),
+                               ap_error_hint(err,
+                                             "run attachpy as root (or with CAP_SYS_PTRACE), or "
+                                             "lower the scope with 'sysctl "
+                                             "kernel.yama.ptrace_scope=0' (this lets any process "
+                                             "of a user debug the others: see the README)"),
+                               AP_REFUSAL_PTRACE_SCOPE;
+        }
         return AP_REFUSAL_NONE;
+}
+
+static bool status_all_ids(const char *status, const char *key, unsigned long ret[3]) {
+        const char *p = strstr(status, key);
+        if (!p)
+                return false;
+        p += strlen(key);
+        unsigned long real = 0, eff = 0, saved = 0;
+        if (sscanf(p, "%lu %lu %lu", &real, &eff, &saved) != 3)
+                return false;
+        ret[0] = real;
+        ret[1] = eff;
+        ret[2] = saved;
+        return true;
+}
+
+static ap_refusal check_permissions(const ap_target *t, ap_error *err) {
+        pid_t pid = t->pid;
+        _cleanup_free_ char *status = NULL;
+        unsigned long uids[3], gids[3];
+        if (read_proc(pid, "status", &status, NULL) < 0 ||
+            !status_all_ids(status, "\nUid:", uids) || !status_all_ids(status, "\nGid:", gids))
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "cannot read the owner of process %d", (int)pid),
+                       ap_error_hint(err, "%s", unreadable_hint()), AP_REFUSAL_UNREADABLE;
+        ap_ptrace_facts f = {
+                .pid = pid,
+                .uid = getuid(),
+                .gid = getgid(),
+                .cap_sys_ptrace = have_cap_sys_ptrace(),
+                .dumpable = -1,
+                .yama_scope = yama_scope(),
+        };
+        for (int i = 0; i < 3; i++) {
+                f.target_uid[i] = (uid_t)uids[i];
+                f.target_gid[i] = (gid_t)gids[i];
+        }
+        /* A process that is not dumpable has its /proc files owned by root. */
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+        if (stat(path, &st) == 0)
+                f.dumpable = ap_dumpable_from_owner(st.st_uid, st.st_gid, f.target_uid[1],
+                                                    f.target_gid[1]);
+        return ap_ptrace_permitted(&f, err);
 }
 
 static ap_refusal check_state(const ap_target *t, ap_error *err) {
@@ -628,8 +710,21 @@ static ap_refusal check_remote_debug(const ap_target *t, ap_error *err) {
         pid_t pid = t->pid;
         _cleanup_free_ char *environ = NULL;
         size_t env_len = 0;
-        if (read_proc(pid, "environ", &environ, &env_len) == 0 &&
-            ap_environ_has_nonempty(environ, env_len, "PYTHON_DISABLE_REMOTE_DEBUG"))
+        if (read_proc(pid, "environ", &environ, &env_len) < 0) {
+                /* Without it attachpy cannot tell whether the target opted out. */
+                if (errno == ENOENT || errno == ESRCH)
+                        return ap_error_set(err, AP_ERR_TARGET_EXITED, "process %d exited",
+                                            (int)pid),
+                               AP_REFUSAL_GONE;
+                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
+                                    "cannot read the environment of process %d (to check "
+                                    "PYTHON_DISABLE_REMOTE_DEBUG): %s",
+                                    (int)pid, strerror(errno)),
+                       ap_error_hint(err, "run attachpy as the same user as the target, or as "
+                                          "root"),
+                       AP_REFUSAL_UNREADABLE;
+        }
+        if (ap_environ_has_nonempty(environ, env_len, "PYTHON_DISABLE_REMOTE_DEBUG"))
                 return ap_error_set(err, AP_ERR_REMOTE_DEBUG_DISABLED,
                                     "process %d disabled remote debugging "
                                     "(PYTHON_DISABLE_REMOTE_DEBUG is set in its environment)",
@@ -669,14 +764,9 @@ static ap_refusal inspect_python(ap_target *t, ap_error *err) {
         if (r < 0)
                 return AP_REFUSAL_UNSUPPORTED_LIBC;
 
+        /* Another mount namespace (a container) is fine: the session is
+         * staged through /proc/PID/root (cli/session.c). */
         t->same_mount_ns = same_mount_ns(t->pid);
-        if (!t->same_mount_ns)
-                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
-                                    "process %d lives in another mount namespace (a container)",
-                                    (int)t->pid),
-                       ap_error_hint(err, "targets in containers are not supported yet; run "
-                                          "attachpy inside the container"),
-                       AP_REFUSAL_CONTAINER;
         return AP_REFUSAL_NONE;
 }
 
@@ -734,13 +824,13 @@ static const char *const refusal_names[] = {
         [AP_REFUSAL_TRACED] = "traced",
         [AP_REFUSAL_STOPPED] = "stopped",
         [AP_REFUSAL_OTHER_USER] = "other_user",
+        [AP_REFUSAL_NOT_DUMPABLE] = "not_dumpable",
         [AP_REFUSAL_PTRACE_SCOPE] = "ptrace_scope",
         [AP_REFUSAL_UNREADABLE] = "unreadable",
         [AP_REFUSAL_REMOTE_DEBUG_DISABLED] = "remote_debug_disabled",
         [AP_REFUSAL_NOT_PYTHON] = "not_python",
         [AP_REFUSAL_UNSUPPORTED_PYTHON] = "unsupported_python",
         [AP_REFUSAL_UNSUPPORTED_LIBC] = "unsupported_libc",
-        [AP_REFUSAL_CONTAINER] = "container",
 };
 
 const char *ap_refusal_name(ap_refusal r) {

@@ -28,14 +28,14 @@ typedef enum ap_refusal {
         AP_REFUSAL_ZOMBIE,
         AP_REFUSAL_TRACED,                /* another tracer holds it (tracer_pid) */
         AP_REFUSAL_STOPPED,               /* SIGSTOP, SIGTSTP, Ctrl-Z */
-        AP_REFUSAL_OTHER_USER,            /* another uid and no CAP_SYS_PTRACE */
+        AP_REFUSAL_OTHER_USER,            /* another uid or gid and no CAP_SYS_PTRACE */
+        AP_REFUSAL_NOT_DUMPABLE,          /* PR_SET_DUMPABLE 0 and no CAP_SYS_PTRACE */
         AP_REFUSAL_PTRACE_SCOPE,          /* Yama forbids it */
         AP_REFUSAL_UNREADABLE,            /* /proc/PID/{exe,maps} not readable */
         AP_REFUSAL_REMOTE_DEBUG_DISABLED, /* PYTHON_DISABLE_REMOTE_DEBUG, -X disable_remote_debug */
         AP_REFUSAL_NOT_PYTHON,
         AP_REFUSAL_UNSUPPORTED_PYTHON,    /* version, PyPy, free-threaded, no exported C API */
         AP_REFUSAL_UNSUPPORTED_LIBC,      /* no glibc, no dlopen */
-        AP_REFUSAL_CONTAINER,             /* another mount namespace */
 } ap_refusal;
 
 typedef struct ap_target {
@@ -102,6 +102,29 @@ bool ap_cmdline_disables_remote_debug(const char *cmdline, size_t len);
 
 /* Is VAR set to a non-empty value in a NUL-separated environment block? */
 bool ap_environ_has_nonempty(const char *environ, size_t len, const char *var);
+
+/* What the kernel and Yama look at when a debugger attachpy starts attaches
+ * (PTRACE_MODE_ATTACH_REALCREDS). */
+typedef struct ap_ptrace_facts {
+        pid_t pid;
+        uid_t uid; /* attachpy's real uid and gid */
+        gid_t gid;
+        bool cap_sys_ptrace;   /* attachpy's effective capabilities hold it */
+        uid_t target_uid[3];   /* real, effective, saved */
+        gid_t target_gid[3];
+        int dumpable;          /* 1, 0, or -1 when it cannot be told */
+        int yama_scope;        /* kernel.yama.ptrace_scope, or -1 without Yama */
+} ap_ptrace_facts;
+
+/* May a debugger attachpy starts attach?  AP_REFUSAL_NONE, or the refusal
+ * with a permission_denied error naming the reason (Yama 3; another uid or
+ * gid; not dumpable; Yama 2; Yama 1) and what to do.  Pure: no I/O. */
+ap_refusal ap_ptrace_permitted(const ap_ptrace_facts *f, ap_error *err);
+
+/* Is a process dumpable, from the owner of its /proc/PID/status (the kernel
+ * hands a non-dumpable process's /proc files to root) and its effective
+ * ids?  1, 0, or -1 when it cannot be told (a root process). */
+int ap_dumpable_from_owner(uid_t owner_uid, gid_t owner_gid, uid_t euid, gid_t egid);
 
 /* Parse "libpython3.12.so.1.0", "libpython3.13t.so", "python3.11": 0 and the
  * version on success, -1 if the name carries no version.  *free_threaded

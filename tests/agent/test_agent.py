@@ -551,6 +551,54 @@ class AgentCases(object):
         self.assertNotEqual(first.text("HELO"), None)
         self.check_alive()
 
+    # audit hooks (PEP 578, Python 3.8+)
+
+    def install_audit_hook(self, veto):
+        self.target.run(
+            "import sys\n"
+            "audited = []\n"
+            "def hook(event, args):\n"
+            "    if event == 'attachpy.remote_exec':\n"
+            "        audited.append(list(args))\n"
+            "        if %r:\n"
+            "            raise RuntimeError('no remote code in this process')\n"
+            "sys.addaudithook(hook)\n" % veto)
+
+    def test_audit_event(self):
+        if self.version_info < (3, 8):
+            # No audit hooks before 3.8: there is nothing to tell, the code runs.
+            self.assertFalse(self.target.run("import sys; _result = hasattr(sys, 'audit')"))
+            r = self.inject(b"print('ran')\n")
+            self.assertEqual(r.text("OUT "), "ran\n")
+            return
+        self.install_audit_hook(veto=False)
+        path = self.script("audited.py", b"print('ran')\n")
+        r = self.inject(b"print('ran')\n", filename=path.encode())
+        self.assertEqual(r.text("END "), "ok")
+        self.assertEqual(r.text("OUT "), "ran\n")
+        self.assertEqual(self.target.run("_result = audited"), [[path]])
+        r = self.inject(b"pass\n")
+        self.assertEqual(self.target.run("_result = audited"), [[path], ["<string>"]])
+        self.check_alive()
+
+    def test_audit_veto(self):
+        if self.version_info < (3, 8):
+            self.assertFalse(self.target.run("import sys; _result = hasattr(sys, 'audit')"))
+            return
+        self.install_audit_hook(veto=True)
+        self.target.run("import sys; sys.attachpy_ran = False")
+        session = self.session(b"import sys\nsys.attachpy_ran = True\nprint('ran')\n")
+        self.assertEqual(self.target.start(session.dir), 0)
+        r = session.collect(self.target.pid)
+        self.assertEqual(r.tags, ["HELO", "VERS", "RUN ", "FAIL", "END "], r)
+        self.assertEqual(r.text("END "), "vetoed")
+        self.assertEqual(r.text("FAIL"), "RuntimeError: no remote code in this process")
+        self.assertFalse(self.target.run("import sys; _result = sys.attachpy_ran"))
+        self.assertEqual(self.target.run("_result = audited"), [["<string>"]])
+        self.check_alive()
+        _, out, _ = self.target.finish()
+        self.assertNotIn(b"ran", out)
+
     # exceptions
 
     def test_value_error(self):

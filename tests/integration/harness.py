@@ -238,7 +238,12 @@ def debugger_processes():
 
 
 def session_dirs():
-    return set(glob.glob("/tmp/attachpy-*"))
+    """attachpy's session directories in /tmp: attachpy-<10 letters and
+    digits> (6 before the sessions were made with mkdirat).  Not the lock
+    file, nor another test's attachpy-test-... scratch directory."""
+    return set(d for d in glob.glob("/tmp/attachpy-*")
+               if re.match(r"^attachpy-[A-Za-z0-9]{6}(?:[A-Za-z0-9]{4})?$", os.path.basename(d))
+               and os.path.isdir(d))
 
 
 class Run(object):

@@ -21,6 +21,10 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   forker   forks all the time; children run a little Python and exit
   cpulse   the main thread in C calls that hold the GIL for about a second each
            (TARGET_PULSE seconds)
+  nodump   like sleep, after prctl(PR_SET_DUMPABLE, 0) (Linux, ctypes)
+  audit    like sleep, with an audit hook (3.8+) that prints "audit <path>"
+           for each attachpy.remote_exec event and vetoes the code when its
+           path contains "veto"
 
 Runs on Python 2.7 and 3.6 to 3.13 (for the refusal tests too).
 """
@@ -198,6 +202,29 @@ elif MODE == "cpulse":
     n = int(n * float(os.environ.get("TARGET_PULSE", "1")) / max(time.time() - t, 1e-6))
     while True:
         work[0] += sum(itertools.repeat(1, n)) // n
+elif MODE == "nodump":
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        sys.exit("prctl(PR_SET_DUMPABLE, 0) failed")
+    say("ready", os.getpid(), version)
+    while True:
+        time.sleep(3600)
+        work[0] += 1
+
+elif MODE == "audit":
+    def hook(event, args):
+        if event == "attachpy.remote_exec":
+            say("audit", args[0])
+            if "veto" in args[0]:
+                raise PermissionError("remote code is not welcome in " + TARGET_MARK)
+
+    sys.addaudithook(hook)
+    say("ready", os.getpid(), version)
+    while True:
+        time.sleep(3600)
+        work[0] += 1
 
 else:
     sys.exit("unknown mode " + MODE)

@@ -988,7 +988,7 @@ END_TEST
 static const char *const touched_vars[] = {
         "PATH",        "LC_ALL",        "LANG",            "LANGUAGE",    "PYTHONPATH",
         "PYTHONHOME",  "PYTHONSTARTUP", "DEBUGINFOD_URLS", "GDBHISTFILE", "PYTHONPATHX",
-        "ATTACHPY_TEST_KEEP",
+        "ATTACHPY_TEST_KEEP", "SHELL",
 };
 static char *saved_vars[AP_ARRAY_SIZE(touched_vars)];
 
@@ -1028,6 +1028,7 @@ START_TEST(test_debugger_environ) {
         setenv("GDBHISTFILE", "/tmp/h", 1);
         setenv("PYTHONPATHX", "kept", 1); /* only whole names are dropped */
         setenv("ATTACHPY_TEST_KEEP", "1", 1);
+        setenv("SHELL", "/usr/sbin/nologin", 1); /* a service account's login shell */
         char **env = ap_debugger_environ();
         ck_assert_ptr_nonnull(env);
         ck_assert_uint_eq(count_prefix(env, "LC_ALL="), 1);
@@ -1042,6 +1043,9 @@ START_TEST(test_debugger_environ) {
                               dropped[i]);
         ck_assert_uint_eq(count_prefix(env, "PYTHONPATHX=kept"), 1);
         ck_assert_uint_eq(count_prefix(env, "ATTACHPY_TEST_KEEP=1"), 1);
+        /* lldb's `platform shell` markers need a POSIX shell. */
+        ck_assert_uint_eq(count_prefix(env, "SHELL="), 1);
+        ck_assert_uint_eq(count_prefix(env, "SHELL=/bin/sh"), 1);
         ck_assert_uint_eq(count_prefix(env, "PATH="), getenv("PATH") ? 1 : 0);
         ap_strv_free(env);
 }

@@ -185,6 +185,131 @@ START_TEST(test_impl_name) {
 }
 END_TEST
 
+/* ---- the permission decision (pure) ---------------------------------------- */
+
+/* attachpy as uid/gid 1000 against a dumpable process of 1000, no Yama. */
+static ap_ptrace_facts facts(void) {
+        ap_ptrace_facts f = {
+                .pid = 4242,
+                .uid = 1000,
+                .gid = 1000,
+                .cap_sys_ptrace = false,
+                .target_uid = {1000, 1000, 1000},
+                .target_gid = {1000, 1000, 1000},
+                .dumpable = 1,
+                .yama_scope = -1,
+        };
+        return f;
+}
+
+/* ap_ptrace_permitted(f): expect a refusal whose message holds fragment,
+ * or success when fragment is NULL. */
+static void expect_ptrace(const ap_ptrace_facts *f, const char *fragment, const char *hint) {
+        ap_error e = AP_ERROR_INIT;
+        ap_refusal r = ap_ptrace_permitted(f, &e);
+        if (!fragment) {
+                ck_assert_msg(r == AP_REFUSAL_NONE, "refused: %s", e.message ? e.message : "?");
+                ck_assert_int_eq(e.code, AP_OK);
+                return;
+        }
+        ck_assert_int_ne(r, AP_REFUSAL_NONE);
+        ck_assert_str_eq(ap_code_name(e.code), "permission_denied");
+        ck_assert_msg(strstr(e.message, fragment), "message lacks '%s': %s", fragment, e.message);
+        ck_assert_ptr_nonnull(e.hint);
+        if (hint)
+                ck_assert_msg(strstr(e.hint, hint), "hint lacks '%s': %s", hint, e.hint);
+        ap_error_clear(&e);
+}
+
+START_TEST(test_ptrace_same_user) {
+        ap_ptrace_facts f = facts();
+        expect_ptrace(&f, NULL, NULL);
+        f.yama_scope = 0; /* classic ptrace permissions */
+        expect_ptrace(&f, NULL, NULL);
+        f.dumpable = -1; /* cannot tell: the kernel decides */
+        expect_ptrace(&f, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_ptrace_other_user) {
+        ap_ptrace_facts f = facts();
+        f.target_uid[0] = f.target_uid[1] = f.target_uid[2] = 0;
+        expect_ptrace(&f, "process 4242 belongs to uid 0 and attachpy runs as uid 1000",
+                      "CAP_SYS_PTRACE");
+        /* Only the saved uid differs (a setuid program that dropped): still refused. */
+        f = facts();
+        f.target_uid[2] = 0;
+        expect_ptrace(&f, "belongs to uid 0", NULL);
+        /* A set-group-id program. */
+        f = facts();
+        f.target_gid[1] = 42;
+        expect_ptrace(&f, "runs with group id 42 and attachpy with group id 1000", "root");
+        /* CAP_SYS_PTRACE lifts all of that. */
+        f.target_uid[0] = f.target_uid[1] = f.target_uid[2] = 0;
+        f.cap_sys_ptrace = true;
+        expect_ptrace(&f, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_ptrace_not_dumpable) {
+        ap_ptrace_facts f = facts();
+        f.dumpable = 0;
+        expect_ptrace(&f, "process 4242 is not dumpable", "PYTHON_DISABLE_REMOTE_DEBUG");
+        /* Root may still attach (the kernel lets CAP_SYS_PTRACE through):
+         * the explicit opt-out is PYTHON_DISABLE_REMOTE_DEBUG. */
+        f.cap_sys_ptrace = true;
+        expect_ptrace(&f, NULL, NULL);
+        /* Another user comes first: it is the reason to tell. */
+        f = facts();
+        f.dumpable = 0;
+        f.target_uid[0] = f.target_uid[1] = f.target_uid[2] = 7;
+        expect_ptrace(&f, "belongs to uid 7", NULL);
+}
+END_TEST
+
+START_TEST(test_ptrace_yama) {
+        ap_ptrace_facts f = facts();
+        /* 1: only descendants; attachpy's debugger never is the target's parent. */
+        f.yama_scope = 1;
+        expect_ptrace(&f, "kernel.yama.ptrace_scope = 1", "sysctl kernel.yama.ptrace_scope=0");
+        expect_ptrace(&f, "not a descendant", NULL);
+        f.cap_sys_ptrace = true;
+        expect_ptrace(&f, NULL, NULL);
+        /* 2: admin only. */
+        f = facts();
+        f.yama_scope = 2;
+        expect_ptrace(&f, "kernel.yama.ptrace_scope = 2", "CAP_SYS_PTRACE");
+        expect_ptrace(&f, "only root may attach", NULL);
+        f.cap_sys_ptrace = true;
+        expect_ptrace(&f, NULL, NULL);
+        /* 3: nobody, not even root; said before anything else. */
+        f = facts();
+        f.yama_scope = 3;
+        f.cap_sys_ptrace = true;
+        expect_ptrace(&f, "kernel.yama.ptrace_scope = 3", "reboot");
+        f.cap_sys_ptrace = false;
+        f.target_uid[0] = 0;
+        expect_ptrace(&f, "not even root", NULL);
+        /* Yama's scope matters only after the classic rules: another
+         * user's process under scope 1 is refused for the user. */
+        f = facts();
+        f.yama_scope = 1;
+        f.target_uid[1] = 0;
+        expect_ptrace(&f, "belongs to uid 0", NULL);
+}
+END_TEST
+
+START_TEST(test_dumpable_from_owner) {
+        ck_assert_int_eq(ap_dumpable_from_owner(1000, 1000, 1000, 1000), 1);
+        ck_assert_int_eq(ap_dumpable_from_owner(0, 0, 1000, 1000), 0);
+        ck_assert_int_eq(ap_dumpable_from_owner(0, 0, 1000, 0), 0);
+        ck_assert_int_eq(ap_dumpable_from_owner(0, 0, 0, 1000), 0);
+        ck_assert_int_eq(ap_dumpable_from_owner(0, 0, 0, 0), -1);
+        /* In a user namespace the owner is that namespace's root. */
+        ck_assert_int_eq(ap_dumpable_from_owner(100000, 100000, 101000, 101000), 0);
+}
+END_TEST
+
 /* ---- processes -------------------------------------------------------------- */
 
 #define MAX_CHILDREN 16
@@ -868,6 +993,11 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_version_from_name);
         tcase_add_test(tc, test_version_from_name_garbage);
         tcase_add_test(tc, test_impl_name);
+        tcase_add_test(tc, test_ptrace_same_user);
+        tcase_add_test(tc, test_ptrace_other_user);
+        tcase_add_test(tc, test_ptrace_not_dumpable);
+        tcase_add_test(tc, test_ptrace_yama);
+        tcase_add_test(tc, test_dumpable_from_owner);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("processes");
