@@ -142,7 +142,8 @@ class UnprivilegedUser(Case):
                               stdin=subprocess.DEVNULL, timeout=120, user=self.uid,
                               group=self.uid, extra_groups=[],
                               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                                   "HOME": self.tmp, "LC_ALL": "C.UTF-8"})
+                                   "HOME": self.tmp, "LC_ALL": "C.UTF-8",
+                                   harness.OWNER_VAR: str(os.getpid())})
         r = harness.Run(argv, proc, time.monotonic() - t0)
         self.check_nothing_left(r)
         return r
@@ -232,18 +233,23 @@ try:
     print('listable')
 except PermissionError:
     print('not listable')
-for name in ('request', 'result.sock', 'attachpy-agent.so', 'inject.gdb'):
+# The debugger script: "N-direct.gdb" or "N-schedule.gdb" (the directory is
+# not listable, so try the names).
+scripts = ['%d-%s.gdb' % (n, plan) for n in (1, 2, 3) for plan in ('direct', 'schedule')]
+script = ([s for s in scripts if os.path.lexists(os.path.join(d, s))] or ['1-direct.gdb'])[0]
+for name in ('request', 'result.sock', 'attachpy-agent.so', script):
+    label = 'script' if name == script else name
     try:
         st = os.lstat(os.path.join(d, name))
     except FileNotFoundError:
-        print(name, 'absent')
+        print(label, 'absent')
         continue
     try:
         open(os.path.join(d, name), 'rb').close()
         readable = 'readable'
     except OSError:
         readable = 'unreadable'
-    print(name, oct(st.st_mode & 0o7777), st.st_uid, readable)
+    print(label, oct(st.st_mode & 0o7777), st.st_uid, readable)
 agent = [l.split()[-1] for l in open('/proc/self/maps') if 'attachpy-agent' in l]
 print('agent', agent[-1].startswith(d + '/'))
 """
@@ -268,7 +274,7 @@ class OtherUsersProcess(Case):
         # The agent was readable where it was built: not copied.
         self.assertEqual(lines[5], "attachpy-agent.so absent")
         # The debugger script is root's: nobody can neither read nor change it.
-        self.assertEqual(lines[6], "inject.gdb 0o600 0 unreadable")
+        self.assertEqual(lines[6], "script 0o600 0 unreadable")
         self.assertEqual(lines[7], "agent False")
 
     def test_unreadable_agent_is_copied(self):
@@ -280,7 +286,7 @@ class OtherUsersProcess(Case):
         lines = self.probe(env=dict(os.environ, ATTACHPY_AGENT=agent))
         self.assertEqual(lines[3], "request 0o600 65534 readable")
         self.assertEqual(lines[5], "attachpy-agent.so 0o500 65534 readable")
-        self.assertEqual(lines[6], "inject.gdb 0o600 0 unreadable")
+        self.assertEqual(lines[6], "script 0o600 0 unreadable")
         self.assertEqual(lines[7], "agent True")
 
 
@@ -347,7 +353,7 @@ class Signals(Case):
             time.sleep(0.3)
         argv = [ATTACHPY, "--json", "--timeout=60"] + [str(a) for a in args(t)]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, env=harness.tagged_env())
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
         deadline = time.monotonic() + 30
         while not wait_for(t) and time.monotonic() < deadline:
@@ -366,17 +372,24 @@ class Signals(Case):
         self.assertAlive(t, r)
         return r
 
-    def debugger_waiting(self, t):
-        return bool(harness.debugger_processes() - self.debuggers_before)
+    def call_queued(self, t):
+        """The debugger came and went, the session is still there: the call
+        is queued in the target and attachpy waits for it."""
+        if harness.debugger_processes() - self.debuggers_before:
+            self.seen_debugger = True
+            return False
+        return getattr(self, "seen_debugger", False) and bool(
+            harness.session_dirs() - self.sessions_before)
 
-    def test_sigterm_while_the_debugger_waits(self):
+    def test_sigterm_while_the_call_waits(self):
         r = self.interrupt("cbusy", signal.SIGTERM, lambda t: [t.pid, "-c", "print('x')"],
-                           self.debugger_waiting)
+                           self.call_queued)
         self.assertEqual(r.json["error"]["code"], "timeout", r)
+        self.assertIn("withdrawn", r.json["error"]["hint"], r)
 
-    def test_sigint_while_the_debugger_waits(self):
+    def test_sigint_while_the_call_waits(self):
         r = self.interrupt("cbusy", signal.SIGINT, lambda t: [t.pid, "-c", "print('x')"],
-                           self.debugger_waiting)
+                           self.call_queued)
         self.assertEqual(r.json["error"]["code"], "timeout", r)
 
     def test_sigterm_while_the_code_runs(self):
