@@ -9,29 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "target.h"
 #include "util.h"
-
-static int starttime_of(pid_t pid, unsigned long long *ret) {
-        char path[64], *text = NULL;
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        if (ap_read_file(path, 4096, &text, NULL) < 0)
-                return -1;
-        char *p = strrchr(text, ')');
-        int r = -1;
-        if (p) {
-                p++;
-                for (int field = 3; field < 22 && p; field++)
-                        p = strchr(p + 1, ' ');
-                if (p && sscanf(p, " %llu", ret) == 1)
-                        r = 0;
-        }
-        free(text);
-        return r;
-}
 
 int ap_session_owner_text(char *buf, size_t size) {
         unsigned long long st;
-        if (starttime_of(getpid(), &st) < 0)
+        if (ap_proc_starttime(getpid(), &st) < 0)
                 return -1;
         snprintf(buf, size, "%d %llu\n", (int)getpid(), st);
         return 0;
@@ -53,7 +36,7 @@ static int owner_gone(int dir_fd) {
         unsigned long long st, now;
         if (sscanf(text, "%d %llu", &pid, &st) != 2 || pid <= 0)
                 return 0;
-        return starttime_of(pid, &now) < 0 || now != st;
+        return ap_proc_starttime(pid, &now) < 0 || now != st;
 }
 
 static int is_session_name(const char *name) {

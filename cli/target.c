@@ -26,6 +26,26 @@ static int read_proc(pid_t pid, const char *name, char **ret, size_t *ret_len) {
         return ap_read_file(path, MAX_PROC_FILE, ret, ret_len);
 }
 
+int ap_proc_starttime(pid_t pid, unsigned long long *ret) {
+        char path[64], *text = NULL;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        if (ap_read_file(path, 4096, &text, NULL) < 0)
+                return -1;
+        /* The fields after the command name, which may hold spaces and ')':
+         * state is field 3, starttime field 22. */
+        char *p = strrchr(text, ')');
+        int r = -1;
+        if (p) {
+                p++;
+                for (int field = 3; field < 22 && p; field++)
+                        p = strchr(p + 1, ' ');
+                if (p && sscanf(p, " %llu", ret) == 1)
+                        r = 0;
+        }
+        free(text);
+        return r;
+}
+
 int ap_proc_state_read(pid_t pid, ap_proc_state *ret) {
         _cleanup_free_ char *stat = NULL, *status = NULL;
         if (read_proc(pid, "stat", &stat, NULL) < 0)

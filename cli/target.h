@@ -74,6 +74,10 @@ typedef struct ap_proc_state {
 /* Read the state of pid.  Returns 0, or -1 with errno (ENOENT: gone). */
 int ap_proc_state_read(pid_t pid, ap_proc_state *ret) __attribute__((warn_unused_result));
 
+/* When pid started (clock ticks after boot, /proc/PID/stat field 22): with
+ * the pid, it names one process for good.  Returns 0, or -1 (gone). */
+int ap_proc_starttime(pid_t pid, unsigned long long *ret) __attribute__((warn_unused_result));
+
 /* Preflight, shared by an injection and `attachpy ps`: fill t, and return 0
  * when attachpy may attach, or -1 with one of no_such_process,
  * target_exited, permission_denied, remote_debug_disabled, not_python,

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "target.h"
 #include "util.h"
 
 #define RETRY_MS 20
@@ -19,29 +20,9 @@ void ap_target_lock_name(pid_t pid, unsigned long long starttime, char *buf, siz
         snprintf(buf, size, "attachpy/target/%d/%llu", (int)pid, starttime);
 }
 
-static int read_starttime(pid_t pid, unsigned long long *ret) {
-        char path[64], *text = NULL;
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        if (ap_read_file(path, 4096, &text, NULL) < 0)
-                return -1;
-        /* Fields after the command name, which may hold spaces and ')'. */
-        char *p = strrchr(text, ')');
-        int r = -1;
-        if (p) {
-                p++;
-                /* state is field 3; starttime is field 22. */
-                for (int field = 3; field < 22 && p; field++)
-                        p = strchr(p + 1, ' ');
-                if (p && sscanf(p, " %llu", ret) == 1)
-                        r = 0;
-        }
-        free(text);
-        return r;
-}
-
 int ap_target_lock(pid_t pid, double deadline_ms, int cancel_fd, ap_error *err) {
         unsigned long long starttime;
-        if (read_starttime(pid, &starttime) < 0)
+        if (ap_proc_starttime(pid, &starttime) < 0)
                 return -2;
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
         ap_target_lock_name(pid, starttime, addr.sun_path + 1, sizeof addr.sun_path - 1);

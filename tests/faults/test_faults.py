@@ -453,8 +453,10 @@ def main():
     if harness.IN_CI and (not PYTHON or missing):
         print("FAILURE (CI=true): interpreters missing: %s" % ", ".join(missing))
         return 1
-    suite = build_suite(args.pattern)
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    return harness.run_suite(build_suite(args.pattern), print_table)
+
+
+def print_table():
     print("\nFault x debugger -> outcome:")
     for (what, debugger), outcome in sorted(TABLE.items()):
         print("  %-46s %-5s %s" % (what, debugger, outcome))
@@ -462,13 +464,6 @@ def main():
         if step not in LLDB_KILL_STEPS:
             print("  %-46s %-5s %s" % ("kill lldb after %s" % step, "lldb",
                                       "not survivable (lldb-server 14): attachpy never does it"))
-    failed = len(result.failures) + len(result.errors)
-    passed = result.testsRun - failed - len(result.skipped)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
-    if harness.IN_CI and result.skipped:
-        print("FAILURE (CI=true): tests were skipped")
-        return 1
-    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":

@@ -274,3 +274,20 @@ def attachpy(exe, *args, **kw):
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           stdin=subprocess.DEVNULL, timeout=timeout, env=tagged_env(kw.get("env")))
     return Run(argv, proc, time.monotonic() - t0)
+
+
+def run_suite(suite, after=None):
+    """Run a unittest suite verbosely, call after() (to print a table), print
+    the "N passed, N failed, N skipped" line tools/test.sh counts, and return
+    the exit status: under CI=true a skipped test is a failure."""
+    import unittest
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    if after:
+        after()
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
+    if IN_CI and result.skipped:
+        print("FAILURE (CI=true): tests were skipped")
+        return 1
+    return 0 if failed == 0 else 1

@@ -524,15 +524,7 @@ def main():
         return 77
 
     suite = build_suite(INTERPRETERS, args.pattern)
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    print_matrix(INTERPRETERS)
-    failed = len(result.failures) + len(result.errors)
-    passed = result.testsRun - failed - len(result.skipped)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
-    if harness.IN_CI and result.skipped:
-        print("FAILURE (CI=true): tests were skipped")
-        return 1
-    return 0 if failed == 0 else 1
+    return harness.run_suite(suite, lambda: print_matrix(INTERPRETERS))
 
 
 if __name__ == "__main__":

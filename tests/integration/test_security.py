@@ -528,14 +528,7 @@ def main():
     if args.pattern:
         loader.testNamePatterns = ["*%s*" % args.pattern]
     suite = loader.loadTestsFromModule(sys.modules[__name__])
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(result.failures) + len(result.errors)
-    passed = result.testsRun - failed - len(result.skipped)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
-    if harness.IN_CI and result.skipped:
-        print("FAILURE (CI=true): tests were skipped")
-        return 1
-    return 0 if failed == 0 else 1
+    return harness.run_suite(suite)
 
 
 if __name__ == "__main__":

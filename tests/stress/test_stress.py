@@ -171,17 +171,13 @@ def main():
     suite = unittest.TestLoader().loadTestsFromTestCase(Stress)
     if args.pattern:
         suite = unittest.TestSuite([t for t in suite if args.pattern in t.id()])
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    return harness.run_suite(suite, print_figures)
+
+
+def print_figures():
     print("\nSoak figures (%s):" % (PYTHON,))
     for f in FIGURES:
         print("  " + f)
-    failed = len(result.failures) + len(result.errors)
-    passed = result.testsRun - failed - len(result.skipped)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
-    if harness.IN_CI and result.skipped:
-        print("FAILURE (CI=true): tests were skipped")
-        return 1
-    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":
