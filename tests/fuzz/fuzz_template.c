@@ -5,8 +5,8 @@
  * Each input is rendered three ways:
  * 1. with every placeholder name the real scripts use, each given a safe
  *    value (most inputs fail with "does not use");
- * 2. with just those of the names that appear as {{name}} in the input (so
- *    the real scripts render);
+ * 2. with a value for each name the input uses as {{name}} (so the real
+ *    scripts, whatever their names, render);
  * 3. as the value of a one-placeholder template "{{v}}".
  * Properties: 0 with a string, or -1 with an error of code debugger_failed;
  * the same answer and the same text as a plain second implementation of
@@ -20,12 +20,14 @@
 #include "template.h"
 
 static const char *const names[] = {
-        "addr_add_pending_call", "addr_dlerror", "addr_dlopen", "addr_dlsym",
-        "addr_mmap", "addr_munmap", "addr_nudge", "break_commands",
-        "futex_condition", "guard", "offset_agent", "offset_session",
-        "offset_symbol", "page_size", "page_writes", "parked_condition",
-        "pid", "safepoint_condition", "safepoint_kind", "thread_index",
-        "thread_syscall", "thread_tid", "", "a b",
+        "addr_add_pending_call", "addr_dlerror", "addr_dlopen", "addr_dlsym", "addr_mmap",
+        "addr_munmap", "addr_nudge", "break_commands", "check_addr", "check_value",
+        "check_value_decimal", "futex_condition", "guard", "log_path", "offset_agent",
+        "offset_cancel", "offset_code", "offset_detail", "offset_direct", "offset_session",
+        "offset_symbol", "page_size", "page_writes", "parked_condition", "pause_attached",
+        "pause_called", "pause_mapped", "pause_thread", "pause_written", "pid", "safepoint",
+        "safepoint_condition", "safepoint_kind", "state_dlopen_failed", "state_dlsym_failed",
+        "state_entry_failed", "thread_index", "thread_syscall", "thread_tid", "", "a b",
 };
 #define N_NAMES (sizeof names / sizeof names[0])
 
@@ -37,6 +39,31 @@ static const char *const values[] = {
 };
 #define N_VALUES (sizeof values / sizeof values[0])
 
+#define MAX_FOUND 32
+
+/* The distinct placeholder names text uses, as the engine reads them (each
+ * "{{" up to the next "}}"), at most MAX_FOUND of at most 63 bytes. */
+static size_t found_names(const char *text, char found[MAX_FOUND][64]) {
+        size_t n = 0;
+        for (const char *p = strstr(text, "{{"); p && n < MAX_FOUND; p = strstr(p, "{{")) {
+                const char *close = strstr(p + 2, "}}");
+                if (!close)
+                        break;
+                size_t len = (size_t)(close - p - 2);
+                p = close + 2;
+                if (len > 63)
+                        continue;
+                bool seen = false;
+                for (size_t i = 0; i < n && !seen; i++)
+                        seen = strlen(found[i]) == len && memcmp(found[i], close - len, len) == 0;
+                if (!seen) {
+                        memcpy(found[n], close - len, len);
+                        found[n++][len] = '\0';
+                }
+        }
+        return n;
+}
+
 /* A second, plain implementation of template.h's rules, to compare with:
  * returns the rendering, or NULL when the template is to be refused. */
 static char *reference(const char *text, const ap_template_var *vars, size_t n) {
@@ -44,8 +71,8 @@ static char *reference(const char *text, const ap_template_var *vars, size_t n) 
         for (size_t i = 0; i < n; i++)
                 cap += strlen(vars[i].value) * (strlen(text) / 4 + 1);
         char *out = malloc(cap), *o = out;
-        bool used[N_NAMES] = {false};
-        FUZZ_ASSERT(out && n <= N_NAMES, "out of memory");
+        bool used[N_NAMES + MAX_FOUND] = {false};
+        FUZZ_ASSERT(out && n <= N_NAMES + MAX_FOUND, "out of memory");
         const char *p = text;
         while (*p) {
                 if (p[0] != '{' || p[1] != '{') {
@@ -104,15 +131,13 @@ static void render(const char *text, const ap_template_var *vars, size_t n) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *text = fuzz_string(data, size);
 
-        ap_template_var all[N_NAMES], some[N_NAMES];
-        size_t n_some = 0;
-        for (size_t i = 0; i < N_NAMES; i++) {
+        ap_template_var all[N_NAMES], some[MAX_FOUND];
+        for (size_t i = 0; i < N_NAMES; i++)
                 all[i] = (ap_template_var){names[i], values[i % N_VALUES]};
-                char placeholder[64];
-                snprintf(placeholder, sizeof placeholder, "{{%s}}", names[i]);
-                if (strstr(text, placeholder))
-                        some[n_some++] = all[i];
-        }
+        char found[MAX_FOUND][64];
+        size_t n_some = found_names(text, found);
+        for (size_t i = 0; i < n_some; i++)
+                some[i] = (ap_template_var){found[i], values[i % N_VALUES]};
         render(text, all, N_NAMES);
         render(text, some, n_some);
 

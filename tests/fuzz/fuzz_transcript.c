@@ -3,7 +3,8 @@
  * The input is the transcript (up to its first NUL byte, as the CLI hands it
  * over); its last 8 bytes, when there are that many, also choose how the
  * debugger ended, the pid and whether the optional arguments are given.  The
- * seeds are the recorded transcripts in tests/fixtures/transcripts.
+ * seeds are the recorded transcripts in tests/fixtures/transcripts and a few
+ * made by hand in tests/fuzz/corpus/transcript.
  *
  * Properties, for gdb's and lldb's pattern tables alike:
  * - ap_transcript_classify returns 0 with no error set, or -1 with an error
