@@ -603,6 +603,9 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         ap_buf request = {0};
         char *program = NULL, *agent = NULL;
         int conn = -1, lock = -1;
+        /* Declared before the first goto out: its cleanup runs at the end of
+         * the function, also when a goto jumped over a later declaration. */
+        _cleanup_free_ char *owner_path = NULL;
 
         /* 0. One attachpy at a time per target. */
         lock = ap_target_lock(o->pid, deadline, cfg->cancel_fd, err);
@@ -652,7 +655,6 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
             ap_session_stage_agent(&session, &target, agent, err) < 0)
                 goto out;
         char owner[64];
-        _cleanup_free_ char *owner_path = NULL;
         if (ap_session_owner_text(owner, sizeof owner) < 0 ||
             ap_session_write(&session, "owner", owner, strlen(owner), err) < 0 ||
             (session.private_.fd >= 0 &&

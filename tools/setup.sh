@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# clang and libclang-rt-14-dev (libFuzzer, the sanitizer runtimes): tools/fuzz.sh.
 PACKAGES=(gcc pkg-config meson ninja-build python3 gdb lldb libjansson-dev libyaml-dev check valgrind
-          python3-jsonschema bash-completion zsh groff-base)
+          python3-jsonschema bash-completion zsh groff-base clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

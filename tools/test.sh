@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Run the whole test suite: unit tests (check), the same under
-# AddressSanitizer and UndefinedBehaviorSanitizer, and the integration tests
-# against real Python processes with real debuggers.  Needs tools/setup.sh
-# to have run.  Extra arguments go to 'meson test' (e.g. --suite unit).
+# AddressSanitizer and UndefinedBehaviorSanitizer, the fuzzers (tools/fuzz.sh;
+# NO_FUZZ=1 leaves them out, FUZZ_SECONDS sets their time), and the
+# integration tests against real Python processes with real debuggers.  Needs
+# tools/setup.sh to have run.  Extra arguments go to 'meson test' (e.g.
+# --suite unit).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,11 +27,18 @@ if [ -z "${NO_SANITIZE:-}" ]; then
                 meson test -C build-sanitize --suite unit --print-errorlogs || status=1
 fi
 
+# The parsers fuzzed for a bounded time (clang, libFuzzer): tools/fuzz.sh.
+logs=(build/meson-logs/testlog.json build-sanitize/meson-logs/testlog.json)
+if [ -z "${NO_FUZZ:-}" ]; then
+        ./tools/fuzz.sh || status=1
+        logs+=(build-fuzz/meson-logs/testlog.json)
+fi
+
 meson test -C build --print-errorlogs "$@" || status=1
 
 # What ran (interpreters, the matrix), then one closing line counting every
 # test case of every program.
-python3 - build/meson-logs/testlog.json build-sanitize/meson-logs/testlog.json <<'PY'
+python3 - "${logs[@]}" <<'PY'
 import json, os, re, sys
 passed = failed = skipped = 0
 for path in sys.argv[1:]:
