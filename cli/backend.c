@@ -97,6 +97,19 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
                 plan->kind = AP_PARKED_WAITS;
                 return 1;
         }
+        /* A main thread that waits in a futex (a join, a lock, an Event, the
+         * GIL) runs no bytecode, so a queued call would wait for it, and a
+         * withdrawn one would stay in its queue: call in it directly.  It
+         * holds no lock of the C library while it waits. */
+        if (want == AP_WANT_ANY && ap_find_parked_thread(pid, AP_PARKED_FUTEX, &t) == 1 &&
+            t.tid == pid) {
+                plan->thread = t;
+                plan->have_thread = true;
+                plan->mode = AP_PLAN_DIRECT;
+                plan->safepoint = "futex";
+                plan->kind = AP_PARKED_FUTEX;
+                return 1;
+        }
         /* Schedule.  The calls (mmap, Py_AddPendingCall) are best made in a
          * thread that sits in a system call: it is in no critical section. */
         if (ap_find_parked_thread(pid, AP_PARKED_ANY, &plan->thread) == 1)

@@ -76,7 +76,8 @@ size_t ap_trampoline_direct_offset(void);
 /* What ap_plan_choose may pick. */
 typedef enum ap_plan_want {
         AP_WANT_ANY,      /* a thread parked in a blocking call that is not a
-                             futex wait, else schedule */
+                             futex wait, else the main thread waiting in a
+                             futex, else schedule */
         AP_WANT_SCHEDULE, /* schedule (the direct plan's thread moved) */
         AP_WANT_WAITER,   /* a scheduled call did not run: a parked thread or
                              one waiting in a futex, the main thread first */

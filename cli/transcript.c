@@ -230,7 +230,8 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
                         return 0;
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "process %d did not accept a pending call (Py_AddPendingCall "
-                             "returned %d): its interpreter may be shutting down",
+                             "returned %d): its interpreter may be shutting down, or its queue "
+                             "of pending calls is full",
                              (int)pid, st.out.queue_rc);
                 ap_error_hint(err, "run attachpy again; nothing was left in the process");
                 return -1;
