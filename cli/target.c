@@ -156,6 +156,73 @@ int ap_python_version_from_name(const char *name, int *major, int *minor, bool *
         return 0;
 }
 
+static const char *digits(const char *p, const char *end, long *ret) {
+        const char *q = p;
+        long v = 0;
+        while (q < end && isdigit((unsigned char)*q) && q - p < 4)
+                v = v * 10 + (*q++ - '0');
+        if (q == p || (q < end && isdigit((unsigned char)*q)))
+                return NULL;
+        *ret = v;
+        return q;
+}
+
+int ap_python_version_parse(const char *s, size_t n, int *major, int *minor) {
+        const char *end = s + n, *p = s;
+        long ma, mi, micro;
+        if (!(p = digits(p, end, &ma)) || p >= end || *p++ != '.' || !(p = digits(p, end, &mi)) ||
+            p >= end || *p++ != '.' || !(p = digits(p, end, &micro)))
+                return -1;
+        /* A release level and serial ("a2", "b1", "rc1"), a "+" for a
+         * build past a tag. */
+        while (p < end && *p && (strchr("abrc+", *p) || isdigit((unsigned char)*p)))
+                p++;
+        if (p >= end || *p != '\0' || p - s > 24)
+                return -1;
+        if (ma < 2 || ma > 9 || mi > 99)
+                return -1;
+        *major = (int)ma;
+        *minor = (int)mi;
+        return 0;
+}
+
+int ap_python_version_from_hex(uint32_t hex, char *buf, size_t size) {
+        int major = (int)(hex >> 24) & 0xff, minor = (int)(hex >> 16) & 0xff,
+            micro = (int)(hex >> 8) & 0xff, level = (int)(hex >> 4) & 0xf, serial = (int)hex & 0xf;
+        static const char *const levels[] = {[0xa] = "a", [0xb] = "b", [0xc] = "rc"};
+        if (major < 2 || major > 9 || (level != 0xf && (level < 0xa || level > 0xc)))
+                return -1;
+        int r = level == 0xf ? snprintf(buf, size, "%d.%d.%d", major, minor, micro)
+                             : snprintf(buf, size, "%d.%d.%d%s%d", major, minor, micro,
+                                        levels[level], serial);
+        return r < 0 || (size_t)r >= size ? -1 : 0;
+}
+
+size_t ap_code_address_operands(const uint8_t *code, size_t n, uint64_t vaddr, uint64_t *out,
+                                size_t max) {
+        size_t found = 0;
+        for (size_t i = 0; i < n && found < max; i++) {
+                /* lea disp32(%rip), %r64: REX.W (48 or 4c), 8d, ModRM 00 reg 101. */
+                if (i + 7 <= n && (code[i] == 0x48 || code[i] == 0x4c) && code[i + 1] == 0x8d &&
+                    (code[i + 2] & 0xc7) == 0x05) {
+                        int32_t disp;
+                        memcpy(&disp, code + i + 3, 4);
+                        out[found++] = vaddr + i + 7 + (uint64_t)(int64_t)disp;
+                        continue;
+                }
+                /* mov $imm32, %r32: b8+r, or 41 b8+r for r8d..r15d. */
+                size_t op = i + (code[i] == 0x41 ? 1 : 0);
+                if (op + 5 <= n && code[op] >= 0xb8 && code[op] <= 0xbf) {
+                        uint32_t imm;
+                        memcpy(&imm, code + op + 1, 4);
+                        out[found++] = imm;
+                }
+                /* No skipping: a byte inside another instruction may look
+                 * like an opcode, and the caller checks every address. */
+        }
+        return found;
+}
+
 /* One object mapped into the target, with its load bias. */
 typedef struct mapped_object {
         char *path;      /* as the target sees it */
@@ -346,6 +413,7 @@ enum {
         SYM_GIL_ENSURE,
         SYM_PYPY_GIL_ENSURE,
         SYM_PY_VERSION,
+        SYM_GET_VERSION,
         SYM_ADD_PENDING,
         SYM_CHECK_SIGNALS,
         SYM_OBJ_MALLOC,
@@ -354,6 +422,48 @@ enum {
         SYM_RESTORE_THREAD,
         SYM_COUNT_,
 };
+
+/* The exact version, from the object the process maps: Py_Version (3.11+),
+ * else the PY_VERSION string that Py_GetVersion() formats.  Sets t->version
+ * and, where the name gave none, the major and minor. */
+static void exact_version(ap_target *t, const mapped_object *o, const ap_elf_sym *syms) {
+        char buf[32];
+        int major = 0, minor = 0;
+
+        if (syms[SYM_PY_VERSION].found && syms[SYM_PY_VERSION].size >= 4) {
+                uint32_t hex = 0;
+                if (ap_elf_read_at_vaddr(o->open_path, syms[SYM_PY_VERSION].value, &hex, 4) == 0 &&
+                    ap_python_version_from_hex(hex, buf, sizeof buf) == 0 &&
+                    ap_python_version_parse(buf, sizeof buf, &major, &minor) == 0)
+                        goto found;
+        }
+        if (syms[SYM_GET_VERSION].found) {
+                uint8_t code[96];
+                uint64_t addrs[32];
+                ssize_t n = ap_elf_read_upto_vaddr(o->open_path, syms[SYM_GET_VERSION].value, code,
+                                                   sizeof code);
+                size_t k = n > 0 ? ap_code_address_operands(code, (size_t)n,
+                                                            syms[SYM_GET_VERSION].value, addrs,
+                                                            AP_ARRAY_SIZE(addrs))
+                                 : 0;
+                for (size_t i = 0; i < k; i++) {
+                        ssize_t got = ap_elf_read_upto_vaddr(o->open_path, addrs[i], buf,
+                                                             sizeof buf);
+                        if (got <= 0 || ap_python_version_parse(buf, (size_t)got, &major, &minor) < 0)
+                                continue;
+                        /* The name, where it has a version, must agree. */
+                        if (t->version_major &&
+                            (major != t->version_major || minor != t->version_minor))
+                                continue;
+                        goto found;
+                }
+        }
+        return;
+found:
+        t->version = strdup(buf);
+        t->version_major = major;
+        t->version_minor = minor;
+}
 
 static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
         const mapped_object *found = NULL;
@@ -372,6 +482,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                         [SYM_GIL_ENSURE] = {.name = "PyGILState_Ensure"},
                         [SYM_PYPY_GIL_ENSURE] = {.name = "PyPyGILState_Ensure"},
                         [SYM_PY_VERSION] = {.name = "Py_Version"},
+                        [SYM_GET_VERSION] = {.name = "Py_GetVersion"},
                         [SYM_ADD_PENDING] = {.name = "Py_AddPendingCall"},
                         [SYM_CHECK_SIGNALS] = {.name = "PyErr_CheckSignals"},
                         [SYM_OBJ_MALLOC] = {.name = "PyObject_Malloc"},
@@ -433,7 +544,8 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 goto out;
         }
 
-        /* The version: exact from Py_Version (3.11+), else from the file name. */
+        /* The version: the major and minor from the file name, then exact
+         * from the object itself. */
         bool free_threaded = false;
         const char *name_for_version = found_info.soname ? found_info.soname : found->path;
         if (ap_python_version_from_name(name_for_version, &t->version_major, &t->version_minor,
@@ -441,23 +553,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
             ap_python_version_from_name(found->path, &t->version_major, &t->version_minor,
                                         &free_threaded) < 0)
                 t->version_major = t->version_minor = 0;
-        if (found_syms[SYM_PY_VERSION].found) {
-                uint64_t hex = 0;
-                uint32_t hex32 = 0;
-                if (found_syms[SYM_PY_VERSION].size == 8 &&
-                    ap_elf_read_at_vaddr(found->open_path, found_syms[SYM_PY_VERSION].value, &hex,
-                                         8) == 0)
-                        hex32 = (uint32_t)hex;
-                else if (found_syms[SYM_PY_VERSION].size == 4)
-                        (void)!ap_elf_read_at_vaddr(found->open_path,
-                                                    found_syms[SYM_PY_VERSION].value, &hex32, 4);
-                if (hex32) {
-                        t->version_major = (int)(hex32 >> 24) & 0xff;
-                        t->version_minor = (int)(hex32 >> 16) & 0xff;
-                        (void)!asprintf(&t->version, "%d.%d.%d", t->version_major,
-                                        t->version_minor, (int)(hex32 >> 8) & 0xff);
-                }
-        }
+        exact_version(t, found, found_syms);
         if (!t->version && t->version_major)
                 (void)!asprintf(&t->version, "%d.%d", t->version_major, t->version_minor);
 

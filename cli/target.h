@@ -79,3 +79,22 @@ bool ap_environ_has_nonempty(const char *environ, size_t len, const char *var);
  * version on success, -1 if the name carries no version.  *free_threaded
  * is set for a "t" suffix. */
 int ap_python_version_from_name(const char *name, int *major, int *minor, bool *free_threaded);
+
+/* Parse a PY_VERSION string ("3.9.18", "3.13.0rc1", "2.7.18+") at the start
+ * of s, which must end (NUL) within n bytes.  Returns 0 and major and minor,
+ * or -1. */
+int ap_python_version_parse(const char *s, size_t n, int *major, int *minor);
+
+/* Format a PY_VERSION_HEX (Py_Version) as PY_VERSION would read: "3.12.1",
+ * "3.13.0rc1", "3.14.0a2".  Returns 0, or -1 when buf is too small or hex
+ * is not a version. */
+int ap_python_version_from_hex(uint32_t hex, char *buf, size_t size);
+
+/* The addresses an x86-64 function's first bytes load into registers: the
+ * targets of "lea disp32(%rip), %reg" and the immediates of
+ * "mov $imm32, %reg32" (a non-PIE executable).  code holds n bytes read at
+ * the link-time address vaddr.  Before 3.11 this is how the exact version
+ * is found: Py_GetVersion() formats PY_VERSION, a string whose address it
+ * loads.  Returns how many were stored in out (at most max). */
+size_t ap_code_address_operands(const uint8_t *code, size_t n, uint64_t vaddr, uint64_t *out,
+                                size_t max);

@@ -178,6 +178,107 @@ START_TEST(test_version_from_name_garbage) {
 }
 END_TEST
 
+START_TEST(test_version_parse) {
+        static const struct {
+                const char *s;
+                int major, minor;
+        } ok[] = {
+                {"3.9.18", 3, 9},   {"2.7.18", 2, 7},    {"3.13.0rc1", 3, 13},
+                {"3.14.0a2", 3, 14}, {"3.12.1+", 3, 12}, {"3.6.15", 3, 6},
+                {"3.10.13b2+", 3, 10},
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(ok); i++) {
+                int major = 0, minor = 0;
+                ck_assert_msg(ap_python_version_parse(ok[i].s, strlen(ok[i].s) + 1, &major,
+                                                      &minor) == 0,
+                              "%s", ok[i].s);
+                ck_assert_int_eq(major, ok[i].major);
+                ck_assert_int_eq(minor, ok[i].minor);
+        }
+        static const char *const bad[] = {
+                "",        "3",         "3.9",     "3.9.",        "3.9.18 (main)", "x3.9.18",
+                "3.9.18x", "3..18",     "1.2.3",   "3.9.18\n",    "%.80s (%.80s)", "3.100.1",
+                "3.9.12345", "3.9.1-1", "main, Nov 23 2026",
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(bad); i++) {
+                int major = 0, minor = 0;
+                ck_assert_msg(ap_python_version_parse(bad[i], strlen(bad[i]) + 1, &major, &minor) ==
+                                      -1,
+                              "'%s' parsed", bad[i]);
+        }
+        /* No NUL within n bytes: not a string that ends here. */
+        int major, minor;
+        ck_assert_int_eq(ap_python_version_parse("3.9.18", 6, &major, &minor), -1);
+        ck_assert_int_eq(ap_python_version_parse("3.9.18\0", 7, &major, &minor), 0);
+}
+END_TEST
+
+START_TEST(test_version_from_hex) {
+        char buf[32];
+        ck_assert_int_eq(ap_python_version_from_hex(0x030b02f0, buf, sizeof buf), 0);
+        ck_assert_str_eq(buf, "3.11.2");
+        ck_assert_int_eq(ap_python_version_from_hex(0x030d00c1, buf, sizeof buf), 0);
+        ck_assert_str_eq(buf, "3.13.0rc1");
+        ck_assert_int_eq(ap_python_version_from_hex(0x030e00a2, buf, sizeof buf), 0);
+        ck_assert_str_eq(buf, "3.14.0a2");
+        ck_assert_int_eq(ap_python_version_from_hex(0x030c01b3, buf, sizeof buf), 0);
+        ck_assert_str_eq(buf, "3.12.1b3");
+        ck_assert_int_eq(ap_python_version_from_hex(0, buf, sizeof buf), -1);
+        ck_assert_int_eq(ap_python_version_from_hex(0x030b0250, buf, sizeof buf), -1);
+        ck_assert_int_eq(ap_python_version_from_hex(0x030b02f0, buf, 4), -1);
+}
+END_TEST
+
+/* Py_GetVersion's first bytes, as pyenv's 3.9 (PIC: lea) and Debian's
+ * static 3.11 (non-PIE: mov $imm32) have them. */
+START_TEST(test_code_address_operands) {
+        static const uint8_t pic[] = {
+                0x53,                                     /* push %rbx */
+                0xe8, 0x5a, 0x71, 0xea, 0xff,             /* call Py_GetCompiler */
+                0x48, 0x89, 0xc3,                         /* mov %rax,%rbx */
+                0xe8, 0x02, 0x6e, 0xea, 0xff,             /* call Py_GetBuildInfo */
+                0x49, 0x89, 0xd9,                         /* mov %rbx,%r9 */
+                0xbe, 0xfa, 0x00, 0x00, 0x00,             /* mov $0xfa,%esi */
+                0x48, 0x8d, 0x1d, 0x33, 0xf2, 0x1e, 0x00, /* lea 0x1ef233(%rip),%rbx */
+                0x49, 0x89, 0xc0,                         /* mov %rax,%r8 */
+                0x48, 0x89, 0xdf,                         /* mov %rbx,%rdi */
+                0x48, 0x8d, 0x0d, 0x24, 0x51, 0x10, 0x00, /* lea 0x105124(%rip),%rcx */
+                0x31, 0xc0,                               /* xor %eax,%eax */
+                0x48, 0x8d, 0x15, 0x37, 0x75, 0x0f, 0x00, /* lea 0xf7537(%rip),%rdx */
+        };
+        uint64_t out[16];
+        size_t n = ap_code_address_operands(pic, sizeof pic, 0x1bd9b0, out, 16);
+        bool buffer = false, version = false, format = false;
+        for (size_t i = 0; i < n; i++) {
+                buffer |= out[i] == 0x3acc00;
+                version |= out[i] == 0x2c2afe;
+                format |= out[i] == 0x2b4f1a;
+        }
+        ck_assert_msg(buffer && version && format, "%zu operands", n);
+
+        static const uint8_t nopie[] = {
+                0x50,                               /* push %rax */
+                0xe8, 0x3a, 0x02, 0x00, 0x00,       /* call Py_GetBuildInfo */
+                0xba, 0xfe, 0x26, 0x6d, 0x00,       /* mov $0x6d26fe,%edx */
+                0x41, 0xb9, 0xf1, 0x26, 0x6d, 0x00, /* mov $0x6d26f1,%r9d */
+                0xb9, 0x7c, 0x22, 0x6d, 0x00,       /* mov $0x6d227c,%ecx */
+        };
+        n = ap_code_address_operands(nopie, sizeof nopie, 0x62c120, out, 16);
+        bool a = false, b = false, c = false;
+        for (size_t i = 0; i < n; i++) {
+                a |= out[i] == 0x6d26fe;
+                b |= out[i] == 0x6d26f1;
+                c |= out[i] == 0x6d227c;
+        }
+        ck_assert_msg(a && b && c, "%zu operands", n);
+
+        /* Never more than max, and nothing from a cut instruction. */
+        ck_assert_uint_eq(ap_code_address_operands(pic, sizeof pic, 0, out, 2), 2);
+        ck_assert_uint_eq(ap_code_address_operands(pic + 22, 6, 0, out, 16), 0);
+        ck_assert_uint_eq(ap_code_address_operands(pic, 0, 0, out, 16), 0);
+}
+END_TEST
+
 START_TEST(test_impl_name) {
         ck_assert_str_eq(ap_impl_name(AP_IMPL_CPYTHON), "cpython");
         ck_assert_str_eq(ap_impl_name(AP_IMPL_PYPY), "pypy");
@@ -785,6 +886,74 @@ START_TEST(test_inspect_unsupported_versions) {
 }
 END_TEST
 
+/* What the interpreter itself says its version is (platform.python_version(),
+ * which is PY_VERSION cut at the first space). */
+static void version_of(const char *python, char *buf, size_t size) {
+        char *cmd = NULL;
+        ck_assert_int_ge(asprintf(&cmd,
+                                  "'%s' -c 'import platform; print(platform.python_version())'",
+                                  python),
+                         0);
+        FILE *p = popen(cmd, "r");
+        free(cmd);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_nonnull(fgets(buf, (int)size, p));
+        ck_assert_int_eq(pclose(p), 0);
+        buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* target.version is exact for every interpreter here, read from the object
+ * the process maps (Py_Version on 3.11+, PY_VERSION through Py_GetVersion
+ * before), also for the ones preflight refuses (the message names it). */
+START_TEST(test_inspect_exact_version_everywhere) {
+        if (!may_trace_children())
+                return;
+        const char *root = getenv("PYENV_ROOT");
+        char *pat = NULL;
+        ck_assert_int_ge(asprintf(&pat, "%s/versions/[0-9]*/bin/python[0-9].[0-9]*",
+                                  root && *root ? root : "/root/.pyenv"),
+                         0);
+        glob_t g = {0};
+        int gr = glob(pat, 0, NULL, &g);
+        free(pat);
+        char *pythons[64];
+        size_t n = 0;
+        for (size_t i = 0; gr == 0 && i < g.gl_pathc && n < 60; i++) {
+                const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+                /* python3.9, not python3.9-config or python3.6m */
+                if (strspn(base + 6, "0123456789.") == strlen(base + 6) && have(g.gl_pathv[i]))
+                        pythons[n++] = strdup(g.gl_pathv[i]);
+        }
+        if (gr == 0)
+                globfree(&g);
+        if (have(PYTHON311))
+                pythons[n++] = strdup(PYTHON311);
+        if (!n) {
+                fprintf(stderr, "SKIP test_inspect_exact_version_everywhere: no interpreter\n");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char want[64];
+                version_of(pythons[i], want, sizeof want);
+                static const char *const args[] = {"-c", READY_CODE, NULL};
+                pid_t pid = spawn_python(pythons[i], args, plain_env);
+                int r = inspect_and_end(pid);
+                ck_assert_msg(target.version && strcmp(target.version, want) == 0,
+                              "%s: version %s, want %s", pythons[i],
+                              target.version ? target.version : "(none)", want);
+                if (r < 0)
+                        ck_assert_msg(error.message && strstr(error.message, want),
+                                      "%s: message does not name %s: %s", pythons[i], want,
+                                      error.message ? error.message : "");
+                fprintf(stderr, "version %-45s %s%s\n", pythons[i], target.version,
+                        r < 0 ? " (refused)" : "");
+                ap_target_free(&target);
+                ap_error_clear(&error);
+                free(pythons[i]);
+        }
+}
+END_TEST
+
 static Suite *target_suite(void) {
         Suite *s = suite_create("target");
         TCase *tc = tcase_create("helpers");
@@ -795,6 +964,9 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_version_from_name);
         tcase_add_test(tc, test_version_from_name_garbage);
         tcase_add_test(tc, test_impl_name);
+        tcase_add_test(tc, test_version_parse);
+        tcase_add_test(tc, test_version_from_hex);
+        tcase_add_test(tc, test_code_address_operands);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("processes");
@@ -815,6 +987,7 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_inspect_python_x_after_c);
         tcase_add_test(tc, test_inspect_pyenv_shared);
         tcase_add_test(tc, test_inspect_unsupported_versions);
+        tcase_add_test(tc, test_inspect_exact_version_everywhere);
         suite_add_tcase(s, tc);
         return s;
 }
