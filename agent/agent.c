@@ -442,7 +442,7 @@ int attachpy_agent_start_v1(const char *session_dir) {
 
         if (ap_pyapi_load(&j->py) < 0)
                 return AP_START_NO_PYTHON;
-        if (!ap_pyapi_ready(&j->py))
+        if (!ap_pyapi_alive(&j->py))
                 return AP_START_NOT_READY;
 
         r = read_request(request_path, &j->request, &j->request_len);
@@ -456,6 +456,11 @@ int attachpy_agent_start_v1(const char *session_dir) {
         /* Even with --no-wait: the go-ahead comes through it. */
         if (connect_result_socket(socket_path, &j->fd) < 0)
                 return AP_START_NO_SOCKET;
+
+        /* 2.7 and 3.6 with no thread started yet: create the GIL here, in
+         * the target's own thread, or give up. */
+        if (ap_pyapi_ensure_gil_exists(&j->py) < 0 || !ap_pyapi_ready(&j->py))
+                return AP_START_NOT_READY;
 
         r = start_thread(j);
         if (r == -ENOMEM)

@@ -41,6 +41,12 @@ static const struct {
         {{"Py_IsFinalizing", "_Py_IsFinalizing"}, offsetof(ap_pyapi, Py_IsFinalizing), true},
         {{"_Py_Finalizing", NULL}, offsetof(ap_pyapi, Py_Finalizing), true},
         {{"PyEval_ThreadsInitialized", NULL}, offsetof(ap_pyapi, PyEval_ThreadsInitialized), true},
+        {{"PyEval_InitThreads", NULL}, offsetof(ap_pyapi, PyEval_InitThreads), true},
+        {{"PyEval_SaveThread", NULL}, offsetof(ap_pyapi, PyEval_SaveThread), true},
+        {{"PyThreadState_Swap", NULL}, offsetof(ap_pyapi, PyThreadState_Swap), true},
+        {{"PyGILState_GetThisThreadState", NULL},
+         offsetof(ap_pyapi, PyGILState_GetThisThreadState),
+         true},
 };
 
 struct find_libpython {
@@ -115,17 +121,56 @@ void ap_pyapi_release(ap_pyapi *api) {
         api->handle = NULL;
 }
 
-bool ap_pyapi_ready(const ap_pyapi *api) {
+bool ap_pyapi_alive(const ap_pyapi *api) {
         if (!api->Py_IsInitialized())
                 return false;
         if (api->Py_IsFinalizing && api->Py_IsFinalizing())
                 return false;
         if (!api->Py_IsFinalizing && api->Py_Finalizing && *api->Py_Finalizing)
                 return false;
+        return true;
+}
+
+bool ap_pyapi_ready(const ap_pyapi *api) {
         /* Before 3.7 the GIL is created only when a second thread is first
          * started; taking it from our thread then would create it under the
          * feet of the thread running Python. */
-        if (api->PyEval_ThreadsInitialized && !api->PyEval_ThreadsInitialized())
-                return false;
-        return true;
+        return ap_pyapi_alive(api) &&
+               (!api->PyEval_ThreadsInitialized || api->PyEval_ThreadsInitialized());
+}
+
+int ap_pyapi_ensure_gil_exists(const ap_pyapi *api) {
+        if (!api->PyEval_ThreadsInitialized || api->PyEval_ThreadsInitialized())
+                return 0;
+        if (!api->PyEval_InitThreads || !api->PyEval_SaveThread || !api->PyThreadState_Swap ||
+            !api->PyGILState_GetThisThreadState)
+                return -1;
+
+        /* Without threads nothing else touches the current thread state (a
+         * global before 3.7), so reading it by swapping is safe.  This
+         * thread's own state comes from thread-local storage. */
+        void *current = api->PyThreadState_Swap(NULL);
+        (void)api->PyThreadState_Swap(current);
+        void *mine = api->PyGILState_GetThisThreadState();
+        if (!mine)
+                return -1; /* not the thread that runs Python */
+        if (current == mine) {
+                /* Interrupted while running Python (a breakpoint, a pending
+                 * call): PyEval_InitThreads() creates the GIL and takes it
+                 * for this thread, which is what the interrupted code
+                 * assumes from now on; it drops it like any holder. */
+                api->PyEval_InitThreads();
+                return 0;
+        }
+        if (current)
+                return -1; /* another thread state runs Python */
+        /* Outside Python (a blocking call between PyEval_SaveThread and
+         * PyEval_RestoreThread): create the GIL as this thread, then
+         * release it.  PyEval_RestoreThread() checks for the GIL only after
+         * the blocking call returns, and this thread is busy here until
+         * then: it will take the GIL like any thread. */
+        (void)api->PyThreadState_Swap(mine);
+        api->PyEval_InitThreads();
+        (void)api->PyEval_SaveThread();
+        return 0;
 }

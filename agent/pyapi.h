@@ -51,6 +51,11 @@ typedef struct ap_pyapi {
         int (*Py_IsFinalizing)(void);           /* Py_IsFinalizing, _Py_IsFinalizing (3.7+) */
         void *const *Py_Finalizing;             /* PyThreadState *_Py_Finalizing (3.6) */
         int (*PyEval_ThreadsInitialized)(void); /* 0 before the GIL exists (2.7, 3.6) */
+        /* For creating the GIL where it does not exist yet (2.7, 3.6). */
+        void (*PyEval_InitThreads)(void);
+        void *(*PyEval_SaveThread)(void);               /* returns PyThreadState * */
+        void *(*PyThreadState_Swap)(void *tstate);      /* PyThreadState * */
+        void *(*PyGILState_GetThisThreadState)(void); /* PyThreadState * */
 } ap_pyapi;
 
 /* Find the C API.  On success returns 0 and fills *ret_api, which must be
@@ -61,6 +66,23 @@ int ap_pyapi_load(ap_pyapi *ret_api) __attribute__((warn_unused_result));
 /* Drop the libpython handle, if any.  Accepts NULL and a zeroed struct. */
 void ap_pyapi_release(ap_pyapi *api);
 
+/* Initialised and not finalising.  Safe without the GIL. */
+bool ap_pyapi_alive(const ap_pyapi *api);
+
 /* Whether the interpreter can take a new thread right now: initialised, not
  * finalising, and its GIL created.  Safe without the GIL. */
 bool ap_pyapi_ready(const ap_pyapi *api);
+
+/* Before 3.7 the GIL is created only when a second thread starts
+ * (PyEval_InitThreads); until then the one thread that runs Python does so
+ * without a lock, and a new thread calling PyGILState_Ensure() would create
+ * the GIL under its feet.  Called from the agent's entry point, in the
+ * target's thread, this creates the GIL when it is missing, and only if
+ * that is safe here: this thread is the one that runs Python, either
+ * running it now (the Python thread state is current: the GIL is then held
+ * by this thread on return, as the interrupted code expects) or outside it
+ * (no thread state current: the GIL is left created and free).  Returns 0
+ * when the GIL exists afterwards, -1 when it does not and cannot be created
+ * from this thread (another thread runs Python, or a subinterpreter's state
+ * is current). */
+int ap_pyapi_ensure_gil_exists(const ap_pyapi *api);

@@ -1141,17 +1141,60 @@ class AgentCases(object):
         self.assertEqual(result.text("OUT "), "%s __attachpy__\n" % self.version)
         self.assertEqual(status, 0, err)
 
-    def test_gil_not_created(self):
-        if self.version_info >= (3, 7):
-            self.skipTest("the GIL always exists from 3.7 on")
+    def _embedded_run(self, *flags):
+        """The agent in an embedding host (embedder.c) with flags; returns
+        (rc, result or None, host's stdout after the rc line)."""
         libpython, prefix = self._libpython()
-        session = self.session(b"print(1)\n")
-        proc = self._embedder(session, "embed", libpython, "nothreads",
-                              env={"PYTHONHOME": prefix})
+        session = self.session(b"import sys\nprint(sys.version.split()[0] + ' ' + __name__)\n")
+        proc = self._embedder(session, "embed", libpython, *flags, env={"PYTHONHOME": prefix})
+        result = None
         try:
-            self.assertEqual(self._embedder_rc(proc), -3)
+            rc = self._embedder_rc(proc)
+            if rc == 0:
+                result = session.collect(proc.pid)
         finally:
-            self._embedder_end(proc)
+            try:
+                out, err = proc.communicate(timeout=DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+        self.assertEqual(proc.returncode, 0, err)
+        if result is not None:
+            self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "OUT ", "ERR ", "END "],
+                             result)
+            self.assertEqual(result.text("OUT "), "%s __attachpy__\n" % self.version)
+            self.assertEqual(result.text("END "), "ok")
+        # The host's main thread takes the GIL back and runs Python again.
+        self.assertEqual(out, b"main-after\n", err)
+        return rc, result
+
+    def test_gil_not_created(self):
+        # Before 3.7 a process that never started a thread has no GIL.  The
+        # entry point, called from the thread that runs Python while it is
+        # outside Python (a blocking call), creates it and leaves it free.
+        rc, result = self._embedded_run("nothreads")
+        self.assertEqual(rc, 0)
+
+    def test_gil_not_created_held(self):
+        # The same, called while that thread runs Python (a breakpoint in
+        # the allocator, a pending call): the GIL is created and held by
+        # it, and it releases it as any holder does.
+        rc, result = self._embedded_run("nothreads", "held")
+        self.assertEqual(rc, 0)
+
+    def test_gil_not_created_other_thread(self):
+        # From a thread that never ran Python the GIL cannot be created
+        # safely: -3, nothing runs, the host goes on.
+        rc, result = self._embedded_run("nothreads", "otherthread")
+        self.assertEqual(rc, -3 if self.version_info < (3, 7) else 0)
+
+    def test_called_while_running_python(self):
+        rc, result = self._embedded_run("held")
+        self.assertEqual(rc, 0)
+
+    def test_called_from_a_thread_without_python(self):
+        rc, result = self._embedded_run("otherthread")
+        self.assertEqual(rc, 0)
 
 
 # ---- interpreter-independent ----------------------------------------------------
@@ -1168,7 +1211,8 @@ class GeneralTests(unittest.TestCase):
                 raise unittest.SkipTest("no C compiler (%s) for embedder.c" % CC)
             cls._embedder_dir = tempfile.mkdtemp(prefix="aptest-embedder-")
             path = os.path.join(cls._embedder_dir, "embedder")
-            subprocess.run([CC, "-O0", "-Wall", "-o", path, EMBEDDER_SOURCE, "-ldl"],
+            subprocess.run([CC, "-O0", "-Wall", "-o", path, EMBEDDER_SOURCE, "-ldl",
+                            "-lpthread"],
                            check=True, timeout=120)
             cls._embedder_path = path
         return cls._embedder_path
