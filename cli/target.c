@@ -527,7 +527,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                              "process %d runs PyPy (%s), which attachpy does not support yet",
                              (int)t->pid, found->path);
-                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13");
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13");
                 rc = -1;
                 goto out;
         }
@@ -561,7 +561,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                              "cannot tell which Python version process %d runs (%s)",
                              (int)t->pid, found->path);
-                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13 built as libpythonX.Y "
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13 built as libpythonX.Y "
                                    "or as pythonX.Y exporting its C API");
                 rc = -1;
                 goto out;
@@ -571,15 +571,28 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                              "process %d runs a free-threaded CPython %s, which attachpy does "
                              "not support yet",
                              (int)t->pid, t->version);
-                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13 with the GIL");
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13 with the GIL");
                 rc = -1;
                 goto out;
         }
-        if (t->version_major != 3 || t->version_minor < 7 || t->version_minor > 13) {
+        if (t->version_major == 2) {
+                /* The agent runs on 2.7, but parity cannot be shown: 2.7 runs
+                 * no signal handler while its main thread waits on a lock,
+                 * and its accept() fails on EINTR, so a target's liveness
+                 * cannot be checked in those states.  docs/architecture.md. */
+                ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                             "process %d runs Python %s, which attachpy does not support "
+                             "(Python 2 reached its end of life in 2020)",
+                             (int)t->pid, t->version);
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13");
+                rc = -1;
+                goto out;
+        }
+        if (t->version_major != 3 || t->version_minor < 6 || t->version_minor > 13) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                              "process %d runs Python %s, which attachpy does not support",
                              (int)t->pid, t->version);
-                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13");
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13");
                 rc = -1;
                 goto out;
         }

@@ -46,9 +46,9 @@ class Interpreter(object):
 
 
 # What must work (issue 2), and what must be refused cleanly.
-EXPECTED_PYENV = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+EXPECTED_PYENV = ["3.6", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
 OPTIONAL_PYENV = ["3.7"]
-REFUSED_PYENV = ["2.7", "3.6"]
+REFUSED_PYENV = ["2.7"]
 
 
 def discover():

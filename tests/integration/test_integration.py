@@ -222,7 +222,9 @@ def make_refused_test(interp):
         j = self.assertJsonShape(r)
         self.assertEqual(r.rc, 5, r)
         self.assertEqual(j["error"]["code"], interp.expect)
-        self.assertIn(t.version.rsplit(".", 1)[0], j["error"]["message"])
+        # The message names the exact version, read from the process.
+        self.assertIn("Python " + t.version, j["error"]["message"])
+        self.assertEqual(j["target"]["version"], t.version, r)
         self.assertAlive(t)
         MATRIX[(interp.name, "refused")] = "refused ok"
     return test
