@@ -51,9 +51,10 @@ OPTIONAL_PYENV = ["3.7"]
 REFUSED_PYENV = ["2.7"]
 
 
-def discover():
+def discover(embedpy=None):
     """Returns (interpreters, missing): what exists here, and which expected
-    ones are missing."""
+    ones are missing.  embedpy: the embedding application built by meson
+    (tests/targets/embedpy.c), or None when it could not be built."""
     root = pyenv_root()
     found, missing = [], []
     for minor in EXPECTED_PYENV + OPTIONAL_PYENV + REFUSED_PYENV:
@@ -70,7 +71,20 @@ def discover():
         found.append(Interpreter("debian-3.11", "/usr/bin/python3.11"))
     else:
         missing.append("debian-3.11")
+    if embedpy and os.access(embedpy, os.X_OK):
+        found.append(Interpreter("embedded", embedpy))
+    else:
+        missing.append("embedded (tests/targets/embedpy: needs pkg-config's python3-embed)")
     return found, missing
+
+
+def second_libpython():
+    """A libpython other than Debian's 3.11 (which embedpy links), for a
+    process with two Python runtimes: a pyenv build's, or None."""
+    for path in sorted(glob.glob(os.path.join(pyenv_root(), "versions", "3.1[23].*", "lib",
+                                              "libpython3.1[23].so.1.0"))):
+        return path
+    return None
 
 
 def supported(interpreters):

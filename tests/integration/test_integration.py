@@ -239,6 +239,37 @@ class Generic(AttachpyCase):
             self.skipTest("no supported interpreter")
         return interps[-1].path
 
+    def embedded(self):
+        interps = [i for i in INTERPRETERS if i.name == "embedded"]
+        if not interps:
+            if harness.IN_CI:
+                self.fail("embedpy was not built")
+            self.skipTest("embedpy was not built")
+        return interps[0].path
+
+    def test_two_python_runtimes_refused(self):
+        # An application that embeds Debian's libpython3.11 and loaded a
+        # second libpython with RTLD_LOCAL: attachpy cannot tell which one
+        # is live, and refuses before touching the process.
+        second = harness.second_libpython()
+        if not second:
+            if harness.IN_CI:
+                self.fail("no pyenv libpython3.12/3.13 for a second runtime")
+            self.skipTest("no pyenv libpython3.12/3.13 for a second runtime")
+        t = self.start(self.embedded(), "sleep", extra_args=["--second-libpython", second])
+        with open("/proc/%d/maps" % t.pid) as f:
+            maps = f.read()
+        self.assertIn(second, maps)
+        self.assertIn("libpython3.11", maps)
+        for debugger in ("gdb", "lldb"):
+            r = self.run_attachpy("--json", "--debugger=" + debugger, t.pid, "-c", "pass")
+            j = self.assertJsonShape(r)
+            self.assertEqual(r.rc, 5, r)
+            self.assertEqual(j["error"]["code"], "unsupported_python", r)
+            self.assertIn("2 Python runtimes", j["error"]["message"], r)
+            self.assertAlive(t, r)
+        MATRIX[("embedded", "two-runtimes")] = "refused ok"
+
     def test_nonexistent_pid(self):
         pid = 4194000
         while os.path.exists("/proc/%d" % pid):
@@ -488,6 +519,9 @@ def print_matrix(interpreters):
             row += "".join("%-11s" % MATRIX.get((interp.name, c), "not run")[:10] for c in cols)
         print(row)
     lcols = LLDB_STATES + ["errors", "threading"]
+    if ("embedded", "two-runtimes") in MATRIX:
+        print("  embedded with a second libpython loaded: " + MATRIX[("embedded", "two-runtimes")]
+              + " (unsupported_python)")
     print("\nInterpreter x target state (lldb):")
     print("  %-13s" % "" + "".join("%-11s" % c for c in lcols))
     for interp in interpreters:
@@ -504,11 +538,12 @@ def main():
     global ATTACHPY, INTERPRETERS
     ap = argparse.ArgumentParser()
     ap.add_argument("--attachpy", required=True)
+    ap.add_argument("--embedpy", default=None)
     ap.add_argument("-k", dest="pattern", default=None)
     args = ap.parse_args()
     ATTACHPY = os.path.abspath(args.attachpy)
 
-    INTERPRETERS, missing = harness.discover()
+    INTERPRETERS, missing = harness.discover(args.embedpy)
     print("interpreters found: " + ", ".join(repr(i) for i in INTERPRETERS))
     problems = []
     if missing:
