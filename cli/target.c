@@ -414,6 +414,8 @@ enum {
         SYM_PYPY_GIL_ENSURE,
         SYM_PY_VERSION,
         SYM_GET_VERSION,
+        SYM_DECREF_SHARED,
+        SYM_MERGE_ZERO_LOCAL,
         SYM_ADD_PENDING,
         SYM_CHECK_SIGNALS,
         SYM_OBJ_MALLOC,
@@ -483,6 +485,10 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                         [SYM_PYPY_GIL_ENSURE] = {.name = "PyPyGILState_Ensure"},
                         [SYM_PY_VERSION] = {.name = "Py_Version"},
                         [SYM_GET_VERSION] = {.name = "Py_GetVersion"},
+                        /* Exported only by free-threaded builds
+                         * (Py_GIL_DISABLED): their Py_DECREF calls them. */
+                        [SYM_DECREF_SHARED] = {.name = "_Py_DecRefShared"},
+                        [SYM_MERGE_ZERO_LOCAL] = {.name = "_Py_MergeZeroLocalRefcount"},
                         [SYM_ADD_PENDING] = {.name = "Py_AddPendingCall"},
                         [SYM_CHECK_SIGNALS] = {.name = "PyErr_CheckSignals"},
                         [SYM_OBJ_MALLOC] = {.name = "PyObject_Malloc"},
@@ -566,12 +572,17 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 rc = -1;
                 goto out;
         }
-        if (free_threaded) {
+        /* Free-threaded: a "t" in the name (libpython3.13t.so, python3.13t),
+         * or, whatever the file is called, the functions only such a build
+         * exports. */
+        if (free_threaded || found_syms[SYM_DECREF_SHARED].found ||
+            found_syms[SYM_MERGE_ZERO_LOCAL].found) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
-                             "process %d runs a free-threaded CPython %s, which attachpy does "
-                             "not support yet",
+                             "process %d runs a free-threaded CPython %s (built without the "
+                             "GIL), which attachpy does not support yet",
                              (int)t->pid, t->version);
-                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13 with the GIL");
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13 with the GIL; "
+                                   "free-threaded builds are refused until one can be tested");
                 rc = -1;
                 goto out;
         }

@@ -891,8 +891,10 @@ END_TEST
  * which is PY_VERSION cut at the first space). */
 static void version_of(const char *python, char *buf, size_t size) {
         char *cmd = NULL;
+        /* Not an LD_LIBRARY_PATH of the test runner's. */
         ck_assert_int_ge(asprintf(&cmd,
-                                  "'%s' -c 'import platform; print(platform.python_version())'",
+                                  "env -u LD_LIBRARY_PATH '%s' -c "
+                                  "'import platform; print(platform.python_version())'",
                                   python),
                          0);
         FILE *p = popen(cmd, "r");
@@ -955,6 +957,80 @@ START_TEST(test_inspect_exact_version_everywhere) {
 }
 END_TEST
 
+/* A child of ours that loads the given libraries (RTLD_LOCAL, like a
+ * plugin host) and waits: a process with a synthetic Python runtime. */
+static pid_t spawn_host(const char *const *libs) {
+        int p[2];
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                for (; *libs; libs++)
+                        if (!dlopen(*libs, RTLD_NOW | RTLD_LOCAL))
+                                _exit(126);
+                if (write(p[1], "ready\n", 6) != 6)
+                        _exit(125);
+                for (;;)
+                        pause();
+        }
+        track_child(pid);
+        close(p[1]);
+        char buf[8] = {0};
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        bool ready = poll(&pfd, 1, 15000) == 1 && read(p[0], buf, 6) == 6;
+        close(p[0]);
+        if (!ready || strcmp(buf, "ready\n") != 0) {
+                end_child(pid);
+                ck_abort_msg("the host did not load %s", libs[0]);
+        }
+        return pid;
+}
+
+static const char *fake_libpython(const char *var) {
+        const char *path = getenv(var);
+        ck_assert_msg(path && access(path, R_OK) == 0, "%s is not set to a built library", var);
+        return path;
+}
+
+START_TEST(test_inspect_fake_runtime_with_gil) {
+        if (!may_trace_children())
+                return;
+        const char *lib = fake_libpython("ATTACHPY_FAKE_LIBPYTHON_GIL");
+        const char *const libs[] = {lib, NULL};
+        int r = inspect_and_end(spawn_host(libs));
+        ck_assert_msg(r == 0, "%s", error.message ? error.message : "");
+        ck_assert_str_eq(target.python_path, lib);
+        ck_assert_str_eq(target.version, "3.13.1");
+}
+END_TEST
+
+/* A free-threaded build is told by what it exports, whatever its name. */
+START_TEST(test_inspect_fake_runtime_free_threaded) {
+        if (!may_trace_children())
+                return;
+        const char *const libs[] = {fake_libpython("ATTACHPY_FAKE_LIBPYTHON_NOGIL"), NULL};
+        int r = inspect_and_end(spawn_host(libs));
+        expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, "free-threaded CPython 3.13.1");
+        ck_assert_msg(error.hint && strstr(error.hint, "with the GIL"), "%s",
+                      error.hint ? error.hint : "");
+}
+END_TEST
+
+/* Two runtimes mapped: refused, naming how many. */
+START_TEST(test_inspect_two_runtimes) {
+        if (!may_trace_children())
+                return;
+        const char *const libs[] = {fake_libpython("ATTACHPY_FAKE_LIBPYTHON_GIL"),
+                                    fake_libpython("ATTACHPY_FAKE_LIBPYTHON_NOGIL"), NULL};
+        int r = inspect_and_end(spawn_host(libs));
+        expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, "2 Python runtimes");
+}
+END_TEST
+
 static Suite *target_suite(void) {
         Suite *s = suite_create("target");
         TCase *tc = tcase_create("helpers");
@@ -989,6 +1065,9 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_inspect_pyenv_shared);
         tcase_add_test(tc, test_inspect_unsupported_versions);
         tcase_add_test(tc, test_inspect_exact_version_everywhere);
+        tcase_add_test(tc, test_inspect_fake_runtime_with_gil);
+        tcase_add_test(tc, test_inspect_fake_runtime_free_threaded);
+        tcase_add_test(tc, test_inspect_two_runtimes);
         suite_add_tcase(s, tc);
         return s;
 }
