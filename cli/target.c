@@ -2,11 +2,13 @@
 #include "target.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -425,6 +427,84 @@ enum {
         SYM_COUNT_,
 };
 
+/* "X.Y.Z" at p, followed by stop: copies it into ret.  Returns the length
+ * or 0. */
+static size_t version_at(const char *p, const char *end, char stop, char *ret, size_t size) {
+        const char *q = p;
+        int dots = 0;
+        while (q < end && (isdigit((unsigned char)*q) || *q == '.')) {
+                dots += *q == '.';
+                q++;
+        }
+        size_t n = (size_t)(q - p);
+        if (q >= end || *q != stop || dots != 2 || n < 5 || n >= size || !isdigit((unsigned char)*p) ||
+            p[n - 1] == '.')
+                return 0;
+        memcpy(ret, p, n);
+        ret[n] = '\0';
+        int major, minor;
+        char tmp[32];
+        if (n + 1 > sizeof tmp)
+                return 0;
+        memcpy(tmp, ret, n + 1);
+        return ap_python_version_parse(tmp, n + 1, &major, &minor) == 0 ? n : 0;
+}
+
+int ap_pypy_versions_parse(const char *data, size_t n, char *ret_lang, size_t lang_size,
+                           char *ret_pypy, size_t pypy_size) {
+        static const char marker[] = "\n[PyPy ";
+        const size_t mlen = sizeof marker - 1;
+        const char *end = data + n;
+        for (const char *m = memmem(data, n, marker, mlen); m;
+             m = memmem(m + 1, (size_t)(end - m - 1), marker, mlen)) {
+                /* The start of the string: back over printable bytes. */
+                const char *s = m;
+                while (s > data && m - s < 200 && isprint((unsigned char)s[-1]))
+                        s--;
+                char lang[32], pypy[32];
+                if (version_at(s, m, ' ', lang, sizeof lang) && s + strlen(lang) + 1 < m &&
+                    s[strlen(lang) + 1] == '(' &&
+                    version_at(m + mlen, end, ' ', pypy, sizeof pypy) &&
+                    strlen(lang) < lang_size && strlen(pypy) < pypy_size) {
+                        strcpy(ret_lang, lang);
+                        strcpy(ret_pypy, pypy);
+                        return 0;
+                }
+                if ((size_t)(end - m) <= mlen)
+                        break;
+        }
+        return -1;
+}
+
+/* PyPy's versions, from its sys.version string in the mapped libpypy. */
+static void pypy_versions(ap_target *t, const mapped_object *o) {
+        int fd = open(o->open_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return;
+        struct stat st;
+        void *data = MAP_FAILED;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+            (uint64_t)st.st_size < (1ull << 31))
+                data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (data == MAP_FAILED)
+                return;
+        char lang[32], pypy[32];
+        if (ap_pypy_versions_parse(data, (size_t)st.st_size, lang, sizeof lang, pypy,
+                                   sizeof pypy) == 0) {
+                int major, minor;
+                char tmp[32];
+                memcpy(tmp, lang, sizeof tmp);
+                if (ap_python_version_parse(tmp, sizeof tmp, &major, &minor) == 0) {
+                        t->version = strdup(lang);
+                        t->impl_version = strdup(pypy);
+                        t->version_major = major;
+                        t->version_minor = minor;
+                }
+        }
+        munmap(data, (size_t)st.st_size);
+}
+
 /* The exact version, from the object the process maps: Py_Version (3.11+),
  * else the PY_VERSION string that Py_GetVersion() formats.  Sets t->version
  * and, where the name gave none, the major and minor. */
@@ -529,11 +609,22 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
         int rc = 0;
         t->python_path = strdup(found->path);
         if (found_syms[SYM_PYPY_GIL_ENSURE].found && !found_syms[SYM_GIL_ENSURE].found) {
+                /* PyPy: its C API is cpyext's PyPy* functions.  Its versions
+                 * are told; injection is not done yet (docs/pypy.md). */
                 t->impl = AP_IMPL_PYPY;
+                pypy_versions(t, found);
+                if (!t->version && ap_python_version_from_name(found->path, &t->version_major,
+                                                               &t->version_minor, NULL) == 0)
+                        (void)!asprintf(&t->version, "%d.%d", t->version_major,
+                                        t->version_minor);
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
-                             "process %d runs PyPy (%s), which attachpy does not support yet",
-                             (int)t->pid, found->path);
-                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13");
+                             "process %d runs PyPy %s (Python %s), which attachpy does not "
+                             "support yet: PyPy has no safe point at which a debugger may start "
+                             "code while its main thread runs Python",
+                             (int)t->pid, t->impl_version ? t->impl_version : "?",
+                             t->version ? t->version : "?");
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13; docs/pypy.md says what "
+                                   "works in PyPy and what is missing");
                 rc = -1;
                 goto out;
         }
@@ -771,6 +862,7 @@ void ap_target_free(ap_target *t) {
         free(t->exe);
         free(t->comm);
         free(t->version);
+        free(t->impl_version);
         free(t->python_path);
         free(t->libc_path);
         memset(t, 0, sizeof *t);

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(gcc pkg-config meson ninja-build python3 libpython3-dev gdb lldb libjansson-dev libyaml-dev check valgrind)
+PACKAGES=(gcc pkg-config meson ninja-build python3 libpython3-dev pypy3 gdb lldb libjansson-dev libyaml-dev check valgrind)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -36,10 +36,11 @@ def pyenv_root():
 
 
 class Interpreter(object):
-    def __init__(self, name, path, expect="ok"):
+    def __init__(self, name, path, expect="ok", implementation="cpython"):
         self.name = name      # "3.12" or "debian-3.11"
         self.path = path
         self.expect = expect  # "ok" or the error code attachpy must give
+        self.implementation = implementation
 
     def __repr__(self):
         return "%s (%s)" % (self.name, self.path)
@@ -71,6 +72,11 @@ def discover(embedpy=None):
         found.append(Interpreter("debian-3.11", "/usr/bin/python3.11"))
     else:
         missing.append("debian-3.11")
+    # PyPy is refused until it can be injected safely (docs/pypy.md).
+    if os.access("/usr/bin/pypy3", os.X_OK):
+        found.append(Interpreter("pypy3", "/usr/bin/pypy3", "unsupported_python", "pypy"))
+    else:
+        missing.append("pypy3 (Debian's pypy3)")
     if embedpy and os.access(embedpy, os.X_OK):
         found.append(Interpreter("embedded", embedpy))
     else:

@@ -225,6 +225,9 @@ def make_refused_test(interp):
         # The message names the exact version, read from the process.
         self.assertIn("Python " + t.version, j["error"]["message"])
         self.assertEqual(j["target"]["version"], t.version, r)
+        self.assertEqual(j["target"]["implementation"], interp.implementation, r)
+        if interp.implementation == "pypy":
+            self.assertRegex(j["error"]["message"], r"PyPy \d+\.\d+\.\d+ ", r)
         self.assertAlive(t)
         MATRIX[(interp.name, "refused")] = "refused ok"
     return test

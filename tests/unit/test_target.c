@@ -279,6 +279,45 @@ START_TEST(test_code_address_operands) {
 }
 END_TEST
 
+START_TEST(test_pypy_versions_parse) {
+        char lang[32], pypy[32];
+        /* As in Debian's libpypy3.9-c.so: an RPython string, length first. */
+        static const char debian[] = "\0\0\0H\0\0\0\0\0\0\0"
+                                     "3.9.16 (7.3.11+dfsg-2+deb12u3, Dec 30 2024, 22:36:23)\n"
+                                     "[PyPy 7.3.11 with \0\0\0";
+        ck_assert_int_eq(ap_pypy_versions_parse(debian, sizeof debian, lang, sizeof lang, pypy,
+                                                sizeof pypy),
+                         0);
+        ck_assert_str_eq(lang, "3.9.16");
+        ck_assert_str_eq(pypy, "7.3.11");
+        /* A marker that is not sys.version first, then the real one. */
+        static const char two[] = "x\n[PyPy is fast]\0"
+                                  "3.10.12 (af44d0b8114c, Jun 15 2023)\n[PyPy 7.3.12 with GCC]";
+        ck_assert_int_eq(ap_pypy_versions_parse(two, sizeof two, lang, sizeof lang, pypy,
+                                                sizeof pypy),
+                         0);
+        ck_assert_str_eq(lang, "3.10.12");
+        ck_assert_str_eq(pypy, "7.3.12");
+        static const char *const bad[] = {
+                "",
+                "3.9.16 (7.3.11)",
+                "3.9.16 (x)\n[PyPy ",
+                "3.9 (x)\n[PyPy 7.3.11 with",
+                "3.9.16(x)\n[PyPy 7.3.11 with",
+                "3.9.16 (x)\n[PyPy 7.3 with",
+                "3.9.16 (x)\n[PyPy 7.3.11",
+                "Python 3.9.16 (x)\n[PyPy 7.3.11 with",
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(bad); i++)
+                ck_assert_msg(ap_pypy_versions_parse(bad[i], strlen(bad[i]), lang, sizeof lang,
+                                                     pypy, sizeof pypy) == -1,
+                              "'%s' parsed", bad[i]);
+        /* Too small for the answer. */
+        ck_assert_int_eq(ap_pypy_versions_parse(debian, sizeof debian, lang, 4, pypy, sizeof pypy),
+                         -1);
+}
+END_TEST
+
 START_TEST(test_impl_name) {
         ck_assert_str_eq(ap_impl_name(AP_IMPL_CPYTHON), "cpython");
         ck_assert_str_eq(ap_impl_name(AP_IMPL_PYPY), "pypy");
@@ -1031,6 +1070,46 @@ START_TEST(test_inspect_two_runtimes) {
 }
 END_TEST
 
+/* PyPy: told apart from CPython, both its versions read from the process,
+ * and refused with a message naming them. */
+START_TEST(test_inspect_pypy) {
+        static const char *const pypy3 = "/usr/bin/pypy3";
+        if (!have(pypy3)) {
+                ck_assert_msg(!getenv("CI") || strcmp(getenv("CI"), "true") != 0,
+                              "%s is not installed (tools/setup.sh installs it)", pypy3);
+                fprintf(stderr, "SKIP test_inspect_pypy: no %s\n", pypy3);
+                return;
+        }
+        if (!may_trace_children())
+                return;
+        char want[64], want_pypy[64], *cmd = NULL;
+        version_of(pypy3, want, sizeof want);
+        ck_assert_int_ge(asprintf(&cmd, "env -u LD_LIBRARY_PATH %s -c 'import sys; "
+                                        "print(\"%%d.%%d.%%d\" %% sys.pypy_version_info[:3])'",
+                                  pypy3),
+                         0);
+        FILE *p = popen(cmd, "r");
+        free(cmd);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_nonnull(fgets(want_pypy, sizeof want_pypy, p));
+        ck_assert_int_eq(pclose(p), 0);
+        want_pypy[strcspn(want_pypy, "\n")] = '\0';
+
+        static const char *const args[] = {"-c", READY_CODE, NULL};
+        pid_t pid = spawn_python(pypy3, args, plain_env);
+        int r = inspect_and_end(pid);
+        expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, "runs PyPy");
+        ck_assert_int_eq(target.impl, AP_IMPL_PYPY);
+        ck_assert_str_eq(target.version, want);
+        ck_assert_ptr_nonnull(target.impl_version);
+        ck_assert_str_eq(target.impl_version, want_pypy);
+        char fragment[160];
+        snprintf(fragment, sizeof fragment, "PyPy %s (Python %s)", want_pypy, want);
+        ck_assert_msg(strstr(error.message, fragment), "%s", error.message);
+        ck_assert_msg(strstr(target.python_path, "libpypy"), "%s", target.python_path);
+}
+END_TEST
+
 static Suite *target_suite(void) {
         Suite *s = suite_create("target");
         TCase *tc = tcase_create("helpers");
@@ -1044,6 +1123,7 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_version_parse);
         tcase_add_test(tc, test_version_from_hex);
         tcase_add_test(tc, test_code_address_operands);
+        tcase_add_test(tc, test_pypy_versions_parse);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("processes");
@@ -1068,6 +1148,7 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_inspect_fake_runtime_with_gil);
         tcase_add_test(tc, test_inspect_fake_runtime_free_threaded);
         tcase_add_test(tc, test_inspect_two_runtimes);
+        tcase_add_test(tc, test_inspect_pypy);
         suite_add_tcase(s, tc);
         return s;
 }
