@@ -360,8 +360,14 @@ static void *agent_thread(void *userdata) {
         snprintf(helo, sizeof helo, "%d %ld", AP_PROTOCOL, (long)getpid());
         send_text(j, "HELO", helo);
 
+        /* PyPy's Py_GetVersion needs the GIL. */
+        ap_pygilstate vers_gil = 0;
+        if (j->py.pypy)
+                vers_gil = j->py.PyGILState_Ensure();
         const char *version = j->py.Py_GetVersion();
         send_record(j, "VERS", version, strcspn(version, " "));
+        if (j->py.pypy)
+                j->py.PyGILState_Release(vers_gil);
 
         /* Without the go-ahead (attachpy died or gave up) nothing runs and
          * nothing more is sent. */
@@ -377,7 +383,9 @@ static void *agent_thread(void *userdata) {
                 (void)pthread_sigmask(SIG_SETMASK, &j->run_mask, NULL);
                 ap_pygilstate gil = j->py.PyGILState_Ensure();
                 send_record(j, "RUN ", "", 0);
-                const char *fail = run_bootstrap(j);
+                const char *fail = ap_pyapi_prepare(&j->py) < 0
+                                           ? "could not start PyPy's C API (cpyext)"
+                                           : run_bootstrap(j);
                 j->py.PyGILState_Release(gil);
 
                 if (fail) {

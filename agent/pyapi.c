@@ -81,11 +81,27 @@ static void *open_loaded_libpython(void) {
         return dlopen(f.path, RTLD_NOW | RTLD_NOLOAD);
 }
 
+/* PyPy's spelling of a C-API name: "PyDict_New" -> "PyPyDict_New". */
+static void *pypy_dlsym(void *scope, const char *name) {
+        char buf[128];
+
+        if (strncmp(name, "Py", 2) != 0 || strlen(name) + 3 > sizeof buf)
+                return NULL;
+        strcpy(buf, "PyPy");
+        strcat(buf, name + 2);
+        return dlsym(scope, buf);
+}
+
 static int resolve_all(void *scope, ap_pyapi *api) {
         for (size_t i = 0; i < sizeof symbol_table / sizeof symbol_table[0]; i++) {
                 void *sym = NULL;
 
-                for (size_t n = 0; n < 2 && !sym && symbol_table[i].names[n]; n++)
+                if (api->pypy) {
+                        if (symbol_table[i].optional)
+                                continue; /* needs the GIL there: never called */
+                        sym = pypy_dlsym(scope, symbol_table[i].names[0]);
+                }
+                for (size_t n = 0; n < 2 && !sym && !api->pypy && symbol_table[i].names[n]; n++)
                         sym = dlsym(scope, symbol_table[i].names[n]);
                 if (!sym && !symbol_table[i].optional)
                         return -ENOENT;
@@ -97,7 +113,15 @@ static int resolve_all(void *scope, ap_pyapi *api) {
 int ap_pyapi_load(ap_pyapi *ret_api) {
         ap_pyapi api = {.handle = NULL};
 
-        if (dlsym(RTLD_DEFAULT, "Py_IsInitialized")) {
+        if (!dlsym(RTLD_DEFAULT, "Py_IsInitialized") && dlsym(RTLD_DEFAULT, "PyPy_IsInitialized")) {
+                api.pypy = true;
+                api.pypy_init_threads = (void (*)(void))dlsym(RTLD_DEFAULT, "pypy_init_threads");
+                api.PyPyRun_SimpleString =
+                        (int (*)(const char *))dlsym(RTLD_DEFAULT, "PyPyRun_SimpleString");
+                if (!api.pypy_init_threads || !api.PyPyRun_SimpleString ||
+                    resolve_all(RTLD_DEFAULT, &api) < 0)
+                        return -ENOENT;
+        } else if (dlsym(RTLD_DEFAULT, "Py_IsInitialized")) {
                 if (resolve_all(RTLD_DEFAULT, &api) < 0)
                         return -ENOENT;
         } else {
@@ -122,6 +146,8 @@ void ap_pyapi_release(ap_pyapi *api) {
 }
 
 bool ap_pyapi_alive(const ap_pyapi *api) {
+        if (api->pypy)
+                return true; /* a running PyPy is initialised; it cannot be asked */
         if (!api->Py_IsInitialized())
                 return false;
         if (api->Py_IsFinalizing && api->Py_IsFinalizing())
@@ -140,6 +166,16 @@ bool ap_pyapi_ready(const ap_pyapi *api) {
 }
 
 int ap_pyapi_ensure_gil_exists(const ap_pyapi *api) {
+        if (api->pypy) {
+                /* PyPy's GIL is a flag until threads are set up: a thread
+                 * that waits for it then aborts the process ("the GIL was
+                 * not initialized").  pypy_init_threads() sets them up; it
+                 * is an RPython entry point that takes the GIL itself, so
+                 * it is only safe in a thread that does not hold it
+                 * (docs/pypy.md).  Calling it again does nothing. */
+                api->pypy_init_threads();
+                return 0;
+        }
         if (!api->PyEval_ThreadsInitialized || api->PyEval_ThreadsInitialized())
                 return 0;
         if (!api->PyEval_InitThreads || !api->PyEval_SaveThread || !api->PyThreadState_Swap ||
@@ -173,4 +209,26 @@ int ap_pyapi_ensure_gil_exists(const ap_pyapi *api) {
         api->PyEval_InitThreads();
         (void)api->PyEval_SaveThread();
         return 0;
+}
+
+int ap_pyapi_prepare(const ap_pyapi *api) {
+        if (!api->pypy)
+                return 0;
+        /* One expression statement, binding no name in __main__ (where
+         * PyRun_SimpleString runs).  cpyext leaves sys.modules unless it
+         * was there before.  Whatever the import raises (an __import__
+         * hook's SystemExit too, which PyRun_SimpleString would obey by
+         * exiting) becomes a RuntimeError; PyPy's PyRun_SimpleString
+         * prints nothing and returns -1. */
+        return api->PyPyRun_SimpleString(
+                       "exec(\"try:\\n"
+                       " import sys\\n"
+                       " had = 'cpyext' in sys.modules\\n"
+                       " import cpyext\\n"
+                       " if not had: del sys.modules['cpyext']\\n"
+                       "except BaseException as e:\\n"
+                       " raise RuntimeError('attachpy: cannot start cpyext: %r' % (e,)) from None\\n"
+                       "\", {})\n") == 0
+                       ? 0
+                       : -1;
 }

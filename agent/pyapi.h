@@ -29,6 +29,14 @@ typedef struct ap_pyapi {
          * dl_iterate_phdr, NULL when they came from the global scope. */
         void *handle;
 
+        /* PyPy: the C API is cpyext's, every name spelled PyPy* (PyPyDict_New,
+         * PyPy_DecRef).  No cpyext function may be called without the GIL
+         * there, not even PyPy_IsInitialized (it crashes), so the optional
+         * functions below stay NULL and pypy_init_threads is set. */
+        bool pypy;
+        void (*pypy_init_threads)(void);
+        int (*PyPyRun_SimpleString)(const char *src); /* runs in __main__'s namespace */
+
         /* Required. */
         int (*Py_IsInitialized)(void);
         const char *(*Py_GetVersion)(void);
@@ -86,3 +94,9 @@ bool ap_pyapi_ready(const ap_pyapi *api);
  * from this thread (another thread runs Python, or a subinterpreter's state
  * is current). */
 int ap_pyapi_ensure_gil_exists(const ap_pyapi *api);
+
+/* With the GIL held: make the object C API usable.  On PyPy cpyext starts
+ * only when the first C extension is imported; before that PyPyDict_New()
+ * crashes.  This imports it (leaving sys.modules and __main__ as they
+ * were).  A no-op on CPython.  Returns 0, or -1. */
+int ap_pyapi_prepare(const ap_pyapi *api);
