@@ -237,7 +237,8 @@ class Generic(AttachpyCase):
     """Error paths that do not depend on the interpreter."""
 
     def python(self):
-        interps = harness.supported(INTERPRETERS)
+        # A python executable: these tests pass it options (-X, -S).
+        interps = [i for i in harness.supported(INTERPRETERS) if i.name != "embedded"]
         if not interps:
             self.skipTest("no supported interpreter")
         return interps[-1].path
