@@ -391,8 +391,14 @@ static void *agent_thread(void *userdata) {
         snprintf(helo, sizeof helo, "%d %ld", AP_PROTOCOL, (long)getpid());
         send_text(j, "HELO", helo);
 
+        /* PyPy's Py_GetVersion needs the GIL. */
+        ap_pygilstate vers_gil = 0;
+        if (j->py.pypy)
+                vers_gil = j->py.PyGILState_Ensure();
         const char *version = j->py.Py_GetVersion();
         send_record(j, "VERS", version, strcspn(version, " "));
+        if (j->py.pypy)
+                j->py.PyGILState_Release(vers_gil);
 
         /* Without the go-ahead (attachpy died or gave up) nothing runs and
          * nothing more is sent. */
@@ -408,7 +414,9 @@ static void *agent_thread(void *userdata) {
                 (void)pthread_sigmask(SIG_SETMASK, &j->run_mask, NULL);
                 ap_pygilstate gil = j->py.PyGILState_Ensure();
                 send_record(j, "RUN ", "", 0);
-                const char *fail = run_bootstrap(j);
+                const char *fail = ap_pyapi_prepare(&j->py) < 0
+                                           ? "could not start PyPy's C API (cpyext)"
+                                           : run_bootstrap(j);
                 j->py.PyGILState_Release(gil);
 
                 if (fail) {
@@ -473,7 +481,7 @@ int attachpy_agent_start_v1(const char *session_dir) {
 
         if (ap_pyapi_load(&j->py) < 0)
                 return AP_START_NO_PYTHON;
-        if (!ap_pyapi_ready(&j->py))
+        if (!ap_pyapi_alive(&j->py))
                 return AP_START_NOT_READY;
 
         r = read_request(request_path, &j->request, &j->request_len);
@@ -487,6 +495,11 @@ int attachpy_agent_start_v1(const char *session_dir) {
         /* Even with --no-wait: the go-ahead comes through it. */
         if (connect_result_socket(socket_path, &j->fd) < 0)
                 return AP_START_NO_SOCKET;
+
+        /* 2.7 and 3.6 with no thread started yet: create the GIL here, in
+         * the target's own thread, or give up. */
+        if (ap_pyapi_ensure_gil_exists(&j->py) < 0 || !ap_pyapi_ready(&j->py))
+                return AP_START_NOT_READY;
 
         r = start_thread(j);
         if (r == -ENOMEM)

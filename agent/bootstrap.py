@@ -524,6 +524,7 @@ def _repair_main_thread(me):
         return
     lock = threading._allocate_lock()
     lock.acquire()
+    old_lock = main._tstate_lock
     with threading._active_limbo_lock:
         if threading._active.get(me) is main:
             del threading._active[me]
@@ -533,6 +534,14 @@ def _repair_main_thread(me):
             os = sys.modules.get("os") or sys.modules.get("posix")
             main._native_id = os.getpid() if os is not None else None
         threading._active[ident] = main
+    # 3.9+: _shutdown() also joins every lock in _shutdown_locks, where the
+    # main thread's first lock went: our thread state's sentinel.  CPython
+    # releases it when our thread state goes; PyPy never does for a thread
+    # it did not start, and its exit would wait for it forever.
+    shutdown_locks = getattr(threading, "_shutdown_locks", None)
+    if shutdown_locks is not None:
+        with threading._shutdown_locks_lock:
+            shutdown_locks.discard(old_lock)
 
 
 _AUDIT_EVENT = "attachpy.remote_exec"

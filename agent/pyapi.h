@@ -29,6 +29,14 @@ typedef struct ap_pyapi {
          * dl_iterate_phdr, NULL when they came from the global scope. */
         void *handle;
 
+        /* PyPy: the C API is cpyext's, every name spelled PyPy* (PyPyDict_New,
+         * PyPy_DecRef).  No cpyext function may be called without the GIL
+         * there, not even PyPy_IsInitialized (it crashes), so the optional
+         * functions below stay NULL and pypy_init_threads is set. */
+        bool pypy;
+        void (*pypy_init_threads)(void);
+        int (*PyPyRun_SimpleString)(const char *src); /* runs in __main__'s namespace */
+
         /* Required. */
         int (*Py_IsInitialized)(void);
         const char *(*Py_GetVersion)(void);
@@ -51,6 +59,11 @@ typedef struct ap_pyapi {
         int (*Py_IsFinalizing)(void);           /* Py_IsFinalizing, _Py_IsFinalizing (3.7+) */
         void *const *Py_Finalizing;             /* PyThreadState *_Py_Finalizing (3.6) */
         int (*PyEval_ThreadsInitialized)(void); /* 0 before the GIL exists (2.7, 3.6) */
+        /* For creating the GIL where it does not exist yet (2.7, 3.6). */
+        void (*PyEval_InitThreads)(void);
+        void *(*PyEval_SaveThread)(void);               /* returns PyThreadState * */
+        void *(*PyThreadState_Swap)(void *tstate);      /* PyThreadState * */
+        void *(*PyGILState_GetThisThreadState)(void); /* PyThreadState * */
 } ap_pyapi;
 
 /* Find the C API.  On success returns 0 and fills *ret_api, which must be
@@ -61,6 +74,29 @@ int ap_pyapi_load(ap_pyapi *ret_api) __attribute__((warn_unused_result));
 /* Drop the libpython handle, if any.  Accepts NULL and a zeroed struct. */
 void ap_pyapi_release(ap_pyapi *api);
 
+/* Initialised and not finalising.  Safe without the GIL. */
+bool ap_pyapi_alive(const ap_pyapi *api);
+
 /* Whether the interpreter can take a new thread right now: initialised, not
  * finalising, and its GIL created.  Safe without the GIL. */
 bool ap_pyapi_ready(const ap_pyapi *api);
+
+/* Before 3.7 the GIL is created only when a second thread starts
+ * (PyEval_InitThreads); until then the one thread that runs Python does so
+ * without a lock, and a new thread calling PyGILState_Ensure() would create
+ * the GIL under its feet.  Called from the agent's entry point, in the
+ * target's thread, this creates the GIL when it is missing, and only if
+ * that is safe here: this thread is the one that runs Python, either
+ * running it now (the Python thread state is current: the GIL is then held
+ * by this thread on return, as the interrupted code expects) or outside it
+ * (no thread state current: the GIL is left created and free).  Returns 0
+ * when the GIL exists afterwards, -1 when it does not and cannot be created
+ * from this thread (another thread runs Python, or a subinterpreter's state
+ * is current). */
+int ap_pyapi_ensure_gil_exists(const ap_pyapi *api);
+
+/* With the GIL held: make the object C API usable.  On PyPy cpyext starts
+ * only when the first C extension is imported; before that PyPyDict_New()
+ * crashes.  This imports it (leaving sys.modules and __main__ as they
+ * were).  A no-op on CPython.  Returns 0, or -1. */
+int ap_pyapi_prepare(const ap_pyapi *api);

@@ -221,6 +221,29 @@ int ap_elf_read_at_vaddr(const char *path, uint64_t vaddr, void *buf, size_t siz
         return r;
 }
 
+ssize_t ap_elf_read_upto_vaddr(const char *path, uint64_t vaddr, void *buf, size_t size) {
+        elf_file f;
+        if (elf_open(&f, path, NULL) < 0)
+                return -1;
+        const Elf64_Phdr *ph = (const Elf64_Phdr *)(f.data + f.ehdr->e_phoff);
+        ssize_t r = -1;
+        for (size_t i = 0; i < f.ehdr->e_phnum; i++) {
+                if (ph[i].p_type != PT_LOAD || vaddr < ph[i].p_vaddr ||
+                    vaddr >= ph[i].p_vaddr + ph[i].p_filesz)
+                        continue;
+                uint64_t avail = ph[i].p_vaddr + ph[i].p_filesz - vaddr;
+                size_t n = avail < size ? (size_t)avail : size;
+                uint64_t off = ph[i].p_offset + (vaddr - ph[i].p_vaddr);
+                if (!in_bounds(&f, off, n))
+                        break;
+                memcpy(buf, f.data + off, n);
+                r = (ssize_t)n;
+                break;
+        }
+        elf_close(&f);
+        return r;
+}
+
 void ap_elf_info_free(ap_elf_info *info) {
         if (!info)
                 return;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -38,6 +39,12 @@ int ap_elf_lookup(const char *path, ap_elf_sym *syms, size_t n, ap_elf_info *ret
  * an initialised, read-only object such as Py_Version).  Returns 0 on
  * success. */
 int ap_elf_read_at_vaddr(const char *path, uint64_t vaddr, void *buf, size_t size)
+        __attribute__((warn_unused_result));
+
+/* Read at most size bytes at vaddr, stopping at the end of the PT_LOAD
+ * segment's file data (a string near the end of .rodata).  Returns the
+ * number of bytes read, or -1 when vaddr is not in the file's data. */
+ssize_t ap_elf_read_upto_vaddr(const char *path, uint64_t vaddr, void *buf, size_t size)
         __attribute__((warn_unused_result));
 
 void ap_elf_info_free(ap_elf_info *info);

@@ -2,11 +2,13 @@
 #include "target.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,6 +169,73 @@ int ap_python_version_from_name(const char *name, int *major, int *minor, bool *
         if (free_threaded)
                 *free_threaded = *end == 't';
         return 0;
+}
+
+static const char *digits(const char *p, const char *end, long *ret) {
+        const char *q = p;
+        long v = 0;
+        while (q < end && isdigit((unsigned char)*q) && q - p < 4)
+                v = v * 10 + (*q++ - '0');
+        if (q == p || (q < end && isdigit((unsigned char)*q)))
+                return NULL;
+        *ret = v;
+        return q;
+}
+
+int ap_python_version_parse(const char *s, size_t n, int *major, int *minor) {
+        const char *end = s + n, *p = s;
+        long ma, mi, micro;
+        if (!(p = digits(p, end, &ma)) || p >= end || *p++ != '.' || !(p = digits(p, end, &mi)) ||
+            p >= end || *p++ != '.' || !(p = digits(p, end, &micro)))
+                return -1;
+        /* A release level and serial ("a2", "b1", "rc1"), a "+" for a
+         * build past a tag. */
+        while (p < end && *p && (strchr("abrc+", *p) || isdigit((unsigned char)*p)))
+                p++;
+        if (p >= end || *p != '\0' || p - s > 24)
+                return -1;
+        if (ma < 2 || ma > 9 || mi > 99)
+                return -1;
+        *major = (int)ma;
+        *minor = (int)mi;
+        return 0;
+}
+
+int ap_python_version_from_hex(uint32_t hex, char *buf, size_t size) {
+        int major = (int)(hex >> 24) & 0xff, minor = (int)(hex >> 16) & 0xff,
+            micro = (int)(hex >> 8) & 0xff, level = (int)(hex >> 4) & 0xf, serial = (int)hex & 0xf;
+        static const char *const levels[] = {[0xa] = "a", [0xb] = "b", [0xc] = "rc"};
+        if (major < 2 || major > 9 || (level != 0xf && (level < 0xa || level > 0xc)))
+                return -1;
+        int r = level == 0xf ? snprintf(buf, size, "%d.%d.%d", major, minor, micro)
+                             : snprintf(buf, size, "%d.%d.%d%s%d", major, minor, micro,
+                                        levels[level], serial);
+        return r < 0 || (size_t)r >= size ? -1 : 0;
+}
+
+size_t ap_code_address_operands(const uint8_t *code, size_t n, uint64_t vaddr, uint64_t *out,
+                                size_t max) {
+        size_t found = 0;
+        for (size_t i = 0; i < n && found < max; i++) {
+                /* lea disp32(%rip), %r64: REX.W (48 or 4c), 8d, ModRM 00 reg 101. */
+                if (i + 7 <= n && (code[i] == 0x48 || code[i] == 0x4c) && code[i + 1] == 0x8d &&
+                    (code[i + 2] & 0xc7) == 0x05) {
+                        int32_t disp;
+                        memcpy(&disp, code + i + 3, 4);
+                        out[found++] = vaddr + i + 7 + (uint64_t)(int64_t)disp;
+                        continue;
+                }
+                /* mov $imm32, %r32: b8+r, or 41 b8+r for r8d..r15d. */
+                size_t op = i + (code[i] == 0x41 ? 1 : 0);
+                if (op + 5 <= n && code[op] >= 0xb8 && code[op] <= 0xbf) {
+                        uint32_t imm;
+                        memcpy(&imm, code + op + 1, 4);
+                        out[found++] = imm;
+                }
+                /* No skipping: a byte inside another instruction may look
+                 * like an opcode, and the caller checks every address. */
+        }
+        return found;
 }
 
 /* One object mapped into the target, with its load bias. */
@@ -449,9 +518,132 @@ enum {
         SYM_GIL_ENSURE,
         SYM_PYPY_GIL_ENSURE,
         SYM_PY_VERSION,
+        SYM_GET_VERSION,
+        SYM_DECREF_SHARED,
+        SYM_MERGE_ZERO_LOCAL,
         SYM_ADD_PENDING,
         SYM_COUNT_,
 };
+
+/* "X.Y.Z" at p, followed by stop: copies it into ret.  Returns the length
+ * or 0. */
+static size_t version_at(const char *p, const char *end, char stop, char *ret, size_t size) {
+        const char *q = p;
+        int dots = 0;
+        while (q < end && (isdigit((unsigned char)*q) || *q == '.')) {
+                dots += *q == '.';
+                q++;
+        }
+        size_t n = (size_t)(q - p);
+        if (q >= end || *q != stop || dots != 2 || n < 5 || n >= size || !isdigit((unsigned char)*p) ||
+            p[n - 1] == '.')
+                return 0;
+        memcpy(ret, p, n);
+        ret[n] = '\0';
+        int major, minor;
+        char tmp[32];
+        if (n + 1 > sizeof tmp)
+                return 0;
+        memcpy(tmp, ret, n + 1);
+        return ap_python_version_parse(tmp, n + 1, &major, &minor) == 0 ? n : 0;
+}
+
+int ap_pypy_versions_parse(const char *data, size_t n, char *ret_lang, size_t lang_size,
+                           char *ret_pypy, size_t pypy_size) {
+        static const char marker[] = "\n[PyPy ";
+        const size_t mlen = sizeof marker - 1;
+        const char *end = data + n;
+        for (const char *m = memmem(data, n, marker, mlen); m;
+             m = memmem(m + 1, (size_t)(end - m - 1), marker, mlen)) {
+                /* The start of the string: back over printable bytes. */
+                const char *s = m;
+                while (s > data && m - s < 200 && isprint((unsigned char)s[-1]))
+                        s--;
+                char lang[32], pypy[32];
+                if (version_at(s, m, ' ', lang, sizeof lang) && s + strlen(lang) + 1 < m &&
+                    s[strlen(lang) + 1] == '(' &&
+                    version_at(m + mlen, end, ' ', pypy, sizeof pypy) &&
+                    strlen(lang) < lang_size && strlen(pypy) < pypy_size) {
+                        strcpy(ret_lang, lang);
+                        strcpy(ret_pypy, pypy);
+                        return 0;
+                }
+                if ((size_t)(end - m) <= mlen)
+                        break;
+        }
+        return -1;
+}
+
+/* PyPy's versions, from its sys.version string in the mapped libpypy. */
+static void pypy_versions(ap_target *t, const mapped_object *o) {
+        int fd = open(o->open_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return;
+        struct stat st;
+        void *data = MAP_FAILED;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+            (uint64_t)st.st_size < (1ull << 31))
+                data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (data == MAP_FAILED)
+                return;
+        char lang[32], pypy[32];
+        if (ap_pypy_versions_parse(data, (size_t)st.st_size, lang, sizeof lang, pypy,
+                                   sizeof pypy) == 0) {
+                int major, minor;
+                char tmp[32];
+                memcpy(tmp, lang, sizeof tmp);
+                if (ap_python_version_parse(tmp, sizeof tmp, &major, &minor) == 0) {
+                        t->version = strdup(lang);
+                        t->impl_version = strdup(pypy);
+                        t->version_major = major;
+                        t->version_minor = minor;
+                }
+        }
+        munmap(data, (size_t)st.st_size);
+}
+
+/* The exact version, from the object the process maps: Py_Version (3.11+),
+ * else the PY_VERSION string that Py_GetVersion() formats.  Sets t->version
+ * and, where the name gave none, the major and minor. */
+static void exact_version(ap_target *t, const mapped_object *o, const ap_elf_sym *syms) {
+        char buf[32];
+        int major = 0, minor = 0;
+
+        if (syms[SYM_PY_VERSION].found && syms[SYM_PY_VERSION].size >= 4) {
+                uint32_t hex = 0;
+                if (ap_elf_read_at_vaddr(o->open_path, syms[SYM_PY_VERSION].value, &hex, 4) == 0 &&
+                    ap_python_version_from_hex(hex, buf, sizeof buf) == 0 &&
+                    ap_python_version_parse(buf, sizeof buf, &major, &minor) == 0)
+                        goto found;
+        }
+        if (syms[SYM_GET_VERSION].found) {
+                uint8_t code[96];
+                uint64_t addrs[32];
+                ssize_t n = ap_elf_read_upto_vaddr(o->open_path, syms[SYM_GET_VERSION].value, code,
+                                                   sizeof code);
+                size_t k = n > 0 ? ap_code_address_operands(code, (size_t)n,
+                                                            syms[SYM_GET_VERSION].value, addrs,
+                                                            AP_ARRAY_SIZE(addrs))
+                                 : 0;
+                for (size_t i = 0; i < k; i++) {
+                        ssize_t got = ap_elf_read_upto_vaddr(o->open_path, addrs[i], buf,
+                                                             sizeof buf);
+                        if (got <= 0 || ap_python_version_parse(buf, (size_t)got, &major, &minor) < 0)
+                                continue;
+                        /* The name, where it has a version, must agree. */
+                        if (t->version_major &&
+                            (major != t->version_major || minor != t->version_minor))
+                                continue;
+                        goto found;
+                }
+        }
+        return;
+found:
+        t->version = strdup(buf);
+        t->version_major = major;
+        t->version_minor = minor;
+}
 
 static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
         const mapped_object *found = NULL;
@@ -470,6 +662,11 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                         [SYM_GIL_ENSURE] = {.name = "PyGILState_Ensure"},
                         [SYM_PYPY_GIL_ENSURE] = {.name = "PyPyGILState_Ensure"},
                         [SYM_PY_VERSION] = {.name = "Py_Version"},
+                        [SYM_GET_VERSION] = {.name = "Py_GetVersion"},
+                        /* Exported only by free-threaded builds
+                         * (Py_GIL_DISABLED): their Py_DECREF calls them. */
+                        [SYM_DECREF_SHARED] = {.name = "_Py_DecRefShared"},
+                        [SYM_MERGE_ZERO_LOCAL] = {.name = "_Py_MergeZeroLocalRefcount"},
                         [SYM_ADD_PENDING] = {.name = "Py_AddPendingCall"},
                 };
                 ap_elf_info info;
@@ -505,11 +702,22 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
         int rc = 0;
         t->python_path = strdup(found->path);
         if (found_syms[SYM_PYPY_GIL_ENSURE].found && !found_syms[SYM_GIL_ENSURE].found) {
+                /* PyPy: its C API is cpyext's PyPy* functions.  Its versions
+                 * are told; injection is not done yet (docs/pypy.md). */
                 t->impl = AP_IMPL_PYPY;
+                pypy_versions(t, found);
+                if (!t->version && ap_python_version_from_name(found->path, &t->version_major,
+                                                               &t->version_minor, NULL) == 0)
+                        (void)!asprintf(&t->version, "%d.%d", t->version_major,
+                                        t->version_minor);
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
-                             "process %d runs PyPy (%s), which attachpy does not support yet",
-                             (int)t->pid, found->path);
-                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13");
+                             "process %d runs PyPy %s (Python %s), which attachpy does not "
+                             "support yet: PyPy has no safe point at which a debugger may start "
+                             "code while its main thread runs Python",
+                             (int)t->pid, t->impl_version ? t->impl_version : "?",
+                             t->version ? t->version : "?");
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13; docs/pypy.md says what "
+                                   "works in PyPy and what is missing");
                 rc = -1;
                 goto out;
         }
@@ -526,7 +734,8 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 goto out;
         }
 
-        /* The version: exact from Py_Version (3.11+), else from the file name. */
+        /* The version: the major and minor from the file name, then exact
+         * from the object itself. */
         bool free_threaded = false;
         const char *name_for_version = found_info.soname ? found_info.soname : found->path;
         if (ap_python_version_from_name(name_for_version, &t->version_major, &t->version_minor,
@@ -534,23 +743,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
             ap_python_version_from_name(found->path, &t->version_major, &t->version_minor,
                                         &free_threaded) < 0)
                 t->version_major = t->version_minor = 0;
-        if (found_syms[SYM_PY_VERSION].found) {
-                uint64_t hex = 0;
-                uint32_t hex32 = 0;
-                if (found_syms[SYM_PY_VERSION].size == 8 &&
-                    ap_elf_read_at_vaddr(found->open_path, found_syms[SYM_PY_VERSION].value, &hex,
-                                         8) == 0)
-                        hex32 = (uint32_t)hex;
-                else if (found_syms[SYM_PY_VERSION].size == 4)
-                        (void)!ap_elf_read_at_vaddr(found->open_path,
-                                                    found_syms[SYM_PY_VERSION].value, &hex32, 4);
-                if (hex32) {
-                        t->version_major = (int)(hex32 >> 24) & 0xff;
-                        t->version_minor = (int)(hex32 >> 16) & 0xff;
-                        (void)!asprintf(&t->version, "%d.%d.%d", t->version_major,
-                                        t->version_minor, (int)(hex32 >> 8) & 0xff);
-                }
-        }
+        exact_version(t, found, found_syms);
         if (!t->version && t->version_major)
                 (void)!asprintf(&t->version, "%d.%d", t->version_major, t->version_minor);
 
@@ -558,25 +751,43 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                              "cannot tell which Python version process %d runs (%s)",
                              (int)t->pid, found->path);
-                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13 built as libpythonX.Y "
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13 built as libpythonX.Y "
                                    "or as pythonX.Y exporting its C API");
                 rc = -1;
                 goto out;
         }
-        if (free_threaded) {
+        /* Free-threaded: a "t" in the name (libpython3.13t.so, python3.13t),
+         * or, whatever the file is called, the functions only such a build
+         * exports. */
+        if (free_threaded || found_syms[SYM_DECREF_SHARED].found ||
+            found_syms[SYM_MERGE_ZERO_LOCAL].found) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
-                             "process %d runs a free-threaded CPython %s, which attachpy does "
-                             "not support yet",
+                             "process %d runs a free-threaded CPython %s (built without the "
+                             "GIL), which attachpy does not support yet",
                              (int)t->pid, t->version);
-                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13 with the GIL");
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13 with the GIL; "
+                                   "free-threaded builds are refused until one can be tested");
                 rc = -1;
                 goto out;
         }
-        if (t->version_major != 3 || t->version_minor < 7 || t->version_minor > 13) {
+        if (t->version_major == 2) {
+                /* The agent runs on 2.7, but parity cannot be shown: 2.7 runs
+                 * no signal handler while its main thread waits on a lock,
+                 * and its accept() fails on EINTR, so a target's liveness
+                 * cannot be checked in those states.  docs/architecture.md. */
+                ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                             "process %d runs Python %s, which attachpy does not support "
+                             "(Python 2 reached its end of life in 2020)",
+                             (int)t->pid, t->version);
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13");
+                rc = -1;
+                goto out;
+        }
+        if (t->version_major != 3 || t->version_minor < 6 || t->version_minor > 13) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                              "process %d runs Python %s, which attachpy does not support",
                              (int)t->pid, t->version);
-                ap_error_hint(err, "attachpy supports CPython 3.7 to 3.13");
+                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13");
                 rc = -1;
                 goto out;
         }
@@ -832,6 +1043,7 @@ void ap_target_free(ap_target *t) {
         free(t->comm);
         free(t->cmdline);
         free(t->version);
+        free(t->impl_version);
         free(t->python_path);
         free(t->libc_path);
         memset(t, 0, sizeof *t);

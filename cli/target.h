@@ -52,7 +52,8 @@ typedef struct ap_target {
         char *exe;          /* /proc/PID/exe as the target sees it */
         char *comm;         /* /proc/PID/comm */
         ap_impl impl;
-        char *version;      /* "3.12" from the file name, or exact ("3.12.1") when readable */
+        char *version;      /* the language version, exact ("3.12.1") when readable, else "3.12" */
+        char *impl_version; /* PyPy's own version ("7.3.11"), NULL for CPython */
         int version_major;
         int version_minor;
         char *python_path;  /* the object exporting the C API (libpython or the executable) */
@@ -134,3 +135,28 @@ int ap_dumpable_from_owner(uid_t owner_uid, gid_t owner_gid, uid_t euid, gid_t e
  * version on success, -1 if the name carries no version.  *free_threaded
  * is set for a "t" suffix. */
 int ap_python_version_from_name(const char *name, int *major, int *minor, bool *free_threaded);
+
+/* Parse a PY_VERSION string ("3.9.18", "3.13.0rc1", "2.7.18+") at the start
+ * of s, which must end (NUL) within n bytes.  Returns 0 and major and minor,
+ * or -1. */
+int ap_python_version_parse(const char *s, size_t n, int *major, int *minor);
+
+/* Format a PY_VERSION_HEX (Py_Version) as PY_VERSION would read: "3.12.1",
+ * "3.13.0rc1", "3.14.0a2".  Returns 0, or -1 when buf is too small or hex
+ * is not a version. */
+int ap_python_version_from_hex(uint32_t hex, char *buf, size_t size);
+
+/* Find PyPy's sys.version in a block of bytes (the libpypy file): "3.9.16
+ * (7.3.11+dfsg..., date)\n[PyPy 7.3.11 with GCC ...]".  Returns 0 with the
+ * language version ("3.9.16") and PyPy's ("7.3.11"), or -1. */
+int ap_pypy_versions_parse(const char *data, size_t n, char *ret_lang, size_t lang_size,
+                           char *ret_pypy, size_t pypy_size);
+
+/* The addresses an x86-64 function's first bytes load into registers: the
+ * targets of "lea disp32(%rip), %reg" and the immediates of
+ * "mov $imm32, %reg32" (a non-PIE executable).  code holds n bytes read at
+ * the link-time address vaddr.  Before 3.11 this is how the exact version
+ * is found: Py_GetVersion() formats PY_VERSION, a string whose address it
+ * loads.  Returns how many were stored in out (at most max). */
+size_t ap_code_address_operands(const uint8_t *code, size_t n, uint64_t vaddr, uint64_t *out,
+                                size_t max);

@@ -38,24 +38,26 @@ def pyenv_root():
 
 
 class Interpreter(object):
-    def __init__(self, name, path, expect="ok"):
+    def __init__(self, name, path, expect="ok", implementation="cpython"):
         self.name = name      # "3.12" or "debian-3.11"
         self.path = path
         self.expect = expect  # "ok" or the error code attachpy must give
+        self.implementation = implementation
 
     def __repr__(self):
         return "%s (%s)" % (self.name, self.path)
 
 
 # What must work (issue 2), and what must be refused cleanly.
-EXPECTED_PYENV = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+EXPECTED_PYENV = ["3.6", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
 OPTIONAL_PYENV = ["3.7"]
-REFUSED_PYENV = ["2.7", "3.6"]
+REFUSED_PYENV = ["2.7"]
 
 
-def discover():
+def discover(embedpy=None):
     """Returns (interpreters, missing): what exists here, and which expected
-    ones are missing."""
+    ones are missing.  embedpy: the embedding application built by meson
+    (tests/targets/embedpy.c), or None when it could not be built."""
     root = pyenv_root()
     found, missing = [], []
     for minor in EXPECTED_PYENV + OPTIONAL_PYENV + REFUSED_PYENV:
@@ -72,7 +74,25 @@ def discover():
         found.append(Interpreter("debian-3.11", "/usr/bin/python3.11"))
     else:
         missing.append("debian-3.11")
+    # PyPy is refused until it can be injected safely (docs/pypy.md).
+    if os.access("/usr/bin/pypy3", os.X_OK):
+        found.append(Interpreter("pypy3", "/usr/bin/pypy3", "unsupported_python", "pypy"))
+    else:
+        missing.append("pypy3 (Debian's pypy3)")
+    if embedpy and os.access(embedpy, os.X_OK):
+        found.append(Interpreter("embedded", embedpy))
+    else:
+        missing.append("embedded (tests/targets/embedpy: needs pkg-config's python3-embed)")
     return found, missing
+
+
+def second_libpython():
+    """A libpython other than Debian's 3.11 (which embedpy links), for a
+    process with two Python runtimes: a pyenv build's, or None."""
+    for path in sorted(glob.glob(os.path.join(pyenv_root(), "versions", "3.1[23].*", "lib",
+                                              "libpython3.1[23].so.1.0"))):
+        return path
+    return None
 
 
 def supported(interpreters):

@@ -226,7 +226,12 @@ def make_refused_test(interp):
         j = self.assertJsonShape(r)
         self.assertEqual(r.rc, 5, r)
         self.assertEqual(j["error"]["code"], interp.expect)
-        self.assertIn(t.version.rsplit(".", 1)[0], j["error"]["message"])
+        # The message names the exact version, read from the process.
+        self.assertIn("Python " + t.version, j["error"]["message"])
+        self.assertEqual(j["target"]["version"], t.version, r)
+        self.assertEqual(j["target"]["implementation"], interp.implementation, r)
+        if interp.implementation == "pypy":
+            self.assertRegex(j["error"]["message"], r"PyPy \d+\.\d+\.\d+ ", r)
         self.assertAlive(t)
         MATRIX[(interp.name, "refused")] = "refused ok"
     return test
@@ -236,10 +241,42 @@ class Generic(AttachpyCase):
     """Error paths that do not depend on the interpreter."""
 
     def python(self):
-        interps = harness.supported(INTERPRETERS)
+        # A python executable: these tests pass it options (-X, -S).
+        interps = [i for i in harness.supported(INTERPRETERS) if i.name != "embedded"]
         if not interps:
             self.skipTest("no supported interpreter")
         return interps[-1].path
+
+    def embedded(self):
+        interps = [i for i in INTERPRETERS if i.name == "embedded"]
+        if not interps:
+            if harness.IN_CI:
+                self.fail("embedpy was not built")
+            self.skipTest("embedpy was not built")
+        return interps[0].path
+
+    def test_two_python_runtimes_refused(self):
+        # An application that embeds Debian's libpython3.11 and loaded a
+        # second libpython with RTLD_LOCAL: attachpy cannot tell which one
+        # is live, and refuses before touching the process.
+        second = harness.second_libpython()
+        if not second:
+            if harness.IN_CI:
+                self.fail("no pyenv libpython3.12/3.13 for a second runtime")
+            self.skipTest("no pyenv libpython3.12/3.13 for a second runtime")
+        t = self.start(self.embedded(), "sleep", extra_args=["--second-libpython", second])
+        with open("/proc/%d/maps" % t.pid) as f:
+            maps = f.read()
+        self.assertIn(second, maps)
+        self.assertIn("libpython3.11", maps)
+        for debugger in ("gdb", "lldb"):
+            r = self.run_attachpy("--json", "--debugger=" + debugger, t.pid, "-c", "pass")
+            j = self.assertJsonShape(r)
+            self.assertEqual(r.rc, 5, r)
+            self.assertEqual(j["error"]["code"], "unsupported_python", r)
+            self.assertIn("2 Python runtimes", j["error"]["message"], r)
+            self.assertAlive(t, r)
+        MATRIX[("embedded", "two-runtimes")] = "refused ok"
 
     def test_nonexistent_pid(self):
         pid = 4194000
@@ -488,6 +525,9 @@ def print_matrix(interpreters):
             row += "".join("%-11s" % MATRIX.get((interp.name, c), "not run")[:10] for c in cols)
         print(row)
     lcols = LLDB_STATES + ["errors", "threading"]
+    if ("embedded", "two-runtimes") in MATRIX:
+        print("  embedded with a second libpython loaded: " + MATRIX[("embedded", "two-runtimes")]
+              + " (unsupported_python)")
     print("\nInterpreter x target state (lldb):")
     print("  %-13s" % "" + "".join("%-11s" % c for c in lcols))
     for interp in interpreters:
@@ -504,11 +544,12 @@ def main():
     global ATTACHPY, INTERPRETERS
     ap = argparse.ArgumentParser()
     ap.add_argument("--attachpy", required=True)
+    ap.add_argument("--embedpy", default=None)
     ap.add_argument("-k", dest="pattern", default=None)
     args = ap.parse_args()
     ATTACHPY = os.path.abspath(args.attachpy)
 
-    INTERPRETERS, missing = harness.discover()
+    INTERPRETERS, missing = harness.discover(args.embedpy)
     print("interpreters found: " + ", ".join(repr(i) for i in INTERPRETERS))
     problems = []
     if missing:

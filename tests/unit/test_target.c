@@ -179,6 +179,146 @@ START_TEST(test_version_from_name_garbage) {
 }
 END_TEST
 
+START_TEST(test_version_parse) {
+        static const struct {
+                const char *s;
+                int major, minor;
+        } ok[] = {
+                {"3.9.18", 3, 9},   {"2.7.18", 2, 7},    {"3.13.0rc1", 3, 13},
+                {"3.14.0a2", 3, 14}, {"3.12.1+", 3, 12}, {"3.6.15", 3, 6},
+                {"3.10.13b2+", 3, 10},
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(ok); i++) {
+                int major = 0, minor = 0;
+                ck_assert_msg(ap_python_version_parse(ok[i].s, strlen(ok[i].s) + 1, &major,
+                                                      &minor) == 0,
+                              "%s", ok[i].s);
+                ck_assert_int_eq(major, ok[i].major);
+                ck_assert_int_eq(minor, ok[i].minor);
+        }
+        static const char *const bad[] = {
+                "",        "3",         "3.9",     "3.9.",        "3.9.18 (main)", "x3.9.18",
+                "3.9.18x", "3..18",     "1.2.3",   "3.9.18\n",    "%.80s (%.80s)", "3.100.1",
+                "3.9.12345", "3.9.1-1", "main, Nov 23 2026",
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(bad); i++) {
+                int major = 0, minor = 0;
+                ck_assert_msg(ap_python_version_parse(bad[i], strlen(bad[i]) + 1, &major, &minor) ==
+                                      -1,
+                              "'%s' parsed", bad[i]);
+        }
+        /* No NUL within n bytes: not a string that ends here. */
+        int major, minor;
+        ck_assert_int_eq(ap_python_version_parse("3.9.18", 6, &major, &minor), -1);
+        ck_assert_int_eq(ap_python_version_parse("3.9.18\0", 7, &major, &minor), 0);
+}
+END_TEST
+
+START_TEST(test_version_from_hex) {
+        char buf[32];
+        ck_assert_int_eq(ap_python_version_from_hex(0x030b02f0, buf, sizeof buf), 0);
+        ck_assert_str_eq(buf, "3.11.2");
+        ck_assert_int_eq(ap_python_version_from_hex(0x030d00c1, buf, sizeof buf), 0);
+        ck_assert_str_eq(buf, "3.13.0rc1");
+        ck_assert_int_eq(ap_python_version_from_hex(0x030e00a2, buf, sizeof buf), 0);
+        ck_assert_str_eq(buf, "3.14.0a2");
+        ck_assert_int_eq(ap_python_version_from_hex(0x030c01b3, buf, sizeof buf), 0);
+        ck_assert_str_eq(buf, "3.12.1b3");
+        ck_assert_int_eq(ap_python_version_from_hex(0, buf, sizeof buf), -1);
+        ck_assert_int_eq(ap_python_version_from_hex(0x030b0250, buf, sizeof buf), -1);
+        ck_assert_int_eq(ap_python_version_from_hex(0x030b02f0, buf, 4), -1);
+}
+END_TEST
+
+/* Py_GetVersion's first bytes, as pyenv's 3.9 (PIC: lea) and Debian's
+ * static 3.11 (non-PIE: mov $imm32) have them. */
+START_TEST(test_code_address_operands) {
+        static const uint8_t pic[] = {
+                0x53,                                     /* push %rbx */
+                0xe8, 0x5a, 0x71, 0xea, 0xff,             /* call Py_GetCompiler */
+                0x48, 0x89, 0xc3,                         /* mov %rax,%rbx */
+                0xe8, 0x02, 0x6e, 0xea, 0xff,             /* call Py_GetBuildInfo */
+                0x49, 0x89, 0xd9,                         /* mov %rbx,%r9 */
+                0xbe, 0xfa, 0x00, 0x00, 0x00,             /* mov $0xfa,%esi */
+                0x48, 0x8d, 0x1d, 0x33, 0xf2, 0x1e, 0x00, /* lea 0x1ef233(%rip),%rbx */
+                0x49, 0x89, 0xc0,                         /* mov %rax,%r8 */
+                0x48, 0x89, 0xdf,                         /* mov %rbx,%rdi */
+                0x48, 0x8d, 0x0d, 0x24, 0x51, 0x10, 0x00, /* lea 0x105124(%rip),%rcx */
+                0x31, 0xc0,                               /* xor %eax,%eax */
+                0x48, 0x8d, 0x15, 0x37, 0x75, 0x0f, 0x00, /* lea 0xf7537(%rip),%rdx */
+        };
+        uint64_t out[16];
+        size_t n = ap_code_address_operands(pic, sizeof pic, 0x1bd9b0, out, 16);
+        bool buffer = false, version = false, format = false;
+        for (size_t i = 0; i < n; i++) {
+                buffer |= out[i] == 0x3acc00;
+                version |= out[i] == 0x2c2afe;
+                format |= out[i] == 0x2b4f1a;
+        }
+        ck_assert_msg(buffer && version && format, "%zu operands", n);
+
+        static const uint8_t nopie[] = {
+                0x50,                               /* push %rax */
+                0xe8, 0x3a, 0x02, 0x00, 0x00,       /* call Py_GetBuildInfo */
+                0xba, 0xfe, 0x26, 0x6d, 0x00,       /* mov $0x6d26fe,%edx */
+                0x41, 0xb9, 0xf1, 0x26, 0x6d, 0x00, /* mov $0x6d26f1,%r9d */
+                0xb9, 0x7c, 0x22, 0x6d, 0x00,       /* mov $0x6d227c,%ecx */
+        };
+        n = ap_code_address_operands(nopie, sizeof nopie, 0x62c120, out, 16);
+        bool a = false, b = false, c = false;
+        for (size_t i = 0; i < n; i++) {
+                a |= out[i] == 0x6d26fe;
+                b |= out[i] == 0x6d26f1;
+                c |= out[i] == 0x6d227c;
+        }
+        ck_assert_msg(a && b && c, "%zu operands", n);
+
+        /* Never more than max, and nothing from a cut instruction. */
+        ck_assert_uint_eq(ap_code_address_operands(pic, sizeof pic, 0, out, 2), 2);
+        ck_assert_uint_eq(ap_code_address_operands(pic + 22, 6, 0, out, 16), 0);
+        ck_assert_uint_eq(ap_code_address_operands(pic, 0, 0, out, 16), 0);
+}
+END_TEST
+
+START_TEST(test_pypy_versions_parse) {
+        char lang[32], pypy[32];
+        /* As in Debian's libpypy3.9-c.so: an RPython string, length first. */
+        static const char debian[] = "\0\0\0H\0\0\0\0\0\0\0"
+                                     "3.9.16 (7.3.11+dfsg-2+deb12u3, Dec 30 2024, 22:36:23)\n"
+                                     "[PyPy 7.3.11 with \0\0\0";
+        ck_assert_int_eq(ap_pypy_versions_parse(debian, sizeof debian, lang, sizeof lang, pypy,
+                                                sizeof pypy),
+                         0);
+        ck_assert_str_eq(lang, "3.9.16");
+        ck_assert_str_eq(pypy, "7.3.11");
+        /* A marker that is not sys.version first, then the real one. */
+        static const char two[] = "x\n[PyPy is fast]\0"
+                                  "3.10.12 (af44d0b8114c, Jun 15 2023)\n[PyPy 7.3.12 with GCC]";
+        ck_assert_int_eq(ap_pypy_versions_parse(two, sizeof two, lang, sizeof lang, pypy,
+                                                sizeof pypy),
+                         0);
+        ck_assert_str_eq(lang, "3.10.12");
+        ck_assert_str_eq(pypy, "7.3.12");
+        static const char *const bad[] = {
+                "",
+                "3.9.16 (7.3.11)",
+                "3.9.16 (x)\n[PyPy ",
+                "3.9 (x)\n[PyPy 7.3.11 with",
+                "3.9.16(x)\n[PyPy 7.3.11 with",
+                "3.9.16 (x)\n[PyPy 7.3 with",
+                "3.9.16 (x)\n[PyPy 7.3.11",
+                "Python 3.9.16 (x)\n[PyPy 7.3.11 with",
+        };
+        for (size_t i = 0; i < AP_ARRAY_SIZE(bad); i++)
+                ck_assert_msg(ap_pypy_versions_parse(bad[i], strlen(bad[i]), lang, sizeof lang,
+                                                     pypy, sizeof pypy) == -1,
+                              "'%s' parsed", bad[i]);
+        /* Too small for the answer. */
+        ck_assert_int_eq(ap_pypy_versions_parse(debian, sizeof debian, lang, 4, pypy, sizeof pypy),
+                         -1);
+}
+END_TEST
+
 START_TEST(test_impl_name) {
         ck_assert_str_eq(ap_impl_name(AP_IMPL_CPYTHON), "cpython");
         ck_assert_str_eq(ap_impl_name(AP_IMPL_PYPY), "pypy");
@@ -917,6 +1057,8 @@ START_TEST(test_inspect_pyenv_shared) {
         static const struct {
                 const char *exe_glob, *lib_glob, *prefix;
         } builds[] = {
+                {"3.6*/bin/python3.6", "3.6*/lib/libpython3.6m.so.1.0", "3.6."},
+                {"3.9*/bin/python3.9", "3.9*/lib/libpython3.9.so.1.0", "3.9."},
                 {"3.12*/bin/python3.12", "3.12*/lib/libpython3.12.so.1.0", "3.12."},
                 {"3.13*/bin/python3.13", "3.13*/lib/libpython3.13.so.1.0", "3.13."},
         };
@@ -952,8 +1094,7 @@ START_TEST(test_inspect_unsupported_versions) {
         static const struct {
                 const char *glob, *fragment;
         } old[] = {
-                {"2.7*/bin/python2.7", "runs Python 2.7"},
-                {"3.6*/bin/python3.6", "runs Python 3.6"},
+                {"2.7*/bin/python2.7", "runs Python 2.7."},
         };
         if (!may_trace_children())
                 return;
@@ -971,7 +1112,7 @@ START_TEST(test_inspect_unsupported_versions) {
                 int r = inspect_and_end(pid);
                 expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, old[i].fragment);
                 ck_assert_int_eq(target.refusal, AP_REFUSAL_UNSUPPORTED_PYTHON);
-                ck_assert_msg(error.hint && strstr(error.hint, "3.7 to 3.13"), "hint: %s",
+                ck_assert_msg(error.hint && strstr(error.hint, "3.6 to 3.13"), "hint: %s",
                               error.hint ? error.hint : "(none)");
                 ck_assert_int_eq(target.impl, AP_IMPL_CPYTHON);
                 ap_target_free(&target);
@@ -979,7 +1120,191 @@ START_TEST(test_inspect_unsupported_versions) {
                 tested++;
         }
         if (!tested)
-                fprintf(stderr, "SKIP test_inspect_unsupported_versions: no pyenv 2.7/3.6\n");
+                fprintf(stderr, "SKIP test_inspect_unsupported_versions: no pyenv 2.7\n");
+}
+END_TEST
+
+/* What the interpreter itself says its version is (platform.python_version(),
+ * which is PY_VERSION cut at the first space). */
+static void version_of(const char *python, char *buf, size_t size) {
+        char *cmd = NULL;
+        /* Not an LD_LIBRARY_PATH of the test runner's. */
+        ck_assert_int_ge(asprintf(&cmd,
+                                  "env -u LD_LIBRARY_PATH '%s' -c "
+                                  "'import platform; print(platform.python_version())'",
+                                  python),
+                         0);
+        FILE *p = popen(cmd, "r");
+        free(cmd);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_nonnull(fgets(buf, (int)size, p));
+        ck_assert_int_eq(pclose(p), 0);
+        buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* target.version is exact for every interpreter here, read from the object
+ * the process maps (Py_Version on 3.11+, PY_VERSION through Py_GetVersion
+ * before), also for the ones preflight refuses (the message names it). */
+START_TEST(test_inspect_exact_version_everywhere) {
+        if (!may_trace_children())
+                return;
+        const char *root = getenv("PYENV_ROOT");
+        char *pat = NULL;
+        ck_assert_int_ge(asprintf(&pat, "%s/versions/[0-9]*/bin/python[0-9].[0-9]*",
+                                  root && *root ? root : "/root/.pyenv"),
+                         0);
+        glob_t g = {0};
+        int gr = glob(pat, 0, NULL, &g);
+        free(pat);
+        char *pythons[64];
+        size_t n = 0;
+        for (size_t i = 0; gr == 0 && i < g.gl_pathc && n < 60; i++) {
+                const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+                /* python3.9, not python3.9-config or python3.6m */
+                if (strspn(base + 6, "0123456789.") == strlen(base + 6) && have(g.gl_pathv[i]))
+                        pythons[n++] = strdup(g.gl_pathv[i]);
+        }
+        if (gr == 0)
+                globfree(&g);
+        if (have(PYTHON311))
+                pythons[n++] = strdup(PYTHON311);
+        if (!n) {
+                fprintf(stderr, "SKIP test_inspect_exact_version_everywhere: no interpreter\n");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char want[64];
+                version_of(pythons[i], want, sizeof want);
+                static const char *const args[] = {"-c", READY_CODE, NULL};
+                pid_t pid = spawn_python(pythons[i], args, plain_env);
+                int r = inspect_and_end(pid);
+                ck_assert_msg(target.version && strcmp(target.version, want) == 0,
+                              "%s: version %s, want %s", pythons[i],
+                              target.version ? target.version : "(none)", want);
+                if (r < 0)
+                        ck_assert_msg(error.message && strstr(error.message, want),
+                                      "%s: message does not name %s: %s", pythons[i], want,
+                                      error.message ? error.message : "");
+                fprintf(stderr, "version %-45s %s%s\n", pythons[i], target.version,
+                        r < 0 ? " (refused)" : "");
+                ap_target_free(&target);
+                ap_error_clear(&error);
+                free(pythons[i]);
+        }
+}
+END_TEST
+
+/* A child of ours that loads the given libraries (RTLD_LOCAL, like a
+ * plugin host) and waits: a process with a synthetic Python runtime. */
+static pid_t spawn_host(const char *const *libs) {
+        int p[2];
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                for (; *libs; libs++)
+                        if (!dlopen(*libs, RTLD_NOW | RTLD_LOCAL))
+                                _exit(126);
+                if (write(p[1], "ready\n", 6) != 6)
+                        _exit(125);
+                for (;;)
+                        pause();
+        }
+        track_child(pid);
+        close(p[1]);
+        char buf[8] = {0};
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        bool ready = poll(&pfd, 1, 15000) == 1 && read(p[0], buf, 6) == 6;
+        close(p[0]);
+        if (!ready || strcmp(buf, "ready\n") != 0) {
+                end_child(pid);
+                ck_abort_msg("the host did not load %s", libs[0]);
+        }
+        return pid;
+}
+
+static const char *fake_libpython(const char *var) {
+        const char *path = getenv(var);
+        ck_assert_msg(path && access(path, R_OK) == 0, "%s is not set to a built library", var);
+        return path;
+}
+
+START_TEST(test_inspect_fake_runtime_with_gil) {
+        if (!may_trace_children())
+                return;
+        const char *lib = fake_libpython("ATTACHPY_FAKE_LIBPYTHON_GIL");
+        const char *const libs[] = {lib, NULL};
+        int r = inspect_and_end(spawn_host(libs));
+        ck_assert_msg(r == 0, "%s", error.message ? error.message : "");
+        ck_assert_str_eq(target.python_path, lib);
+        ck_assert_str_eq(target.version, "3.13.1");
+}
+END_TEST
+
+/* A free-threaded build is told by what it exports, whatever its name. */
+START_TEST(test_inspect_fake_runtime_free_threaded) {
+        if (!may_trace_children())
+                return;
+        const char *const libs[] = {fake_libpython("ATTACHPY_FAKE_LIBPYTHON_NOGIL"), NULL};
+        int r = inspect_and_end(spawn_host(libs));
+        expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, "free-threaded CPython 3.13.1");
+        ck_assert_msg(error.hint && strstr(error.hint, "with the GIL"), "%s",
+                      error.hint ? error.hint : "");
+}
+END_TEST
+
+/* Two runtimes mapped: refused, naming how many. */
+START_TEST(test_inspect_two_runtimes) {
+        if (!may_trace_children())
+                return;
+        const char *const libs[] = {fake_libpython("ATTACHPY_FAKE_LIBPYTHON_GIL"),
+                                    fake_libpython("ATTACHPY_FAKE_LIBPYTHON_NOGIL"), NULL};
+        int r = inspect_and_end(spawn_host(libs));
+        expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, "2 Python runtimes");
+}
+END_TEST
+
+/* PyPy: told apart from CPython, both its versions read from the process,
+ * and refused with a message naming them. */
+START_TEST(test_inspect_pypy) {
+        static const char *const pypy3 = "/usr/bin/pypy3";
+        if (!have(pypy3)) {
+                ck_assert_msg(!getenv("CI") || strcmp(getenv("CI"), "true") != 0,
+                              "%s is not installed (tools/setup.sh installs it)", pypy3);
+                fprintf(stderr, "SKIP test_inspect_pypy: no %s\n", pypy3);
+                return;
+        }
+        if (!may_trace_children())
+                return;
+        char want[64], want_pypy[64], *cmd = NULL;
+        version_of(pypy3, want, sizeof want);
+        ck_assert_int_ge(asprintf(&cmd, "env -u LD_LIBRARY_PATH %s -c 'import sys; "
+                                        "print(\"%%d.%%d.%%d\" %% sys.pypy_version_info[:3])'",
+                                  pypy3),
+                         0);
+        FILE *p = popen(cmd, "r");
+        free(cmd);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_nonnull(fgets(want_pypy, sizeof want_pypy, p));
+        ck_assert_int_eq(pclose(p), 0);
+        want_pypy[strcspn(want_pypy, "\n")] = '\0';
+
+        static const char *const args[] = {"-c", READY_CODE, NULL};
+        pid_t pid = spawn_python(pypy3, args, plain_env);
+        int r = inspect_and_end(pid);
+        expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, "runs PyPy");
+        ck_assert_int_eq(target.impl, AP_IMPL_PYPY);
+        ck_assert_str_eq(target.version, want);
+        ck_assert_ptr_nonnull(target.impl_version);
+        ck_assert_str_eq(target.impl_version, want_pypy);
+        char fragment[160];
+        snprintf(fragment, sizeof fragment, "PyPy %s (Python %s)", want_pypy, want);
+        ck_assert_msg(strstr(error.message, fragment), "%s", error.message);
+        ck_assert_msg(strstr(target.python_path, "libpypy"), "%s", target.python_path);
 }
 END_TEST
 
@@ -998,6 +1323,10 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_ptrace_not_dumpable);
         tcase_add_test(tc, test_ptrace_yama);
         tcase_add_test(tc, test_dumpable_from_owner);
+        tcase_add_test(tc, test_version_parse);
+        tcase_add_test(tc, test_version_from_hex);
+        tcase_add_test(tc, test_code_address_operands);
+        tcase_add_test(tc, test_pypy_versions_parse);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("processes");
@@ -1018,6 +1347,11 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_inspect_python_x_after_c);
         tcase_add_test(tc, test_inspect_pyenv_shared);
         tcase_add_test(tc, test_inspect_unsupported_versions);
+        tcase_add_test(tc, test_inspect_exact_version_everywhere);
+        tcase_add_test(tc, test_inspect_fake_runtime_with_gil);
+        tcase_add_test(tc, test_inspect_fake_runtime_free_threaded);
+        tcase_add_test(tc, test_inspect_two_runtimes);
+        tcase_add_test(tc, test_inspect_pypy);
         suite_add_tcase(s, tc);
         return s;
 }

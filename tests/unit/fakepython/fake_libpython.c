@@ -1,0 +1,43 @@
+/* fake_libpython.c: a stand-in for a libpython, for preflight's unit tests.
+ * It exports only what preflight looks at: the C API it needs, Py_Version,
+ * and (with FREE_THREADED) the functions only a free-threaded build
+ * (Py_GIL_DISABLED) exports, which Py_DECREF calls there.  Loaded into a
+ * child of the test, never called. */
+int PyGILState_Ensure(void);
+int Py_AddPendingCall(int (*func)(void *), void *arg);
+int PyErr_CheckSignals(void);
+void *PyObject_Malloc(unsigned long n);
+void _Py_DecRefShared(void *o);
+void _Py_MergeZeroLocalRefcount(void *o);
+
+extern const unsigned long Py_Version;
+const unsigned long Py_Version = 0x030d01f0; /* 3.13.1 */
+
+int PyGILState_Ensure(void) {
+        return 0;
+}
+
+int Py_AddPendingCall(int (*func)(void *), void *arg) {
+        (void)func;
+        (void)arg;
+        return -1;
+}
+
+int PyErr_CheckSignals(void) {
+        return 0;
+}
+
+void *PyObject_Malloc(unsigned long n) {
+        (void)n;
+        return 0;
+}
+
+#ifdef FREE_THREADED
+void _Py_DecRefShared(void *o) {
+        (void)o;
+}
+
+void _Py_MergeZeroLocalRefcount(void *o) {
+        (void)o;
+}
+#endif
