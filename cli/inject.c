@@ -707,14 +707,18 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 int started = debug_once(&ctx, &plan, n, &outcome, err);
                 if (started < 0) {
                         /* The thread moved between /proc and the attach: look
-                         * again, twice at most, with time left; after a
-                         * direct plan, schedule (its thread comes and goes). */
+                         * again, twice at most, with time left.  First for a
+                         * thread that waits, the main thread first (a thread
+                         * that naps comes and goes; a queued call withdrawn
+                         * later would stay in the queue until the main
+                         * thread runs bytecode); then schedule (a main thread
+                         * that naps runs bytecode between its naps). */
                         if (outcome.moved && retries < 2 && ap_now_ms() + 1000.0 < deadline) {
                                 vlog(cfg, "process %d was not where attachpy saw it; trying "
                                           "again",
                                      (int)o->pid);
+                                want = retries == 0 ? AP_WANT_WAITER : AP_WANT_SCHEDULE;
                                 retries++;
-                                want = plan.mode == AP_PLAN_DIRECT ? AP_WANT_SCHEDULE : AP_WANT_ANY;
                                 ap_error_clear(err);
                                 continue;
                         }

@@ -51,7 +51,11 @@ end
 thread $attachpy_thread
 {{pause_thread}}
 
+# mmap takes no lock: only this thread runs during the call (resuming and
+# stopping every other thread costs milliseconds per hundred threads).
+set scheduler-locking on
 set $attachpy_page = ((void *(*)(void *, unsigned long, int, int, int, long)) {{addr_mmap}})((void *) 0, {{page_size}}, 7, 0x22, -1, 0)
+set scheduler-locking off
 if $attachpy_page == (void *) -1
   printf "@@ATTACHPY:mmap-failed\n"
   detach
