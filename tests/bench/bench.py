@@ -792,6 +792,11 @@ def main():
 
     meta["python_version"] = next((r.get("python_version") for r in results.values()), None)
     meta["loadavg_after"] = os.getloadavg()
+    if meta["attachpy_sha256"] and os.path.exists(opts.attachpy) and \
+            file_sha256(opts.attachpy) != meta["attachpy_sha256"]:
+        meta["attachpy_changed_during_run"] = True
+        log("bench: WARNING: %s changed during the run (rebuilt?): the figures mix two "
+            "builds" % opts.attachpy)
     meta["lock_wait_seconds"] = round(lock.waited, 1)
     rat = ratios(results, methods)
     gl = goals(results, rat)
