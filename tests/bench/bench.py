@@ -662,6 +662,11 @@ def find_python():
             return sorted(found, key=lambda f: [int(x) for x in
                                                 re.search(r"/(3\.\d+\.\d+)/", f).group(1)
                                                 .split(".")])[-1]
+    # no pyenv (a clean Debian): the system's python3, e.g. /usr/bin/python3.11
+    for minor in SUPPORTED_MINORS:
+        path = shutil.which("python3.%d" % minor)
+        if path:
+            return path
     return None
 
 
@@ -687,7 +692,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--attachpy", default=os.path.join(ROOT, "build", "cli", "attachpy"))
     ap.add_argument("--python", default=None, help="target interpreter (default: the newest "
-                    "pyenv CPython attachpy supports)")
+                    "pyenv CPython attachpy supports, else python3.X on PATH)")
     ap.add_argument("--runs", type=int, default=20, help="measured runs per method and "
                     "scenario (default 20)")
     ap.add_argument("--warmup", type=int, default=1, help="unmeasured runs first (default 1)")
