@@ -71,8 +71,11 @@ size_t ap_ranges_keep_anonymous(pid_t pid, ap_range *ranges, size_t n) {
                         continue;
                 if (name_at > 0 && line[name_at] != '\n' && line[name_at] != '\0')
                         continue; /* file-backed, or [heap], [stack] ... */
+                /* Inside one anonymous mapping: the kernel merges lldb's
+                 * allocations with their anonymous neighbours of the same
+                 * permissions. */
                 for (size_t i = 0; i < n; i++)
-                        if (ranges[i].addr == lo && ranges[i].addr + ranges[i].len == hi)
+                        if (ranges[i].addr >= lo && ranges[i].addr + ranges[i].len <= hi)
                                 ok[i] = true;
         }
         fclose(f);
