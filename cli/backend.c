@@ -110,6 +110,14 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
                 plan->kind = AP_PARKED_FUTEX;
                 return 1;
         }
+        /* No pending call to use (PyPy): only a thread that waits will do,
+         * any of them. */
+        if (!plan->target->addr_add_pending_call) {
+                if (want != AP_WANT_WAITER && ap_plan_choose(plan, AP_WANT_WAITER) == 1)
+                        return 1;
+                plan->mode = AP_PLAN_DIRECT;
+                return 0;
+        }
         /* Schedule.  The calls (mmap, Py_AddPendingCall) are best made in a
          * thread that sits in a system call: it is in no critical section. */
         if (ap_find_parked_thread(pid, AP_PARKED_ANY, &plan->thread) == 1)
@@ -231,7 +239,7 @@ char *ap_plan_guard(const ap_injection_plan *plan, const char *no_thread) {
 }
 
 uint64_t ap_plan_check_value(const ap_injection_plan *plan) {
-        uint64_t v = plan->target->add_pending_call_code;
+        uint64_t v = plan->target->check_code;
         return plan->faults.wrong_code ? v ^ 0xff : v;
 }
 
@@ -342,7 +350,7 @@ int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan) 
         r |= ap_script_values_add(v, "addr_mmap", "0x%" PRIx64, t->addr_mmap);
         r |= ap_script_values_add(v, "addr_munmap", "0x%" PRIx64, t->addr_munmap);
         r |= ap_script_values_add(v, "page_size", "%d", AP_PAGE_SIZE);
-        r |= ap_script_values_add(v, "check_addr", "0x%" PRIx64, t->addr_add_pending_call);
+        r |= ap_script_values_add(v, "check_addr", "0x%" PRIx64, t->addr_check);
         r |= ap_script_values_add(v, "check_value", "0x%" PRIx64, ap_plan_check_value(plan));
         if (plan->mode == AP_PLAN_SCHEDULE) {
                 r |= ap_script_values_add(v, "addr_add_pending_call", "0x%" PRIx64,

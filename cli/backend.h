@@ -84,7 +84,8 @@ typedef enum ap_plan_want {
 } ap_plan_want;
 
 /* Decide how to inject, from /proc/PID/task (before attaching).  Returns 1,
- * or 0 when AP_WANT_WAITER finds no thread. */
+ * or 0 when AP_WANT_WAITER finds no thread, or when the target has no
+ * pending call to use (PyPy) and no thread waits. */
 int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) __attribute__((warn_unused_result));
 
 /* The page's cancel word for the chosen mode: a queued call starts unarmed

@@ -36,6 +36,9 @@
 /* How much longer a debugger that must not be terminated while attached
  * (lldb) gets after its grace. */
 #define LLDB_PATIENCE_MS 20000.0
+/* How often attachpy looks again for a waiting thread in a target without
+ * a pending call to use (PyPy). */
+#define NO_SAFE_POINT_POLL_MS 20.0
 
 static void vlog(const ap_run_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void vlog(const ap_run_config *cfg, const char *fmt, ...) {
@@ -692,6 +695,30 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                                            err) < 0)
                         goto out;
                 if (!ap_plan_choose(&plan, want) && !ap_plan_choose(&plan, AP_WANT_SCHEDULE)) {
+                        ap_proc_state st;
+                        bool alive = ap_proc_state_read(o->pid, &st) == 0 && st.state != 'Z';
+                        if (!target.addr_add_pending_call && alive) {
+                                /* PyPy, every thread running: no safe point
+                                 * yet (docs/pypy.md).  Look again. */
+                                if (ap_now_ms() + NO_SAFE_POINT_POLL_MS < deadline) {
+                                        struct timespec ts = {
+                                                0, (long)(NO_SAFE_POINT_POLL_MS * 1e6)};
+                                        nanosleep(&ts, NULL);
+                                        n--;
+                                        continue;
+                                }
+                                ap_error_set(err, AP_ERR_TIMEOUT,
+                                             "process %d did not reach a safe point within %g "
+                                             "s: every thread of this %s ran Python, and only a "
+                                             "thread that waits in a system call will do; "
+                                             "nothing was injected and it runs on",
+                                             (int)o->pid, o->timeout_s,
+                                             ap_impl_name(target.impl));
+                                ap_error_hint(err, "try again when the program waits (for I/O, "
+                                                   "a lock, a sleep), or with a longer "
+                                                   "--timeout");
+                                goto out;
+                        }
                         ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                      "cannot read the threads of process %d", (int)o->pid);
                         ap_error_hint(err, "check that process %d is still alive", (int)o->pid);

@@ -702,23 +702,37 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
         int rc = 0;
         t->python_path = strdup(found->path);
         if (found_syms[SYM_PYPY_GIL_ENSURE].found && !found_syms[SYM_GIL_ENSURE].found) {
-                /* PyPy: its C API is cpyext's PyPy* functions.  Its versions
-                 * are told; injection is not done yet (docs/pypy.md). */
+                /* PyPy: its C API is cpyext's PyPy* functions (docs/pypy.md). */
                 t->impl = AP_IMPL_PYPY;
                 pypy_versions(t, found);
                 if (!t->version && ap_python_version_from_name(found->path, &t->version_major,
                                                                &t->version_minor, NULL) == 0)
                         (void)!asprintf(&t->version, "%d.%d", t->version_major,
                                         t->version_minor);
-                ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
-                             "process %d runs PyPy %s (Python %s), which attachpy does not "
-                             "support yet: PyPy has no safe point at which a debugger may start "
-                             "code while its main thread runs Python",
-                             (int)t->pid, t->impl_version ? t->impl_version : "?",
-                             t->version ? t->version : "?");
-                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13; docs/pypy.md says what "
-                                   "works in PyPy and what is missing");
-                rc = -1;
+                if (n_found > 1) {
+                        ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                                     "process %d has %d Python runtimes loaded; attachpy cannot "
+                                     "tell which one is live",
+                                     (int)t->pid, n_found);
+                        ap_error_hint(err, "this happens when a program embeds a second "
+                                           "runtime; it is not supported yet");
+                        rc = -1;
+                        goto out;
+                }
+                /* No pending call: PyPy_AddPendingCall takes the GIL, which a
+                 * debugger must not do (docs/pypy.md).  Only the direct plan,
+                 * in a thread that waits. */
+                t->addr_add_pending_call = 0;
+                t->addr_check = absolute(found, &found_info,
+                                         found_syms[SYM_PYPY_GIL_ENSURE].value);
+                if (ap_elf_read_at_vaddr(found->open_path, found_syms[SYM_PYPY_GIL_ENSURE].value,
+                                         &t->check_code, 8) < 0) {
+                        ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                     "cannot read the code of PyPyGILState_Ensure from %s",
+                                     found->path);
+                        ap_error_hint(err, "check that %s is readable", found->path);
+                        rc = -1;
+                }
                 goto out;
         }
         t->impl = AP_IMPL_CPYTHON;
@@ -803,8 +817,9 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
         t->addr_add_pending_call = absolute(found, &found_info, found_syms[SYM_ADD_PENDING].value);
         /* The script compares these bytes with the process's before it calls
          * anything: a PID reused by another process fails the check. */
+        t->addr_check = t->addr_add_pending_call;
         if (ap_elf_read_at_vaddr(found->open_path, found_syms[SYM_ADD_PENDING].value,
-                                 &t->add_pending_call_code, 8) < 0) {
+                                 &t->check_code, 8) < 0) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "cannot read the code of Py_AddPendingCall from %s", found->path);
                 ap_error_hint(err, "check that %s is readable", found->path);

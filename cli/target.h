@@ -62,8 +62,13 @@ typedef struct ap_target {
 
         /* Absolute addresses in the target. */
         uint64_t addr_mmap, addr_munmap, addr_dlopen, addr_dlsym, addr_dlerror;
-        uint64_t addr_add_pending_call; /* Py_AddPendingCall */
-        uint64_t add_pending_call_code; /* its first 8 bytes, from the file */
+        uint64_t addr_add_pending_call; /* Py_AddPendingCall; 0: none to use (PyPy) */
+        /* The scripts compare the first 8 bytes of code at addr_check with
+         * check_code, read from the file, before calling anything: a PID
+         * reused by another program fails (Py_AddPendingCall, or
+         * PyPyGILState_Ensure for PyPy). */
+        uint64_t addr_check;
+        uint64_t check_code;
 } ap_target;
 
 /* The part of /proc/PID/stat and /proc/PID/status attachpy watches. */

@@ -54,10 +54,11 @@ OPTIONAL_PYENV = ["3.7"]
 REFUSED_PYENV = ["2.7"]
 
 
-def discover(embedpy=None):
+def discover(embedpy=False):
     """Returns (interpreters, missing): what exists here, and which expected
     ones are missing.  embedpy: the embedding application built by meson
-    (tests/targets/embedpy.c), or None when it could not be built."""
+    (tests/targets/embedpy.c), None when it could not be built (a missing
+    interpreter), or False when the caller does not use it."""
     root = pyenv_root()
     found, missing = [], []
     for minor in EXPECTED_PYENV + OPTIONAL_PYENV + REFUSED_PYENV:
@@ -74,14 +75,14 @@ def discover(embedpy=None):
         found.append(Interpreter("debian-3.11", "/usr/bin/python3.11"))
     else:
         missing.append("debian-3.11")
-    # PyPy is refused until it can be injected safely (docs/pypy.md).
+    # PyPy: only in a thread that waits (docs/pypy.md).
     if os.access("/usr/bin/pypy3", os.X_OK):
-        found.append(Interpreter("pypy3", "/usr/bin/pypy3", "unsupported_python", "pypy"))
+        found.append(Interpreter("pypy3", "/usr/bin/pypy3", "ok", "pypy"))
     else:
         missing.append("pypy3 (Debian's pypy3)")
     if embedpy and os.access(embedpy, os.X_OK):
         found.append(Interpreter("embedded", embedpy))
-    else:
+    elif embedpy is not False:
         missing.append("embedded (tests/targets/embedpy: needs pkg-config's python3-embed)")
     return found, missing
 
@@ -96,7 +97,9 @@ def second_libpython():
 
 
 def supported(interpreters):
-    return [i for i in interpreters if i.expect == "ok"]
+    """The CPython interpreters attachpy injects into: the ones tests that
+    need "a Python" pick from (PyPy injects only in some states)."""
+    return [i for i in interpreters if i.expect == "ok" and i.implementation == "cpython"]
 
 
 class Target(object):

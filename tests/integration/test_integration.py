@@ -28,6 +28,9 @@ ATTACHPY = None
 STATES = ["sleep", "accept", "read", "busy", "spin", "threads", "lockwait", "cpulse"]
 # The states the lldb backend (cli/backend_lldb.c) is tested in.
 LLDB_STATES = STATES
+# States in which every thread of the target runs Python: PyPy reaches no
+# safe point there (docs/pypy.md).
+PYPY_NO_SAFE_POINT = ["busy", "spin", "cpulse"]
 MATRIX = {}  # (interpreter, state) -> text
 
 
@@ -90,6 +93,19 @@ def make_state_test(interp, state, debugger="gdb"):
                 self.fail(debugger + " is not installed")
             self.skipTest(debugger + " is not installed")
         t = self.start(interp.path, state)
+        if interp.implementation == "pypy" and state in PYPY_NO_SAFE_POINT:
+            # Every thread runs Python: PyPy has no safe point then
+            # (docs/pypy.md).  A clean timeout, the target unharmed.
+            r = self.run_attachpy("--json", "--timeout=3", "--debugger=" + debugger, t.pid,
+                                  script("probe.py"))
+            MATRIX[key] = "FAIL rc=%s" % r.rc
+            j = self.assertJsonShape(r)
+            self.assertEqual((r.rc, j["error"]["code"]), (7, "timeout"), r)
+            self.assertIn("did not reach a safe point", j["error"]["message"], r)
+            self.assertLess(r.seconds, 8, r)
+            self.assertAlive(t, r)
+            MATRIX[key] = "timeout ok"
+            return
         r = self.run_attachpy("--json", "--debugger=" + debugger, t.pid, script("probe.py"), "a",
                               "b", "--json")
         MATRIX[key] = "FAIL rc=%s" % r.rc
@@ -99,7 +115,7 @@ def make_state_test(interp, state, debugger="gdb"):
         self.assertIsNone(j["error"], r)
         self.assertEqual(j["pid"], t.pid)
         self.assertEqual(j["debugger"], debugger)
-        self.assertEqual(j["target"]["implementation"], "cpython")
+        self.assertEqual(j["target"]["implementation"], interp.implementation)
         self.assertEqual(j["target"]["version"], t.version)
         self.assertEqual(j["target"]["executable"], os.path.realpath("/proc/%d/exe" % t.pid))
         out = j["result"]["stdout"].splitlines()
@@ -242,7 +258,8 @@ class Generic(AttachpyCase):
 
     def python(self):
         # A python executable: these tests pass it options (-X, -S).
-        interps = [i for i in harness.supported(INTERPRETERS) if i.name != "embedded"]
+        interps = [i for i in harness.supported(INTERPRETERS)
+                   if i.name != "embedded" and i.implementation == "cpython"]
         if not interps:
             self.skipTest("no supported interpreter")
         return interps[-1].path

@@ -466,7 +466,9 @@ class Container(Case):
     def start_contained(self, mode):
         need(shutil.which("unshare") is not None, "unshare is not installed")
         agent_dir = os.path.join(os.path.dirname(os.path.dirname(ATTACHPY)), "agent")
-        inner = ("mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs \"$1\" && "
+        # The build's agent first: it may live under /tmp (a checkout in
+        # /tmp), which the private /tmp then covers anyway.
+        inner = ("mount -t tmpfs tmpfs \"$1\" && mount -t tmpfs tmpfs /tmp && "
                  "exec \"$2\" \"$3\" \"$4\"")
         argv = ["unshare", "--mount", "--pid", "--net", "--fork", "--mount-proc", "sh", "-c",
                 inner, "sh", agent_dir]

@@ -114,7 +114,7 @@ class PsTest(unittest.TestCase):
                     raise RuntimeError("could not PTRACE_SEIZE the traced target")
             if os.path.exists(PYPY):  # optional: Debian's pypy3, when installed
                 pypy = harness.Target(PYPY, "sleep")
-                pypy.expect_reason = "unsupported_python"
+                pypy.expect_reason = None  # attachable: in a thread that waits
                 pypy.interp = harness.Interpreter("pypy", PYPY)
                 cls.targets.append(pypy)
             cls.sleeper = subprocess.Popen(["sleep", "300"])
