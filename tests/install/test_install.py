@@ -144,6 +144,7 @@ class InstallTest(unittest.TestCase):
         run = harness.attachpy(self.exe, "--json", "--debugger=" + debugger, target.pid, "-c",
                                "print(6 * 7)", env=clean_env())
         self.assertEqual((run.rc, run.json["result"]["stdout"]), (0, "42\n"), run)
+        self.assertIsNone(harness.check_alive(target))
 
     def test_inject_gdb(self):
         if not shutil.which("gdb"):

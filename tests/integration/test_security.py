@@ -315,6 +315,7 @@ class OptOut(Case):
         t = self.start("sleep", env=dict(os.environ, PYTHON_DISABLE_REMOTE_DEBUG=""))
         r = self.run_attachpy("--json", t.pid, "-c", "print('x')")
         self.assertEqual(r.rc, 0, r)
+        self.assertAlive(t)
 
 
 class Audit(Case):
