@@ -56,6 +56,15 @@ int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target,
         return 0;
 }
 
+void ap_plan_use_thread(ap_injection_plan *plan, const ap_parked_thread *t,
+                        ap_parked_kind kind) {
+        plan->thread = *t;
+        plan->have_thread = true;
+        plan->mode = AP_PLAN_DIRECT;
+        plan->kind = kind;
+        plan->safepoint = kind == AP_PARKED_FUTEX ? "futex" : "parked";
+}
+
 int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
         pid_t pid = plan->target->pid;
         plan->have_thread = false;
@@ -74,27 +83,16 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
                 int futex = ap_find_parked_thread(pid, AP_PARKED_FUTEX, &f);
                 bool waits_main = waits == 1 && t.tid == pid;
                 bool futex_main = futex == 1 && f.tid == pid;
-                if (waits == 1 && (waits_main || !futex_main)) {
-                        plan->thread = t;
-                        plan->kind = AP_PARKED_WAITS;
-                        plan->safepoint = "parked";
-                } else if (futex == 1) {
-                        plan->thread = f;
-                        plan->kind = AP_PARKED_FUTEX;
-                        plan->safepoint = "futex";
-                } else {
+                if (waits == 1 && (waits_main || !futex_main))
+                        ap_plan_use_thread(plan, &t, AP_PARKED_WAITS);
+                else if (futex == 1)
+                        ap_plan_use_thread(plan, &f, AP_PARKED_FUTEX);
+                else
                         return 0;
-                }
-                plan->have_thread = true;
-                plan->mode = AP_PLAN_DIRECT;
                 return 1;
         }
         if (want == AP_WANT_ANY && ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1) {
-                plan->thread = t;
-                plan->have_thread = true;
-                plan->mode = AP_PLAN_DIRECT;
-                plan->safepoint = "parked";
-                plan->kind = AP_PARKED_WAITS;
+                ap_plan_use_thread(plan, &t, AP_PARKED_WAITS);
                 return 1;
         }
         /* A main thread that waits in a futex (a join, a lock, an Event, the
@@ -103,11 +101,7 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
          * holds no lock of the C library while it waits. */
         if (want == AP_WANT_ANY && ap_find_parked_thread(pid, AP_PARKED_FUTEX, &t) == 1 &&
             t.tid == pid) {
-                plan->thread = t;
-                plan->have_thread = true;
-                plan->mode = AP_PLAN_DIRECT;
-                plan->safepoint = "futex";
-                plan->kind = AP_PARKED_FUTEX;
+                ap_plan_use_thread(plan, &t, AP_PARKED_FUTEX);
                 return 1;
         }
         /* No pending call to use (PyPy): only a thread that waits will do,
@@ -320,27 +314,6 @@ int ap_find_parked_thread(pid_t pid, ap_parked_kind kind, ap_parked_thread *ret)
         }
         free(tids);
         return found;
-}
-
-bool ap_all_threads_blocked(pid_t pid) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-        DIR *d = opendir(path);
-        if (!d)
-                return false;
-        bool all = true;
-        struct dirent *e;
-        while (all && (e = readdir(d))) {
-                if (e->d_name[0] < '0' || e->d_name[0] > '9')
-                        continue;
-                char file[384], *text = NULL;
-                snprintf(file, sizeof file, "%s/%s/syscall", path, e->d_name);
-                if (ap_read_file(file, 4096, &text, NULL) < 0 || text[0] < '0' || text[0] > '9')
-                        all = false;
-                free(text);
-        }
-        closedir(d);
-        return all;
 }
 
 int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan) {

@@ -32,6 +32,13 @@ typedef enum ap_plan_mode {
         AP_PLAN_SCHEDULE,
 } ap_plan_mode;
 
+/* Which system calls make a thread "parked". */
+typedef enum ap_parked_kind {
+        AP_PARKED_WAITS, /* read, poll, accept, sleeps, ...: see backend.c */
+        AP_PARKED_FUTEX, /* a futex wait: a lock, a condition, a join */
+        AP_PARKED_ANY,   /* any system call */
+} ap_parked_kind;
+
 /* A thread the CLI found sitting in a system call, from
  * /proc/PID/task/TID/syscall.  The script checks that it is still there
  * (same stack pointer and program counter, a restart code in the return
@@ -55,7 +62,7 @@ typedef struct ap_injection_plan {
         bool have_thread;
         ap_parked_thread thread;
         const char *safepoint; /* "parked", "futex" or "pending" */
-        int kind;              /* DIRECT: the thread's ap_parked_kind */
+        ap_parked_kind kind;   /* DIRECT: the system call the thread waits in */
         int attempt;           /* 0, or 1 when the first attempt found the
                                   target elsewhere than expected */
         ap_faults faults;      /* ATTACHPY_FAULT (cli/fault.h) */
@@ -88,6 +95,9 @@ typedef enum ap_plan_want {
  * pending call to use (PyPy) and no thread waits. */
 int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) __attribute__((warn_unused_result));
 
+/* Make the plan a direct one in thread t, parked in a call of that kind. */
+void ap_plan_use_thread(ap_injection_plan *plan, const ap_parked_thread *t, ap_parked_kind kind);
+
 /* The page's cancel word for the chosen mode: a queued call starts unarmed
  * (cli/page.h), a direct one armed. */
 void ap_plan_set_cancel(ap_injection_plan *plan);
@@ -114,13 +124,6 @@ int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan)
 int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
                             const char *const pause[2]) __attribute__((warn_unused_result));
 
-/* Which system calls make a thread "parked". */
-typedef enum ap_parked_kind {
-        AP_PARKED_WAITS, /* read, poll, accept, sleeps, ...: see backend.c */
-        AP_PARKED_FUTEX, /* a futex wait: a lock, a condition, a join */
-        AP_PARKED_ANY,   /* any system call */
-} ap_parked_kind;
-
 /* Is system call nr one of kind's? */
 bool ap_parked_syscall(ap_parked_kind kind, long nr);
 
@@ -128,9 +131,6 @@ bool ap_parked_syscall(ap_parked_kind kind, long nr);
  * ascending tid order) that sits in a system call of that kind.
  * Returns 1 and fills *ret, 0 if none, -1 if the process cannot be read. */
 int ap_find_parked_thread(pid_t pid, ap_parked_kind kind, ap_parked_thread *ret);
-
-/* Does every thread of pid sit in a system call (none runs)? */
-bool ap_all_threads_blocked(pid_t pid);
 
 /* The guard for the plan's thread (ap_thread_guard), or no_thread when the
  * plan has none; honours the "moved" fault.  NULL when out of memory. */

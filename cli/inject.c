@@ -137,7 +137,6 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                         } else if (stage < AP_STAGE_STARTED) {
                                 vlog(cfg, "interrupting the debugger (SIGINT)");
                                 ap_child_signal(child, SIGINT);
-                                end->sigints_sent++;
                         }
                         interrupted = true;
                         hard_deadline = ap_now_ms() + GRACE_AFTER_INTERRUPT_MS;
@@ -496,10 +495,12 @@ static void trampoline_failed(ap_pending *pend, int state, int64_t detail, ap_er
 
 /* The trampoline waits in the target's pending-call queue: wait for the
  * agent to connect.  Returns the connection; -2 when the call was
- * withdrawn so that a thread waiting in a futex can be used instead (only
- * with may_fall_back); else -1 with err set, the call withdrawn when it had
- * not started. */
-static int await_scheduled(run_ctx *c, uint64_t page, bool may_fall_back, ap_error *err) {
+ * withdrawn so that a waiting thread can be used instead (only with a
+ * fallback plan, which then holds that thread); else -1 with err set, the
+ * call withdrawn when it had not started. */
+static int await_scheduled(run_ctx *c, uint64_t page, ap_injection_plan *fallback,
+                           ap_error *err) {
+        bool may_fall_back = fallback != NULL;
         const ap_run_config *cfg = c->cfg;
         pid_t pid = cfg->opts->pid;
         ap_pending pend = AP_PENDING_INIT;
@@ -548,13 +549,16 @@ static int await_scheduled(run_ctx *c, uint64_t page, bool may_fall_back, ap_err
                          * holds no lock of the C library: withdraw the call
                          * and call in that thread instead. */
                         looked = ap_now_ms();
-                        ap_parked_thread t;
-                        bool use = ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1;
-                        if (!use && ap_find_parked_thread(pid, AP_PARKED_FUTEX, &t) == 1) {
-                                use = have_waiter && t.tid == waiter.tid && t.sp == waiter.sp &&
-                                      t.pc == waiter.pc;
-                                waiter = t;
-                                have_waiter = true;
+                        bool use = false;
+                        if (ap_plan_choose(fallback, AP_WANT_WAITER) == 1) {
+                                const ap_parked_thread *t = &fallback->thread;
+                                use = fallback->kind == AP_PARKED_WAITS ||
+                                      (have_waiter && t->tid == waiter.tid &&
+                                       t->sp == waiter.sp && t->pc == waiter.pc);
+                                if (fallback->kind == AP_PARKED_FUTEX) {
+                                        waiter = *t;
+                                        have_waiter = true;
+                                }
                         }
                         if (use && ap_pending_cancel(&pend) == 1) {
                                 vlog(cfg, "the pending call did not run within %.0f ms; withdrew "
@@ -688,13 +692,19 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         ap_faults faults = ap_faults_parse(getenv("ATTACHPY_FAULT"));
         ap_injection_plan plan;
         ap_plan_want want = AP_WANT_ANY;
-        bool fallback_used = false;
+        ap_injection_plan fallback; /* the thread await_scheduled fell back to */
+        bool fallback_used = false, have_fallback = false;
         int retries = 0;
         for (int n = 1;; n++) {
                 if (ap_injection_plan_init(&plan, &target, session.agent, session.target_dir,
                                            err) < 0)
                         goto out;
-                if (!ap_plan_choose(&plan, want) && !ap_plan_choose(&plan, AP_WANT_SCHEDULE)) {
+                if (have_fallback) {
+                        /* The waiting thread await_scheduled chose. */
+                        ap_plan_use_thread(&plan, &fallback.thread, fallback.kind);
+                        have_fallback = false;
+                } else if (!ap_plan_choose(&plan, want) &&
+                           !ap_plan_choose(&plan, AP_WANT_SCHEDULE)) {
                         ap_proc_state st;
                         bool alive = ap_proc_state_read(o->pid, &st) == 0 && st.state != 'Z';
                         if (!target.addr_add_pending_call && alive) {
@@ -766,10 +776,10 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                                 goto out;
                         break;
                 }
-                conn = await_scheduled(&ctx, outcome.page, !fallback_used, err);
+                fallback.target = &target;
+                conn = await_scheduled(&ctx, outcome.page, fallback_used ? NULL : &fallback, err);
                 if (conn == -2) {
-                        want = AP_WANT_WAITER;
-                        fallback_used = true;
+                        have_fallback = fallback_used = true;
                         continue;
                 }
                 if (conn < 0)

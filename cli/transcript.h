@@ -39,7 +39,6 @@ typedef struct ap_debugger_end {
         int term_signal;     /* when killed */
         bool deadline_hit;   /* attachpy interrupted it because --timeout expired */
         bool cancelled;      /* attachpy interrupted it because attachpy was asked to stop */
-        int sigints_sent;    /* how many times attachpy sent it SIGINT */
         double timeout_s;    /* the --timeout in force, for messages */
 } ap_debugger_end;
 

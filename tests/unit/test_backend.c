@@ -1399,30 +1399,6 @@ START_TEST(test_plan_choose_main_first) {
 }
 END_TEST
 
-START_TEST(test_all_threads_blocked) {
-        ck_assert(!ap_all_threads_blocked(0x7ffffff0));
-        pid_t spin = spinning_child(false);
-        pid_t idle = fork();
-        ck_assert_int_ge(idle, 0);
-        if (idle == 0) {
-                child_guard();
-                for (;;)
-                        pause();
-        }
-        bool blocked = false;
-        for (int i = 0; i < 400 && !blocked; i++) {
-                blocked = ap_all_threads_blocked(idle);
-                if (!blocked)
-                        usleep(5000);
-        }
-        bool spinning = ap_all_threads_blocked(spin);
-        end_child(spin);
-        end_child(idle);
-        ck_assert(blocked);
-        ck_assert(!spinning);
-}
-END_TEST
-
 START_TEST(test_select_gdb_missing) {
         setenv("PATH", "/nonexistent-attachpy-test-dir", 1);
         for (int c = 0; c < 2; c++) {
@@ -1490,7 +1466,6 @@ static Suite *backend_suite(void) {
         tcase_add_test(tc, test_plan_choose_schedule_main);
         tcase_add_test(tc, test_plan_choose_futex);
         tcase_add_test(tc, test_plan_choose_main_first);
-        tcase_add_test(tc, test_all_threads_blocked);
         tcase_add_test(tc, test_find_parked_thread_errors);
         suite_add_tcase(s, tc);
 
