@@ -13,6 +13,10 @@
  *                     for a PID reused by another program.
  *   moved             the first script's thread guard fails, as for a
  *                     thread that left its system call before the attach.
+ *   schedule          the first plan queues a pending call whatever the
+ *                     threads do, as for a main thread that ran when
+ *                     attachpy looked and then blocked (the fallback to a
+ *                     waiting thread).
  */
 #pragma once
 
@@ -32,6 +36,7 @@ typedef struct ap_faults {
         ap_step pause_after;
         bool wrong_code;
         bool moved;
+        bool schedule;
 } ap_faults;
 
 /* Parse a value of ATTACHPY_FAULT (NULL: no faults). */

@@ -691,7 +691,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                        .report = report};
         ap_faults faults = ap_faults_parse(getenv("ATTACHPY_FAULT"));
         ap_injection_plan plan;
-        ap_plan_want want = AP_WANT_ANY;
+        ap_plan_want want = faults.schedule ? AP_WANT_SCHEDULE : AP_WANT_ANY;
         ap_injection_plan fallback; /* the thread await_scheduled fell back to */
         bool fallback_used = false, have_fallback = false;
         int retries = 0;

@@ -307,6 +307,24 @@ class Faults(FaultCase):
             TABLE[("deadline while the pending call waits", debugger)] = (
                 "timeout; withdrawn, never ran, page freed")
 
+    def test_queued_call_falls_back_to_a_waiting_thread(self):
+        # The main thread waits on a lock forever: a queued call would never
+        # run.  attachpy withdraws it and calls in the waiting main thread;
+        # the withdrawn call stays queued (harmless: it only unmaps its page
+        # if the main thread ever runs bytecode again).
+        for debugger in DEBUGGERS:
+            self.need(debugger)
+            t = self.start("lockwait")
+            r = self.run_bg(["--json", "--verbose", "--debugger=" + debugger, t.pid, "-c",
+                             "print('ran')"], fault="schedule").finish()
+            self.assertEqual((r.proc.returncode, r.json["result"]["stdout"]), (0, "ran\n"), r)
+            self.assertTrue(any("@@ATTACHPY:scheduled" in l for l in r.err), r)
+            self.assertTrue(any("withdrew it to call in a waiting thread" in l for l in r.err), r)
+            self.assertTrue(any(l.startswith("@@ATTACHPY:safepoint futex") for l in r.err), r)
+            self.assertClean(t, r)
+            TABLE[("queued call, main thread waits on a lock", debugger)] = (
+                "withdrawn after 150 ms; ran in the waiting thread")
+
     def test_concurrent_runs_are_serialized(self):
         for debugger in DEBUGGERS:
             self.need(debugger)
