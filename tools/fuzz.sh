@@ -16,12 +16,22 @@ fi
 
 # No -Werror here: clang warns differently from gcc, and the gcc build is
 # the one that gates warnings.
+# Quiet when it works; the whole output, and a line saying which step, when
+# it does not.
+quietly() {
+        local out
+        if ! out=$("$@" 2>&1); then
+                printf '%s\n' "$out" >&2
+                echo "fuzz: '$*' failed" >&2
+                exit 1
+        fi
+}
 if [ ! -f build-fuzz/build.ninja ]; then
-        CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false \
+        quietly env CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false \
                 -Db_sanitize=address,undefined -Db_lundef=false \
-                -Dfuzz_seconds="$seconds" >/dev/null || exit 1
+                -Dfuzz_seconds="$seconds"
 else
-        meson configure build-fuzz -Dfuzz_seconds="$seconds" >/dev/null || exit 1
+        quietly meson configure build-fuzz -Dfuzz_seconds="$seconds"
 fi
-meson compile -C build-fuzz >/dev/null || exit 1
+quietly meson compile -C build-fuzz
 meson test -C build-fuzz --suite fuzz --print-errorlogs

@@ -10,6 +10,11 @@ cd "$(dirname "$0")/.."
 
 werror=${WERROR:-false}
 status=0
+failed_steps=()
+step_failed() {
+        status=1
+        failed_steps+=("$1")
+}
 
 if [ ! -f build/build.ninja ]; then
         NO_DEMO=1 ./tools/setup.sh || exit 1
@@ -22,19 +27,24 @@ if [ -z "${NO_SANITIZE:-}" ]; then
                 meson setup build-sanitize -Db_sanitize=address,undefined -Db_lundef=false \
                         -Dwerror="$werror" >/dev/null || exit 1
         fi
-        meson compile -C build-sanitize >/dev/null || exit 1
+        if ! out=$(meson compile -C build-sanitize 2>&1); then
+                printf '%s\n' "$out" >&2
+                echo "test: the sanitizer build failed" >&2
+                exit 1
+        fi
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-                meson test -C build-sanitize --suite unit --print-errorlogs || status=1
+                meson test -C build-sanitize --suite unit --print-errorlogs ||
+                step_failed "unit tests under ASan/UBSan (build-sanitize)"
 fi
 
 # The parsers fuzzed for a bounded time (clang, libFuzzer): tools/fuzz.sh.
 logs=(build/meson-logs/testlog.json build-sanitize/meson-logs/testlog.json)
 if [ -z "${NO_FUZZ:-}" ]; then
-        ./tools/fuzz.sh || status=1
+        ./tools/fuzz.sh || step_failed "fuzzers (tools/fuzz.sh)"
         logs+=(build-fuzz/meson-logs/testlog.json)
 fi
 
-meson test -C build --print-errorlogs "$@" || status=1
+meson test -C build --print-errorlogs "$@" || step_failed "meson test -C build"
 
 # What ran (interpreters, the matrix), then one closing line counting every
 # test case of every program.
@@ -81,4 +91,7 @@ for path in sys.argv[1:]:
             failed += 1
 print("tests: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
 PY
+for step in "${failed_steps[@]}"; do
+        echo "test: FAILED: $step"
+done
 exit $status

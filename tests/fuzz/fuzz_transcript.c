@@ -44,7 +44,6 @@ static fuzz_end end_from_tail(const uint8_t *data, size_t size) {
         f.no_end = (t[0] & 0x18) == 0x18;
         f.end.exit_code = (int8_t)t[1];
         f.end.term_signal = t[2];
-        f.end.sigints_sent = t[3] & 7;
         f.end.timeout_s = (double)(t[4] | t[5] << 8) / 10.0;
         f.pid = (pid_t)(int16_t)(t[6] | t[7] << 8);
         return f;
