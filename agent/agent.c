@@ -75,17 +75,11 @@ static void job_free(job *j) {
         free(j);
 }
 
-static void job_freep(job **j) {
-        job_free(*j);
-}
+static void job_freep(job **j) { job_free(*j); }
 
-static void job_free_void(void *j) {
-        job_free(j);
-}
+static void job_free_void(void *j) { job_free(j); }
 
-static void freep(void *p) {
-        free(*(void **)p);
-}
+static void freep(void *p) { free(*(void **)p); }
 
 static void closep(int *fd) {
         if (*fd >= 0)

@@ -220,15 +220,15 @@ int ap_pyapi_prepare(const ap_pyapi *api) {
          * hook's SystemExit too, which PyRun_SimpleString would obey by
          * exiting) becomes a RuntimeError; PyPy's PyRun_SimpleString
          * prints nothing and returns -1. */
-        return api->PyPyRun_SimpleString(
-                       "exec(\"try:\\n"
-                       " import sys\\n"
-                       " had = 'cpyext' in sys.modules\\n"
-                       " import cpyext\\n"
-                       " if not had: del sys.modules['cpyext']\\n"
-                       "except BaseException as e:\\n"
-                       " raise RuntimeError('attachpy: cannot start cpyext: %r' % (e,)) from None\\n"
-                       "\", {})\n") == 0
+        return api->PyPyRun_SimpleString("exec(\"try:\\n"
+                                         " import sys\\n"
+                                         " had = 'cpyext' in sys.modules\\n"
+                                         " import cpyext\\n"
+                                         " if not had: del sys.modules['cpyext']\\n"
+                                         "except BaseException as e:\\n"
+                                         " raise RuntimeError('attachpy: cannot start cpyext: %r' "
+                                         "% (e,)) from None\\n"
+                                         "\", {})\n") == 0
                        ? 0
                        : -1;
 }

@@ -61,8 +61,8 @@ typedef struct ap_pyapi {
         int (*PyEval_ThreadsInitialized)(void); /* 0 before the GIL exists (2.7, 3.6) */
         /* For creating the GIL where it does not exist yet (2.7, 3.6). */
         void (*PyEval_InitThreads)(void);
-        void *(*PyEval_SaveThread)(void);               /* returns PyThreadState * */
-        void *(*PyThreadState_Swap)(void *tstate);      /* PyThreadState * */
+        void *(*PyEval_SaveThread)(void);             /* returns PyThreadState * */
+        void *(*PyThreadState_Swap)(void *tstate);    /* PyThreadState * */
         void *(*PyGILState_GetThisThreadState)(void); /* PyThreadState * */
 } ap_pyapi;
 

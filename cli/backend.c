@@ -2,10 +2,10 @@
  * debugger. */
 #include "backend.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +18,7 @@ extern char **environ;
 /* The trampoline's bytes (trampoline.S). */
 extern const unsigned char ap_trampoline_code[], ap_trampoline_code_end[], ap_trampoline_direct[];
 
-size_t ap_trampoline_size(void) {
-        return (size_t)(ap_trampoline_code_end - ap_trampoline_code);
-}
+size_t ap_trampoline_size(void) { return (size_t)(ap_trampoline_code_end - ap_trampoline_code); }
 
 size_t ap_trampoline_direct_offset(void) {
         return (size_t)(ap_trampoline_direct - ap_trampoline_code);
@@ -30,8 +28,8 @@ static void put_u64(unsigned char *page, size_t off, uint64_t v) {
         memcpy(page + off, &v, sizeof v);
 }
 
-int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target,
-                           const char *agent_path, const char *session_dir, ap_error *err) {
+int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target, const char *agent_path,
+                           const char *session_dir, ap_error *err) {
         memset(plan, 0, sizeof *plan);
         plan->target = target;
         size_t la = strlen(agent_path), ls = strlen(session_dir);
@@ -56,8 +54,7 @@ int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target,
         return 0;
 }
 
-void ap_plan_use_thread(ap_injection_plan *plan, const ap_parked_thread *t,
-                        ap_parked_kind kind) {
+void ap_plan_use_thread(ap_injection_plan *plan, const ap_parked_thread *t, ap_parked_kind kind) {
         plan->thread = *t;
         plan->have_thread = true;
         plan->mode = AP_PLAN_DIRECT;
@@ -189,11 +186,13 @@ static const int restart_codes[] = {-512, -513, -514, -516, -4};
 char *ap_parked_condition(ap_parked_kind kind, const char *ret_reg, const char *nr_reg) {
         static const int futex[] = {SYSCALL_FUTEX, SYSCALL_RESTART};
         const int *calls = kind == AP_PARKED_FUTEX ? futex : parked_syscalls;
-        size_t n_calls = kind == AP_PARKED_FUTEX ? AP_ARRAY_SIZE(futex) : AP_ARRAY_SIZE(parked_syscalls);
+        size_t n_calls =
+                kind == AP_PARKED_FUTEX ? AP_ARRAY_SIZE(futex) : AP_ARRAY_SIZE(parked_syscalls);
         ap_buf b = {0};
         int r = ap_buf_printf(&b, "((");
         for (size_t i = 0; r == 0 && i < AP_ARRAY_SIZE(restart_codes); i++)
-                r = ap_buf_printf(&b, "%s(long) %s == %d", i ? " || " : "", ret_reg, restart_codes[i]);
+                r = ap_buf_printf(&b, "%s(long) %s == %d", i ? " || " : "", ret_reg,
+                                  restart_codes[i]);
         if (r == 0)
                 r = ap_buf_printf(&b, ") && (");
         for (size_t i = 0; r == 0 && i < n_calls; i++)
@@ -257,8 +256,8 @@ static bool read_task_syscall(pid_t pid, pid_t tid, long *nr, uint64_t *sp, uint
                 return false;
         unsigned long long a[6], s, p;
         long n;
-        int k = sscanf(text, "%ld %llx %llx %llx %llx %llx %llx %llx %llx", &n, &a[0], &a[1],
-                       &a[2], &a[3], &a[4], &a[5], &s, &p);
+        int k = sscanf(text, "%ld %llx %llx %llx %llx %llx %llx %llx %llx", &n, &a[0], &a[1], &a[2],
+                       &a[3], &a[4], &a[5], &s, &p);
         free(text);
         if (k != 9)
                 return false;
@@ -358,7 +357,8 @@ int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
                         r = ap_script_values_add(v, names[s], "%s%s\n%s", pause[0],
                                                  ap_step_name((ap_step)s), pause[1]);
                 else
-                        r = ap_script_values_add(v, names[s], "# step %s", ap_step_name((ap_step)s));
+                        r = ap_script_values_add(v, names[s], "# step %s",
+                                                 ap_step_name((ap_step)s));
                 if (r < 0)
                         return -1;
         }
@@ -394,17 +394,18 @@ int ap_backend_select(ap_debugger_choice choice, const ap_backend **ret, char **
         if (!prog)
                 return ap_error_set(err, AP_ERR_DEBUGGER_NOT_FOUND,
                                     "%s is not installed (not found on PATH)", b->name),
-                       ap_error_hint(err, "install it, e.g. 'apt-get install %s'", b->package),
-                       -1;
+                       ap_error_hint(err, "install it, e.g. 'apt-get install %s'", b->package), -1;
         *ret = b;
         *ret_program = prog;
         return 0;
 }
 
 char **ap_debugger_environ(void) {
-        static const char *const drop[] = {"LC_ALL=",     "LANG=",        "LANGUAGE=",
-                                           "PYTHONHOME=", "PYTHONPATH=",  "PYTHONSTARTUP=",
-                                           "DEBUGINFOD_URLS=", "GDBHISTFILE=", "SHELL=", NULL};
+        static const char *const drop[] = {"LC_ALL=",          "LANG=",
+                                           "LANGUAGE=",        "PYTHONHOME=",
+                                           "PYTHONPATH=",      "PYTHONSTARTUP=",
+                                           "DEBUGINFOD_URLS=", "GDBHISTFILE=",
+                                           "SHELL=",           NULL};
         size_t n = 0;
         for (char **e = environ; e && *e; e++)
                 n++;

@@ -14,8 +14,8 @@
 
 #include "error.h"
 #include "fault.h"
-#include "page.h"
 #include "options.h"
+#include "page.h"
 #include "target.h"
 #include "template.h"
 #include "transcript.h"
@@ -44,7 +44,7 @@ typedef enum ap_parked_kind {
  * (same stack pointer and program counter, a restart code in the return
  * register) before it calls anything in it. */
 typedef struct ap_parked_thread {
-        int index;   /* 1-based rank of its tid among the process's (lldb's thread index) */
+        int index; /* 1-based rank of its tid among the process's (lldb's thread index) */
         pid_t tid;
         long nr;     /* the system call */
         uint64_t sp; /* its user stack pointer and program counter there */
@@ -72,8 +72,8 @@ typedef struct ap_injection_plan {
 
 /* The page with the agent's path, the entry point's name, the session
  * directory, the trampoline and the addresses it calls. */
-int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target,
-                           const char *agent_path, const char *session_dir, ap_error *err)
+int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target, const char *agent_path,
+                           const char *session_dir, ap_error *err)
         __attribute__((warn_unused_result));
 
 /* The trampoline's size and the offset of its direct entry. */
@@ -155,9 +155,9 @@ char *ap_thread_guard(const ap_parked_thread *t);
 #define AP_SCHEDULE_PATIENCE_MS 150.0
 
 typedef struct ap_backend {
-        const char *name;        /* "gdb" */
-        const char *package;     /* the Debian package providing it */
-        const char *script_dir;  /* "gdbscripts" */
+        const char *name;       /* "gdb" */
+        const char *package;    /* the Debian package providing it */
+        const char *script_dir; /* "gdbscripts" */
         const ap_debugger_pattern *patterns;
         /* argv to run the script at script_path with program; NULL-terminated,
          * malloc'd, freed with ap_strv_free. */

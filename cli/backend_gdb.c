@@ -42,18 +42,12 @@ static const ap_debugger_pattern gdb_patterns[] = {
 
 static char **gdb_argv(const char *program, const char *script_path) {
         const char *args[] = {
-                program,
-                "-nx",
-                "-nh",
-                "-q",
-                "-batch",
-                "--readnever",
-                "-iex",
-                "set auto-load off",
-                "-iex",
-                "set debuginfod enabled off",
-                "-x",
-                script_path,
+                program,  "-nx",
+                "-nh",    "-q",
+                "-batch", "--readnever",
+                "-iex",   "set auto-load off",
+                "-iex",   "set debuginfod enabled off",
+                "-x",     script_path,
         };
         return ap_strv_copy(args, AP_ARRAY_SIZE(args));
 }
@@ -66,8 +60,10 @@ static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
                 uint64_t w = 0;
                 memcpy(&w, plan->page + off, 8);
                 if (w)
-                        r = ap_buf_printf(&writes, "%sset *(unsigned long *) ($attachpy_page + %zu) = 0x%" PRIx64,
-                                          writes.len ? "\n" : "", off, w);
+                        r = ap_buf_printf(
+                                &writes,
+                                "%sset *(unsigned long *) ($attachpy_page + %zu) = 0x%" PRIx64,
+                                writes.len ? "\n" : "", off, w);
         }
         /* gdb reads the system call a thread is in ($orig_rax): on the
          * direct plan for a blocking call, any thread parked in one when gdb

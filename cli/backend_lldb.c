@@ -25,8 +25,7 @@ static const ap_debugger_pattern lldb_patterns[] = {
          "the kernel did not allow lldb to trace process %d",
          "run attachpy as root or as the target's user, check kernel.yama.ptrace_scope, and that "
          "no other debugger is attached"},
-        {"attach failed", AP_ERR_PERMISSION_DENIED,
-         "lldb could not attach to process %d",
+        {"attach failed", AP_ERR_PERMISSION_DENIED, "lldb could not attach to process %d",
          "run attachpy as root or as the target's user, and check kernel.yama.ptrace_scope"},
         {" exited with status = ", AP_ERR_TARGET_EXITED,
          "process %d exited while attachpy was attached to it", NULL},
@@ -62,7 +61,8 @@ static int lldb_values(ap_script_values *v, const ap_injection_plan *plan) {
                                           w);
         }
         if (r == 0)
-                r = writes.len ? ap_buf_printf(&writes, ")") : ap_buf_printf(&writes, "# empty page");
+                r = writes.len ? ap_buf_printf(&writes, ")")
+                               : ap_buf_printf(&writes, "# empty page");
         /* No thread chosen: lldb's first thread is the main thread. */
         char *guard = ap_plan_guard(plan, "1");
         if (!guard)

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 /* Shared objects we read are far smaller; this bounds what we trust. */
 #define AP_ELF_MAX_SIZE (1024u * 1024 * 1024)
 
@@ -69,8 +68,8 @@ static int elf_open(elf_file *f, const char *path, ap_error *err) {
         const Elf64_Ehdr *e = (const Elf64_Ehdr *)f->data;
         if (f->size < sizeof *e || memcmp(e->e_ident, ELFMAG, SELFMAG) != 0 ||
             e->e_ident[EI_CLASS] != ELFCLASS64 || e->e_ident[EI_DATA] != ELFDATA2LSB ||
-            (e->e_type != ET_DYN && e->e_type != ET_EXEC) ||
-            e->e_shentsize != sizeof(Elf64_Shdr) || e->e_phentsize != sizeof(Elf64_Phdr) ||
+            (e->e_type != ET_DYN && e->e_type != ET_EXEC) || e->e_shentsize != sizeof(Elf64_Shdr) ||
+            e->e_phentsize != sizeof(Elf64_Phdr) ||
             !in_bounds(f, e->e_phoff, (uint64_t)e->e_phnum * sizeof(Elf64_Phdr)) ||
             !in_bounds(f, e->e_shoff, (uint64_t)e->e_shnum * sizeof(Elf64_Shdr))) {
                 elf_close(f);
@@ -80,7 +79,6 @@ static int elf_open(elf_file *f, const char *path, ap_error *err) {
         f->ehdr = e;
         return 0;
 }
-
 
 static void fill_info(const elf_file *f, ap_elf_info *info) {
         const Elf64_Ehdr *e = f->ehdr;
@@ -146,8 +144,7 @@ int ap_elf_lookup(const char *path, ap_elf_sym *syms, size_t n, ap_elf_info *ret
                                 if (bind != STB_GLOBAL && bind != STB_WEAK)
                                         continue;
                                 unsigned type = ELF64_ST_TYPE(s->st_info);
-                                if (type != STT_FUNC && type != STT_OBJECT &&
-                                    type != STT_GNU_IFUNC)
+                                if (type != STT_FUNC && type != STT_OBJECT && type != STT_GNU_IFUNC)
                                         continue;
                                 const char *name = str + s->st_name;
                                 size_t maxlen = strsize - s->st_name;

@@ -21,10 +21,10 @@ typedef struct ap_elf_sym {
 } ap_elf_sym;
 
 typedef struct ap_elf_info {
-        bool is_dyn;             /* ET_DYN (shared object or PIE), else ET_EXEC */
+        bool is_dyn;                /* ET_DYN (shared object or PIE), else ET_EXEC */
         uint64_t first_load_vaddr;  /* p_vaddr of the first PT_LOAD, page-aligned */
         uint64_t first_load_offset; /* p_offset of the first PT_LOAD, page-aligned */
-        char *soname;            /* DT_SONAME or NULL; caller frees via ap_elf_info_free */
+        char *soname;               /* DT_SONAME or NULL; caller frees via ap_elf_info_free */
 } ap_elf_info;
 
 /* Look up each of syms[0..n) in the .dynsym of the ELF file at path.  Where a
@@ -32,8 +32,8 @@ typedef struct ap_elf_info {
  * Returns 0 on success (even if some names are not found), -1 with err
  * set (AP_ERR_INJECTION_FAILED) if the file cannot be read or is not a
  * 64-bit little-endian ELF file. */
-int ap_elf_lookup(const char *path, ap_elf_sym *syms, size_t n, ap_elf_info *ret_info, ap_error *err)
-        __attribute__((warn_unused_result));
+int ap_elf_lookup(const char *path, ap_elf_sym *syms, size_t n, ap_elf_info *ret_info,
+                  ap_error *err) __attribute__((warn_unused_result));
 
 /* Read size bytes at the link-time address vaddr from the file (the data of
  * an initialised, read-only object such as Py_Version).  Returns 0 on

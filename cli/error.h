@@ -34,7 +34,8 @@ typedef struct ap_error {
         char *hint;    /* what to do next; may be NULL */
 } ap_error;
 
-#define AP_ERROR_INIT {AP_OK, NULL, NULL}
+#define AP_ERROR_INIT                                                                              \
+        { AP_OK, NULL, NULL }
 
 /* The contract name of a code ("usage", "no_such_process", ...); NULL for
  * AP_OK. */
@@ -56,6 +57,4 @@ void ap_error_prefix(ap_error *err, const char *fmt, ...) __attribute__((format(
 
 void ap_error_clear(ap_error *err);
 
-static inline bool ap_error_is_set(const ap_error *err) {
-        return err && err->code != AP_OK;
-}
+static inline bool ap_error_is_set(const ap_error *err) { return err && err->code != AP_OK; }

@@ -4,9 +4,8 @@
 #include <string.h>
 
 static const char *const step_names[AP_STEP_COUNT_] = {
-        [AP_STEP_NONE] = "none",       [AP_STEP_ATTACHED] = "attached",
-        [AP_STEP_THREAD] = "thread",   [AP_STEP_MAPPED] = "mapped",
-        [AP_STEP_WRITTEN] = "written", [AP_STEP_CALLED] = "called",
+        [AP_STEP_NONE] = "none",     [AP_STEP_ATTACHED] = "attached", [AP_STEP_THREAD] = "thread",
+        [AP_STEP_MAPPED] = "mapped", [AP_STEP_WRITTEN] = "written",   [AP_STEP_CALLED] = "called",
 };
 
 const char *ap_step_name(ap_step step) {

@@ -2,25 +2,25 @@
 #include "inject.h"
 
 #include <errno.h>
-#include <stdlib.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <time.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
-#include "page.h"
 #include "lldb_allocations.h"
+#include "page.h"
 #include "paths.h"
 #include "pending.h"
-#include "scrub.h"
 #include "request.h"
+#include "scrub.h"
 #include "session.h"
 #include "session_reaper.h"
 #include "spawn.h"
@@ -40,7 +40,8 @@
  * a pending call to use (PyPy). */
 #define NO_SAFE_POINT_POLL_MS 20.0
 
-static void vlog(const ap_run_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void vlog(const ap_run_config *cfg, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 static void vlog(const ap_run_config *cfg, const char *fmt, ...) {
         if (!cfg->verbose)
                 return;
@@ -62,8 +63,9 @@ static int render_script(const ap_backend *b, const ap_injection_plan *plan, cha
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED,
                                     "cannot read the %s script template %s: %s", b->name,
                                     path ? path : "?", strerror(errno)),
-                       ap_error_hint(err, "reinstall attachpy (meson install), or set "
-                                          "ATTACHPY_DATADIR to the directory holding %s/",
+                       ap_error_hint(err,
+                                     "reinstall attachpy (meson install), or set "
+                                     "ATTACHPY_DATADIR to the directory holding %s/",
                                      b->script_dir),
                        -1;
         ap_script_values v = {0};
@@ -115,8 +117,9 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                                 /* The agent is being loaded: interrupting dlopen
                                  * could leave the loader's lock held.  Let it
                                  * finish. */
-                                vlog(cfg, "deadline passed while loading the agent; giving the "
-                                          "debugger %.0f ms more",
+                                vlog(cfg,
+                                     "deadline passed while loading the agent; giving the "
+                                     "debugger %.0f ms more",
                                      GRACE_FOR_CALLS_MS);
                                 calls_grace = true;
                                 deadline = ap_now_ms() + GRACE_FOR_CALLS_MS;
@@ -234,8 +237,9 @@ static int collect(const ap_run_config *cfg, int fd, pid_t pid, double deadline,
                 if (cfg->cancel_fd >= 0 && p[1].revents) {
                         ap_error_set(err, AP_ERR_TIMEOUT,
                                      "attachpy was interrupted while the code %s in process %d",
-                                     res->running ? "ran; it may still be running"
-                                                  : "waited for the GIL; it will run once it gets it",
+                                     res->running
+                                             ? "ran; it may still be running"
+                                             : "waited for the GIL; it will run once it gets it",
                                      (int)pid);
                         ap_error_hint(err, "its output is lost; use --no-wait for long-running "
                                            "code");
@@ -295,8 +299,9 @@ static void fill_outcome(ap_report *report, pid_t pid) {
                              res->exc_type ? res->exc_type : "an exception",
                              res->exc_message && *res->exc_message ? ": " : "",
                              res->exc_message ? res->exc_message : "");
-                ap_error_hint(&report->error, "process %d is unharmed; the traceback shows where "
-                                              "the code failed",
+                ap_error_hint(&report->error,
+                              "process %d is unharmed; the traceback shows where "
+                              "the code failed",
                               (int)pid);
                 return;
         }
@@ -340,8 +345,8 @@ static void read_leftovers(run_ctx *c, const char *path) {
                                                     AP_MAX_LLDB_ALLOCATIONS - c->n_leftovers);
 }
 
-static int debug_once(run_ctx *c, ap_injection_plan *plan, int n,
-                      ap_transcript_outcome *outcome, ap_error *err) {
+static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_outcome *outcome,
+                      ap_error *err) {
         const ap_run_config *cfg = c->cfg;
         const ap_backend *backend = c->backend;
         pid_t pid = cfg->opts->pid;
@@ -368,8 +373,8 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n,
         char name[64];
         snprintf(name, sizeof name, "%d-%s", n,
                  plan->mode == AP_PLAN_DIRECT ? backend->direct_script : backend->schedule_script);
-        if (ap_session_write_script(c->session, name, script, strlen(script), &script_path,
-                                    err) < 0)
+        if (ap_session_write_script(c->session, name, script, strlen(script), &script_path, err) <
+            0)
                 goto out;
         argv = script_path ? backend->argv(c->program, script_path) : NULL;
         envp = ap_debugger_environ();
@@ -425,7 +430,8 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n,
                 }
         }
         if (started < 0 && outcome->mapped && !outcome->scheduled &&
-            plan->mode == AP_PLAN_SCHEDULE && ap_transcript_stage(transcript.data) < AP_STAGE_DETACHED) {
+            plan->mode == AP_PLAN_SCHEDULE &&
+            ap_transcript_stage(transcript.data) < AP_STAGE_DETACHED) {
                 /* The debugger died after mapping the page: it may have
                  * queued the call without saying so.  Withdraw it: if it
                  * was queued, it unmaps its page when it runs. */
@@ -485,8 +491,9 @@ static void trampoline_failed(ap_pending *pend, int state, int64_t detail, ap_er
         } else {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED, "%s (code %d)",
                              ap_agent_start_error((int)detail), (int)detail);
-                ap_error_hint(err, "run with --verbose and report it (a 4 KiB scratch page stays "
-                                   "mapped in process %d)",
+                ap_error_hint(err,
+                              "run with --verbose and report it (a 4 KiB scratch page stays "
+                              "mapped in process %d)",
                               (int)pid);
         }
 }
@@ -498,8 +505,7 @@ static void trampoline_failed(ap_pending *pend, int state, int64_t detail, ap_er
  * withdrawn so that a waiting thread can be used instead (only with a
  * fallback plan, which then holds that thread); else -1 with err set, the
  * call withdrawn when it had not started. */
-static int await_scheduled(run_ctx *c, uint64_t page, ap_injection_plan *fallback,
-                           ap_error *err) {
+static int await_scheduled(run_ctx *c, uint64_t page, ap_injection_plan *fallback, ap_error *err) {
         bool may_fall_back = fallback != NULL;
         const ap_run_config *cfg = c->cfg;
         pid_t pid = cfg->opts->pid;
@@ -515,8 +521,8 @@ static int await_scheduled(run_ctx *c, uint64_t page, ap_injection_plan *fallbac
                 double now = ap_now_ms();
                 if (now >= c->deadline)
                         break;
-                double until = now + SCHEDULE_POLL_MS < c->deadline ? now + SCHEDULE_POLL_MS
-                                                                     : c->deadline;
+                double until =
+                        now + SCHEDULE_POLL_MS < c->deadline ? now + SCHEDULE_POLL_MS : c->deadline;
                 conn = ap_session_accept(c->session, pid, cfg->cancel_fd, until, err);
                 if (conn >= 0)
                         goto out;
@@ -553,16 +559,17 @@ static int await_scheduled(run_ctx *c, uint64_t page, ap_injection_plan *fallbac
                         if (ap_plan_choose(fallback, AP_WANT_WAITER) == 1) {
                                 const ap_parked_thread *t = &fallback->thread;
                                 use = fallback->kind == AP_PARKED_WAITS ||
-                                      (have_waiter && t->tid == waiter.tid &&
-                                       t->sp == waiter.sp && t->pc == waiter.pc);
+                                      (have_waiter && t->tid == waiter.tid && t->sp == waiter.sp &&
+                                       t->pc == waiter.pc);
                                 if (fallback->kind == AP_PARKED_FUTEX) {
                                         waiter = *t;
                                         have_waiter = true;
                                 }
                         }
                         if (use && ap_pending_cancel(&pend) == 1) {
-                                vlog(cfg, "the pending call did not run within %.0f ms; withdrew "
-                                          "it to call in a waiting thread",
+                                vlog(cfg,
+                                     "the pending call did not run within %.0f ms; withdrew "
+                                     "it to call in a waiting thread",
                                      ap_now_ms() - since);
                                 conn = -2;
                                 goto out;
@@ -696,8 +703,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         bool fallback_used = false, have_fallback = false;
         int retries = 0;
         for (int n = 1;; n++) {
-                if (ap_injection_plan_init(&plan, &target, session.agent, session.target_dir,
-                                           err) < 0)
+                if (ap_injection_plan_init(&plan, &target, session.agent, session.target_dir, err) <
+                    0)
                         goto out;
                 if (have_fallback) {
                         /* The waiting thread await_scheduled chose. */
@@ -711,8 +718,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                                 /* PyPy, every thread running: no safe point
                                  * yet (docs/pypy.md).  Look again. */
                                 if (ap_now_ms() + NO_SAFE_POINT_POLL_MS < deadline) {
-                                        struct timespec ts = {
-                                                0, (long)(NO_SAFE_POINT_POLL_MS * 1e6)};
+                                        struct timespec ts = {0,
+                                                              (long)(NO_SAFE_POINT_POLL_MS * 1e6)};
                                         nanosleep(&ts, NULL);
                                         n--;
                                         continue;
@@ -722,8 +729,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                                              "s: every thread of this %s ran Python, and only a "
                                              "thread that waits in a system call will do; "
                                              "nothing was injected and it runs on",
-                                             (int)o->pid, o->timeout_s,
-                                             ap_impl_name(target.impl));
+                                             (int)o->pid, o->timeout_s, ap_impl_name(target.impl));
                                 ap_error_hint(err, "try again when the program waits (for I/O, "
                                                    "a lock, a sleep), or with a longer "
                                                    "--timeout");
@@ -751,8 +757,9 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                          * thread runs bytecode); then schedule (a main thread
                          * that naps runs bytecode between its naps). */
                         if (outcome.moved && retries < 2 && ap_now_ms() + 1000.0 < deadline) {
-                                vlog(cfg, "process %d was not where attachpy saw it; trying "
-                                          "again",
+                                vlog(cfg,
+                                     "process %d was not where attachpy saw it; trying "
+                                     "again",
                                      (int)o->pid);
                                 want = retries == 0 ? AP_WANT_WAITER : AP_WANT_SCHEDULE;
                                 retries++;

@@ -26,12 +26,12 @@ typedef struct ap_report {
         ap_impl impl;
         char *version;
         char *executable;
-        bool have_result;     /* the code ran (or --no-wait scheduled it) */
+        bool have_result; /* the code ran (or --no-wait scheduled it) */
         ap_result result;
         bool ok;
-        bool scheduled_only;  /* --no-wait */
+        bool scheduled_only; /* --no-wait */
         ap_error error;
-        char safepoint[16];   /* how the agent got in: "parked", "futex" or "pending" */
+        char safepoint[16]; /* how the agent got in: "parked", "futex" or "pending" */
         double ms_total, ms_preflight, ms_debugger, ms_run;
 } ap_report;
 
@@ -39,9 +39,9 @@ typedef struct ap_run_config {
         const ap_options *opts;
         const char *code;
         size_t code_len;
-        const char *filename; /* __file__ */
-        FILE *verbose;        /* where --verbose output goes, or NULL */
-        int cancel_fd;        /* readable when attachpy is asked to stop (signalfd), or -1 */
+        const char *filename;       /* __file__ */
+        FILE *verbose;              /* where --verbose output goes, or NULL */
+        int cancel_fd;              /* readable when attachpy is asked to stop (signalfd), or -1 */
         const sigset_t *child_mask; /* the signal mask children start with */
         ap_progress *progress;      /* the terminal's status line, or NULL */
 } ap_run_config;

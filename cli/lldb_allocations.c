@@ -24,8 +24,8 @@ size_t ap_lldb_allocations_parse(const char *log, ap_range *out, size_t max) {
                 const char *eol = strchr(line, '\n');
                 size_t len = eol ? (size_t)(eol - line) : strlen(line);
                 char buf[256];
-                snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf - 1 ? len : sizeof buf - 1),
-                         line);
+                snprintf(buf, sizeof buf, "%.*s",
+                         (int)(len < sizeof buf - 1 ? len : sizeof buf - 1), line);
                 const char *sent = payload(buf, "send packet");
                 const char *got = payload(buf, "read packet");
                 if (sent && sent[0] == '_' && sent[1] == 'M') {
@@ -67,7 +67,8 @@ size_t ap_ranges_keep_anonymous(pid_t pid, ap_range *ranges, size_t n) {
                 char perms[8];
                 int name_at = 0;
                 if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n", &lo, &hi,
-                           perms, &offset, &name_at) < 4 || perms[3] != 'p')
+                           perms, &offset, &name_at) < 4 ||
+                    perms[3] != 'p')
                         continue;
                 if (name_at > 0 && line[name_at] != '\n' && line[name_at] != '\0')
                         continue; /* file-backed, or [heap], [stack] ... */

@@ -24,12 +24,14 @@ static int load_code(const ap_options *o, char **ret_code, size_t *ret_len, char
                 *ret_code = strdup(o->code);
                 *ret_len = strlen(o->code);
                 *ret_filename = strdup("<string>");
-                return *ret_code && *ret_filename ? 0 : ap_error_set(err, AP_ERR_USAGE, "out of memory");
+                return *ret_code && *ret_filename
+                               ? 0
+                               : ap_error_set(err, AP_ERR_USAGE, "out of memory");
         }
         struct stat st;
         if (stat(o->script_path, &st) < 0)
-                return ap_error_set(err, AP_ERR_USAGE, "script '%s' not found: %s",
-                                    o->script_path, strerror(errno)),
+                return ap_error_set(err, AP_ERR_USAGE, "script '%s' not found: %s", o->script_path,
+                                    strerror(errno)),
                        ap_error_hint(err, "give the path of a Python file, or the code itself "
                                           "with -c CODE"),
                        -1;
@@ -52,7 +54,8 @@ static int finish_early(const ap_options *o, pid_t pid, ap_error *err) {
         memset(&r, 0, sizeof r);
         r.pid = pid;
         r.error = *err;
-        int status = o->json ? ap_report_print_json(&r, stdout) : ap_report_print_text(&r, stdout, stderr);
+        int status = o->json ? ap_report_print_json(&r, stdout)
+                             : ap_report_print_text(&r, stdout, stderr);
         ap_error_clear(err);
         return status;
 }
@@ -67,8 +70,8 @@ static int run_ps(const ap_options *o) {
         struct winsize ws;
         if (!o->json && isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
                 width = ws.ws_col;
-        int status = o->json ? ap_ps_print_json(&list, stdout)
-                             : ap_ps_print_text(&list, stdout, width);
+        int status =
+                o->json ? ap_ps_print_json(&list, stdout) : ap_ps_print_text(&list, stdout, width);
         ap_ps_list_free(&list);
         return status;
 }

@@ -110,9 +110,7 @@ int ap_debugger_from_name(const char *name, ap_debugger_choice *ret) {
         return -1;
 }
 
-static bool is_digit(char c) {
-        return c >= '0' && c <= '9';
-}
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* Digits with an optional decimal point, parsed by hand: strtod would also
  * take signs, spaces, exponents, hex, "inf" and a locale's decimal comma. */
@@ -178,14 +176,10 @@ static const struct opt_spec {
         bool takes_value;
         opt_id id;
 } opt_specs[] = {
-        {"help", 'h', false, OPT_HELP},
-        {"version", 0, false, OPT_VERSION},
-        {"json", 0, false, OPT_JSON},
-        {"verbose", 'v', false, OPT_VERBOSE},
-        {"no-wait", 0, false, OPT_NO_WAIT},
-        {"debugger", 0, true, OPT_DEBUGGER},
-        {"timeout", 0, true, OPT_TIMEOUT},
-        {"config", 0, true, OPT_CONFIG},
+        {"help", 'h', false, OPT_HELP},     {"version", 0, false, OPT_VERSION},
+        {"json", 0, false, OPT_JSON},       {"verbose", 'v', false, OPT_VERBOSE},
+        {"no-wait", 0, false, OPT_NO_WAIT}, {"debugger", 0, true, OPT_DEBUGGER},
+        {"timeout", 0, true, OPT_TIMEOUT},  {"config", 0, true, OPT_CONFIG},
         {"code", 'c', true, OPT_CODE},
 };
 
@@ -220,9 +214,7 @@ static const struct opt_spec *match_option(const char *word, const char **ret_va
         return find_long(name, (size_t)(eq - name));
 }
 
-static int out_of_memory(ap_error *err) {
-        return ap_error_set(err, AP_ERR_USAGE, "out of memory");
-}
+static int out_of_memory(ap_error *err) { return ap_error_set(err, AP_ERR_USAGE, "out of memory"); }
 
 static int unknown_option(const char *word, ap_error *err) {
         ap_error_set(err, AP_ERR_USAGE, "unknown option '%s'", word);
@@ -370,8 +362,7 @@ static int parse_pid(ap_options *o, const char *text, ap_error *err) {
 }
 
 /* The word after PID, when no -c came before it: -c CODE or SCRIPT. */
-static int parse_code_or_script(ap_options *o, int argc, char *const *argv, int *i,
-                                ap_error *err) {
+static int parse_code_or_script(ap_options *o, int argc, char *const *argv, int *i, ap_error *err) {
         if (*i >= argc) {
                 ap_error_set(err, AP_ERR_USAGE, "missing SCRIPT or -c CODE after PID %s",
                              o->pid_text);

@@ -39,8 +39,8 @@
 #define AP_TRAMPOLINE_RUNNING 1       /* running; the page is unmapped when it succeeds */
 #define AP_TRAMPOLINE_DLOPEN_FAILED 2 /* detail: dlerror()'s message in the target */
 #define AP_TRAMPOLINE_DLSYM_FAILED 3
-#define AP_TRAMPOLINE_ENTRY_FAILED 4  /* detail: the entry point's result */
-#define AP_TRAMPOLINE_UNARMED 5       /* ran before it was armed: did nothing */
+#define AP_TRAMPOLINE_ENTRY_FAILED 4 /* detail: the entry point's result */
+#define AP_TRAMPOLINE_UNARMED 5      /* ran before it was armed: did nothing */
 
 /* Values of the cancel word. */
 #define AP_CANCEL_ARMED 0

@@ -19,8 +19,9 @@ int ap_pending_open(ap_pending *p, pid_t pid, uint64_t page, ap_error *err) {
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                     "cannot open %s to follow the queued call: %s", path,
                                     strerror(errno)),
-                       ap_error_hint(err, "the call stays queued in process %d and will load "
-                                          "the agent when it runs",
+                       ap_error_hint(err,
+                                     "the call stays queued in process %d and will load "
+                                     "the agent when it runs",
                                      (int)pid),
                        -1;
         return 0;

@@ -19,7 +19,8 @@ typedef struct ap_pending {
         uint64_t page;
 } ap_pending;
 
-#define AP_PENDING_INIT {.pid = 0, .mem_fd = -1, .page = 0}
+#define AP_PENDING_INIT                                                                            \
+        { .pid = 0, .mem_fd = -1, .page = 0 }
 
 typedef enum ap_pending_status {
         AP_PENDING_QUEUED,  /* not run yet */

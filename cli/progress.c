@@ -22,7 +22,7 @@ struct ap_progress {
         pthread_t thread;
         bool have_thread;
         bool stop;
-        bool drawn;     /* a line is on the screen */
+        bool drawn; /* a line is on the screen */
         char stage[192];
         double since_ms;
 };

@@ -19,8 +19,7 @@ bool ap_ps_name_looks_python(const char *path) {
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
         int major, minor;
-        if (strcmp(base, "python") == 0 || strcmp(base, "pypy") == 0 ||
-            strcmp(base, "pypy3") == 0)
+        if (strcmp(base, "python") == 0 || strcmp(base, "pypy") == 0 || strcmp(base, "pypy3") == 0)
                 return true;
         if (strncmp(base, "pypy3.", 6) == 0)
                 return true;
@@ -108,8 +107,8 @@ static bool keep(ap_ps_entry *e) {
                 base = base ? base + 1 : names[i];
                 t->impl = strncmp(base, "pypy", 4) == 0 ? AP_IMPL_PYPY : AP_IMPL_CPYTHON;
                 if (!t->version && t->impl == AP_IMPL_CPYTHON &&
-                    ap_python_version_from_name(base, &t->version_major, &t->version_minor,
-                                                NULL) == 0)
+                    ap_python_version_from_name(base, &t->version_major, &t->version_minor, NULL) ==
+                            0)
                         (void)!asprintf(&t->version, "%d.%d", t->version_major, t->version_minor);
                 if (!t->version && t->impl == AP_IMPL_PYPY)
                         t->version = pypy_version(base);
@@ -262,9 +261,7 @@ static void python_text(const ap_ps_entry *e, char *buf, size_t size) {
                  e->target.version ? e->target.version : "?");
 }
 
-static size_t max_sz(size_t a, size_t b) {
-        return a > b ? a : b;
-}
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 int ap_ps_print_text(const ap_ps_list *l, FILE *out, int width) {
         size_t w_pid = strlen("PID"), w_user = strlen("USER"), w_py = strlen("PYTHON"),

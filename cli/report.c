@@ -71,9 +71,7 @@ static json_t *jstr(const char *s, size_t len) {
         return j ? j : json_null();
 }
 
-static json_t *jstr0(const char *s) {
-        return jstr(s, s ? strlen(s) : 0);
-}
+static json_t *jstr0(const char *s) { return jstr(s, s ? strlen(s) : 0); }
 
 json_t *ap_report_to_json(const ap_report *r) {
         json_t *o = json_object();
@@ -94,13 +92,17 @@ json_t *ap_report_to_json(const ap_report *r) {
         if (r->have_result) {
                 const ap_result *res = &r->result;
                 json_t *j = json_object();
-                json_object_set_new(j, "stdout", jstr(res->out.data ? res->out.data : "", res->out.len));
-                json_object_set_new(j, "stderr", jstr(res->err.data ? res->err.data : "", res->err.len));
+                json_object_set_new(j, "stdout",
+                                    jstr(res->out.data ? res->out.data : "", res->out.len));
+                json_object_set_new(j, "stderr",
+                                    jstr(res->err.data ? res->err.data : "", res->err.len));
                 if (res->exc_type) {
                         json_t *e = json_object();
                         json_object_set_new(e, "type", jstr0(res->exc_type));
-                        json_object_set_new(e, "message", jstr0(res->exc_message ? res->exc_message : ""));
-                        json_object_set_new(e, "traceback", jstr0(res->exc_traceback ? res->exc_traceback : ""));
+                        json_object_set_new(e, "message",
+                                            jstr0(res->exc_message ? res->exc_message : ""));
+                        json_object_set_new(e, "traceback",
+                                            jstr0(res->exc_traceback ? res->exc_traceback : ""));
                         json_object_set_new(j, "exception", e);
                 } else {
                         json_object_set_new(j, "exception", json_null());
@@ -156,8 +158,9 @@ int ap_report_print_text(const ap_report *r, FILE *out, FILE *err) {
                         fputs("attachpy: note: the output was truncated at 64 MiB\n", err);
         }
         if (r->scheduled_only)
-                fprintf(err, "attachpy: the code is scheduled in process %d; its output goes to "
-                             "the process's own stdout and stderr\n",
+                fprintf(err,
+                        "attachpy: the code is scheduled in process %d; its output goes to "
+                        "the process's own stdout and stderr\n",
                         (int)r->pid);
         bool shown = r->have_result && r->result.exc_traceback && *r->result.exc_traceback;
         if (r->error.code != AP_OK && !(r->error.code == AP_ERR_SCRIPT_ERROR && shown)) {

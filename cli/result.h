@@ -26,7 +26,7 @@ typedef struct ap_result {
         char *exc_type; /* EXTY, EXMS, EXTB, or NULL */
         char *exc_message;
         char *exc_traceback;
-        char *fail;     /* FAIL: the agent's own failure */
+        char *fail; /* FAIL: the agent's own failure */
         bool truncated;
 
         ap_buf pending; /* bytes of an incomplete record */

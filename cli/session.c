@@ -3,17 +3,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/random.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <grp.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -34,7 +34,8 @@ static int remember(ap_session_dir *d, const char *name) {
  * mkdirat never follows or reuses what is there: a name taken by anything
  * (a planted symlink too) is EEXIST, and another name is tried. */
 static int make_dir(ap_session_dir *d, int parent_fd, const char *parent_path, ap_error *err) {
-        static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        static const char chars[] =
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
         char name[sizeof NAME_PREFIX + 12];
         for (int attempt = 0;; attempt++) {
                 unsigned char rnd[10];
@@ -176,8 +177,8 @@ char *ap_session_path(const ap_session *s, const char *name) {
 
 /* Create name in d (O_EXCL|O_NOFOLLOW: nothing in the way is followed or
  * replaced), write data, hand it to uid/gid when that is not us. */
-static int write_in(ap_session_dir *d, const char *name, const void *data, size_t len,
-                    mode_t mode, uid_t uid, gid_t gid, ap_error *err) {
+static int write_in(ap_session_dir *d, const char *name, const void *data, size_t len, mode_t mode,
+                    uid_t uid, gid_t gid, ap_error *err) {
         int fd = openat(d->fd, name,
                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
         if (fd < 0)
@@ -202,13 +203,12 @@ static int write_in(ap_session_dir *d, const char *name, const void *data, size_
                 e = errno;
         }
         if (r < 0)
-                return ap_error_set(err, AP_ERR_INJECTION_FAILED, "cannot write %s/%s: %s",
-                                    d->path, name, strerror(e));
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED, "cannot write %s/%s: %s", d->path,
+                                    name, strerror(e));
         return 0;
 }
 
-int ap_session_write(ap_session *s, const char *name, const void *data, size_t len,
-                     ap_error *err) {
+int ap_session_write(ap_session *s, const char *name, const void *data, size_t len, ap_error *err) {
         return write_in(&s->shared, name, data, len, 0600, s->owner_uid, s->owner_gid, err);
 }
 
@@ -256,8 +256,8 @@ int ap_session_stage_agent(ap_session *s, const ap_target *t, const char *agent_
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED, "cannot read the agent %s: %s",
                                     agent_path, strerror(errno)),
                        ap_error_hint(err, "reinstall attachpy"), -1;
-        if (write_in(&s->shared, "attachpy-agent.so", data, len, 0500, s->owner_uid,
-                     s->owner_gid, err) < 0)
+        if (write_in(&s->shared, "attachpy-agent.so", data, len, 0500, s->owner_uid, s->owner_gid,
+                     err) < 0)
                 return -1;
         if (asprintf(&s->agent, "%s/attachpy-agent.so", s->target_dir) < 0) {
                 s->agent = NULL;
@@ -297,15 +297,15 @@ int ap_session_listen(ap_session *s, ap_error *err) {
                       AT_SYMLINK_NOFOLLOW) < 0)) {
                 e = errno;
                 close(fd);
-                return ap_error_set(err, AP_ERR_INJECTION_FAILED, "cannot listen on %s/result.sock: %s",
-                                    s->shared.path, strerror(e));
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "cannot listen on %s/result.sock: %s", s->shared.path,
+                                    strerror(e));
         }
         s->listen_fd = fd;
         return 0;
 }
 
-int ap_session_accept(ap_session *s, pid_t pid, int cancel_fd, double deadline_ms,
-                      ap_error *err) {
+int ap_session_accept(ap_session *s, pid_t pid, int cancel_fd, double deadline_ms, ap_error *err) {
         for (;;) {
                 double left = deadline_ms - ap_now_ms();
                 if (left <= 0)

@@ -27,27 +27,29 @@
 
 /* One directory of the session and the files attachpy created in it. */
 typedef struct ap_session_dir {
-        char *path;     /* as attachpy reaches it */
-        int parent_fd;  /* the directory holding it (/tmp), for removal */
-        char *name;     /* its name there */
-        int fd;         /* O_DIRECTORY handle, for *at() calls */
+        char *path;      /* as attachpy reaches it */
+        int parent_fd;   /* the directory holding it (/tmp), for removal */
+        char *name;      /* its name there */
+        int fd;          /* O_DIRECTORY handle, for *at() calls */
         char *names[16]; /* files created in it, to remove */
         size_t n_names;
 } ap_session_dir;
 
 typedef struct ap_session {
-        ap_session_dir shared;  /* what the target reads: request, result.sock, agent */
+        ap_session_dir shared;   /* what the target reads: request, result.sock, agent */
         ap_session_dir private_; /* the debugger script; fd -1 when it is shared */
-        char *dir;        /* == shared.path */
-        char *target_dir; /* the shared directory as the target sees it */
-        char *agent;      /* the agent as the target sees it (after ap_session_stage_agent) */
-        int listen_fd;    /* the listening result.sock, or -1 */
-        uid_t owner_uid;  /* who the target's files belong to */
+        char *dir;               /* == shared.path */
+        char *target_dir;        /* the shared directory as the target sees it */
+        char *agent;     /* the agent as the target sees it (after ap_session_stage_agent) */
+        int listen_fd;   /* the listening result.sock, or -1 */
+        uid_t owner_uid; /* who the target's files belong to */
         gid_t owner_gid;
 } ap_session;
 
-#define AP_SESSION_DIR_INIT {NULL, -1, NULL, -1, {NULL}, 0}
-#define AP_SESSION_INIT {AP_SESSION_DIR_INIT, AP_SESSION_DIR_INIT, NULL, NULL, NULL, -1, 0, 0}
+#define AP_SESSION_DIR_INIT                                                                        \
+        { NULL, -1, NULL, -1, {NULL}, 0 }
+#define AP_SESSION_INIT                                                                            \
+        { AP_SESSION_DIR_INIT, AP_SESSION_DIR_INIT, NULL, NULL, NULL, -1, 0, 0 }
 
 /* Create the session for target t: in /tmp when it shares attachpy's mount
  * namespace, else in /proc/PID/root/tmp. */
@@ -63,13 +65,13 @@ int ap_session_create_in(ap_session *s, const ap_target *t, const char *root, ap
 /* Make the agent at agent_path loadable by the target: its own path when
  * the target sees the same file system and its user can read it, else a
  * copy in the session.  Sets s->agent. */
-int ap_session_stage_agent(ap_session *s, const ap_target *t, const char *agent_path,
-                           ap_error *err) __attribute__((warn_unused_result));
+int ap_session_stage_agent(ap_session *s, const ap_target *t, const char *agent_path, ap_error *err)
+        __attribute__((warn_unused_result));
 
 /* Create name in the shared directory with data (never following or
  * replacing), owned by the target's user, mode 0600. */
-int ap_session_write(ap_session *s, const char *name, const void *data, size_t len,
-                     ap_error *err) __attribute__((warn_unused_result));
+int ap_session_write(ap_session *s, const char *name, const void *data, size_t len, ap_error *err)
+        __attribute__((warn_unused_result));
 
 /* Create the debugger script name where only attachpy can change it.
  * Sets *ret_path (caller frees) to the path the debugger reads. */
@@ -88,8 +90,8 @@ int ap_session_listen(ap_session *s, ap_error *err) __attribute__((warn_unused_r
  * and ignored.  cancel_fd: readable means give up (a signal arrived).
  * Returns the connected fd, -2 when the deadline passed (err untouched), or
  * -1 with err set (cancelled, failure). */
-int ap_session_accept(ap_session *s, pid_t pid, int cancel_fd, double deadline_ms,
-                      ap_error *err) __attribute__((warn_unused_result));
+int ap_session_accept(ap_session *s, pid_t pid, int cancel_fd, double deadline_ms, ap_error *err)
+        __attribute__((warn_unused_result));
 
 /* Remove every file and the directories; close fds.  Accepts an empty
  * session, and one that is partly built. */

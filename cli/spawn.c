@@ -41,8 +41,8 @@ int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t
         *c = (ap_child)AP_CHILD_INIT;
         _cleanup_free_ char *prog = ap_find_program(argv[0]);
         if (!prog)
-                return ap_error_set(err, AP_ERR_DEBUGGER_NOT_FOUND, "%s is not installed (not found on PATH)",
-                                    argv[0]);
+                return ap_error_set(err, AP_ERR_DEBUGGER_NOT_FOUND,
+                                    "%s is not installed (not found on PATH)", argv[0]);
 
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)

@@ -15,22 +15,22 @@
 #include "util.h"
 
 typedef struct ap_child {
-        pid_t pid;     /* 0 once reaped or never started */
-        int out_fd;    /* read end of the merged output pipe, -1 at EOF */
-        int pidfd;     /* pidfd of the child, or -1 */
-        bool exited;   /* reaped */
-        int status;    /* wait status once exited */
+        pid_t pid;   /* 0 once reaped or never started */
+        int out_fd;  /* read end of the merged output pipe, -1 at EOF */
+        int pidfd;   /* pidfd of the child, or -1 */
+        bool exited; /* reaped */
+        int status;  /* wait status once exited */
 } ap_child;
 
-#define AP_CHILD_INIT {0, -1, -1, false, 0}
+#define AP_CHILD_INIT                                                                              \
+        { 0, -1, -1, false, 0 }
 
 /* Start argv[0] (looked up in PATH).  child_mask: the signal mask the child
  * starts with (NULL: empty).  death_signal: sent to the child if attachpy
- * dies first (0: none).  envp: the environment (NULL: attachpy's own).  A missing program is AP_ERR_DEBUGGER_NOT_FOUND
- * (the only programs attachpy runs are debuggers). */
+ * dies first (0: none).  envp: the environment (NULL: attachpy's own).  A missing program is
+ * AP_ERR_DEBUGGER_NOT_FOUND (the only programs attachpy runs are debuggers). */
 int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t *child_mask,
-             int death_signal, ap_error *err)
-        __attribute__((warn_unused_result));
+             int death_signal, ap_error *err) __attribute__((warn_unused_result));
 
 /* Wait until the child writes output, exits, extra_fd becomes readable, or
  * deadline_ms (ap_now_ms() clock) passes.  Output is appended to out.

@@ -2,8 +2,8 @@
 #include "target.h"
 
 #include <ctype.h>
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,9 +18,7 @@
 #define MAX_PROC_FILE (4u * 1024 * 1024)
 #define MAX_OBJECTS 4096
 
-const char *ap_impl_name(ap_impl impl) {
-        return impl == AP_IMPL_PYPY ? "pypy" : "cpython";
-}
+const char *ap_impl_name(ap_impl impl) { return impl == AP_IMPL_PYPY ? "pypy" : "cpython"; }
 
 static int read_proc(pid_t pid, const char *name, char **ret, size_t *ret_len) {
         char path[64];
@@ -107,7 +105,8 @@ static bool x_option_disables(const char *val) {
         size_t n = strcspn(val, "="); /* CPython ignores a value after '=' */
         return (n == strlen("disable_remote_debug") &&
                 strncmp(val, "disable_remote_debug", n) == 0) ||
-               (n == strlen("disable-remote-debug") && strncmp(val, "disable-remote-debug", n) == 0);
+               (n == strlen("disable-remote-debug") &&
+                strncmp(val, "disable-remote-debug", n) == 0);
 }
 
 /* Walk the interpreter's own options the way CPython's getopt does: they end
@@ -240,9 +239,9 @@ size_t ap_code_address_operands(const uint8_t *code, size_t n, uint64_t vaddr, u
 
 /* One object mapped into the target, with its load bias. */
 typedef struct mapped_object {
-        char *path;      /* as the target sees it */
-        char *open_path; /* where we can read it (/proc/PID/root/..., map_files) */
-        uint64_t start;  /* lowest address mapped */
+        char *path;            /* as the target sees it */
+        char *open_path;       /* where we can read it (/proc/PID/root/..., map_files) */
+        uint64_t start;        /* lowest address mapped */
         uint64_t start_offset; /* file offset of that mapping */
 } mapped_object;
 
@@ -286,8 +285,8 @@ static int parse_maps(pid_t pid, object_list *out, ap_error *err) {
         for (char *line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 unsigned long long start, end, offset;
                 int pathpos = -1;
-                if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &start, &end, &offset,
-                           &pathpos) < 3 ||
+                if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &start, &end, &offset, &pathpos) <
+                            3 ||
                     pathpos < 0)
                         continue;
                 const char *path = line + pathpos;
@@ -341,7 +340,8 @@ static const char *basename_of(const char *path) {
 
 /* Absolute address of a link-time address in an object. */
 static uint64_t absolute(const mapped_object *o, const ap_elf_info *info, uint64_t value) {
-        uint64_t bias = o->start - (info->first_load_vaddr + (o->start_offset - info->first_load_offset));
+        uint64_t bias =
+                o->start - (info->first_load_vaddr + (o->start_offset - info->first_load_offset));
         return bias + value;
 }
 
@@ -489,8 +489,9 @@ static ap_refusal check_state(const ap_target *t, ap_error *err) {
                 ap_error_set(err, AP_ERR_PERMISSION_DENIED,
                              "process %d is already being traced by process %d (%s)", (int)pid,
                              (int)t->tracer_pid, comm ? comm : "?");
-                ap_error_hint(err, "a process can have only one tracer: detach or end process %d "
-                                   "first",
+                ap_error_hint(err,
+                              "a process can have only one tracer: detach or end process %d "
+                              "first",
                               (int)t->tracer_pid);
                 return AP_REFUSAL_TRACED;
         }
@@ -535,8 +536,8 @@ static size_t version_at(const char *p, const char *end, char stop, char *ret, s
                 q++;
         }
         size_t n = (size_t)(q - p);
-        if (q >= end || *q != stop || dots != 2 || n < 5 || n >= size || !isdigit((unsigned char)*p) ||
-            p[n - 1] == '.')
+        if (q >= end || *q != stop || dots != 2 || n < 5 || n >= size ||
+            !isdigit((unsigned char)*p) || p[n - 1] == '.')
                 return 0;
         memcpy(ret, p, n);
         ret[n] = '\0';
@@ -562,8 +563,8 @@ int ap_pypy_versions_parse(const char *data, size_t n, char *ret_lang, size_t la
                 char lang[32], pypy[32];
                 if (version_at(s, m, ' ', lang, sizeof lang) && s + strlen(lang) + 1 < m &&
                     s[strlen(lang) + 1] == '(' &&
-                    version_at(m + mlen, end, ' ', pypy, sizeof pypy) &&
-                    strlen(lang) < lang_size && strlen(pypy) < pypy_size) {
+                    version_at(m + mlen, end, ' ', pypy, sizeof pypy) && strlen(lang) < lang_size &&
+                    strlen(pypy) < pypy_size) {
                         strcpy(ret_lang, lang);
                         strcpy(ret_pypy, pypy);
                         return 0;
@@ -627,9 +628,10 @@ static void exact_version(ap_target *t, const mapped_object *o, const ap_elf_sym
                                                             AP_ARRAY_SIZE(addrs))
                                  : 0;
                 for (size_t i = 0; i < k; i++) {
-                        ssize_t got = ap_elf_read_upto_vaddr(o->open_path, addrs[i], buf,
-                                                             sizeof buf);
-                        if (got <= 0 || ap_python_version_parse(buf, (size_t)got, &major, &minor) < 0)
+                        ssize_t got =
+                                ap_elf_read_upto_vaddr(o->open_path, addrs[i], buf, sizeof buf);
+                        if (got <= 0 ||
+                            ap_python_version_parse(buf, (size_t)got, &major, &minor) < 0)
                                 continue;
                         /* The name, where it has a version, must agree. */
                         if (t->version_major &&
@@ -707,8 +709,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 pypy_versions(t, found);
                 if (!t->version && ap_python_version_from_name(found->path, &t->version_major,
                                                                &t->version_minor, NULL) == 0)
-                        (void)!asprintf(&t->version, "%d.%d", t->version_major,
-                                        t->version_minor);
+                        (void)!asprintf(&t->version, "%d.%d", t->version_major, t->version_minor);
                 if (n_found > 1) {
                         ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                                      "process %d has %d Python runtimes loaded; attachpy cannot "
@@ -723,8 +724,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                  * debugger must not do (docs/pypy.md).  Only the direct plan,
                  * in a thread that waits. */
                 t->addr_add_pending_call = 0;
-                t->addr_check = absolute(found, &found_info,
-                                         found_syms[SYM_PYPY_GIL_ENSURE].value);
+                t->addr_check = absolute(found, &found_info, found_syms[SYM_PYPY_GIL_ENSURE].value);
                 if (ap_elf_read_at_vaddr(found->open_path, found_syms[SYM_PYPY_GIL_ENSURE].value,
                                          &t->check_code, 8) < 0) {
                         ap_error_set(err, AP_ERR_INJECTION_FAILED,
@@ -763,8 +763,8 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
 
         if (!t->version_major) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
-                             "cannot tell which Python version process %d runs (%s)",
-                             (int)t->pid, found->path);
+                             "cannot tell which Python version process %d runs (%s)", (int)t->pid,
+                             found->path);
                 ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13 built as libpythonX.Y "
                                    "or as pythonX.Y exporting its C API");
                 rc = -1;
@@ -834,13 +834,14 @@ out:
 static int find_loader(ap_target *t, const object_list *objs, ap_error *err) {
         enum { L_MMAP, L_MUNMAP, L_DLOPEN, L_DLSYM, L_DLERROR, L_COUNT_ };
         bool have[L_COUNT_] = {0};
-        uint64_t *dest[L_COUNT_] = {&t->addr_mmap, &t->addr_munmap, &t->addr_dlopen,
-                                    &t->addr_dlsym, &t->addr_dlerror};
+        uint64_t *dest[L_COUNT_] = {&t->addr_mmap, &t->addr_munmap, &t->addr_dlopen, &t->addr_dlsym,
+                                    &t->addr_dlerror};
         for (size_t i = 0; i < objs->n; i++) {
                 const mapped_object *o = &objs->v[i];
                 const char *base = basename_of(o->path);
                 bool is_libc = strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-2.", 7) == 0;
-                bool is_libdl = strncmp(base, "libdl.so", 8) == 0 || strncmp(base, "libdl-2.", 8) == 0;
+                bool is_libdl =
+                        strncmp(base, "libdl.so", 8) == 0 || strncmp(base, "libdl-2.", 8) == 0;
                 if (!is_libc && !is_libdl)
                         continue;
                 ap_elf_sym syms[L_COUNT_] = {{.name = "mmap"},

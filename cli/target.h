@@ -24,7 +24,7 @@ typedef enum ap_impl {
  * prints and its JSON carries (see ap_refusal_name). */
 typedef enum ap_refusal {
         AP_REFUSAL_NONE = 0,
-        AP_REFUSAL_GONE,                  /* exited while inspected */
+        AP_REFUSAL_GONE, /* exited while inspected */
         AP_REFUSAL_ZOMBIE,
         AP_REFUSAL_TRACED,                /* another tracer holds it (tracer_pid) */
         AP_REFUSAL_STOPPED,               /* SIGSTOP, SIGTSTP, Ctrl-Z */
@@ -34,8 +34,8 @@ typedef enum ap_refusal {
         AP_REFUSAL_UNREADABLE,            /* /proc/PID/{exe,maps} not readable */
         AP_REFUSAL_REMOTE_DEBUG_DISABLED, /* PYTHON_DISABLE_REMOTE_DEBUG, -X disable_remote_debug */
         AP_REFUSAL_NOT_PYTHON,
-        AP_REFUSAL_UNSUPPORTED_PYTHON,    /* version, PyPy, free-threaded, no exported C API */
-        AP_REFUSAL_UNSUPPORTED_LIBC,      /* no glibc, no dlopen */
+        AP_REFUSAL_UNSUPPORTED_PYTHON, /* version, PyPy, free-threaded, no exported C API */
+        AP_REFUSAL_UNSUPPORTED_LIBC,   /* no glibc, no dlopen */
 } ap_refusal;
 
 typedef struct ap_target {
@@ -46,17 +46,17 @@ typedef struct ap_target {
         int exe_errno;      /* why exe is NULL */
         char *cmdline;      /* /proc/PID/cmdline, NUL-separated (cmdline_len bytes), or NULL */
         size_t cmdline_len;
-        bool maps_read;     /* /proc/PID/maps was readable: python_path is reliable */
-        uid_t uid; /* effective uid of the target */
+        bool maps_read; /* /proc/PID/maps was readable: python_path is reliable */
+        uid_t uid;      /* effective uid of the target */
         gid_t gid;
-        char *exe;          /* /proc/PID/exe as the target sees it */
-        char *comm;         /* /proc/PID/comm */
+        char *exe;  /* /proc/PID/exe as the target sees it */
+        char *comm; /* /proc/PID/comm */
         ap_impl impl;
         char *version;      /* the language version, exact ("3.12.1") when readable, else "3.12" */
         char *impl_version; /* PyPy's own version ("7.3.11"), NULL for CPython */
         int version_major;
         int version_minor;
-        char *python_path;  /* the object exporting the C API (libpython or the executable) */
+        char *python_path; /* the object exporting the C API (libpython or the executable) */
         char *libc_path;
         bool same_mount_ns;
 
@@ -119,11 +119,11 @@ typedef struct ap_ptrace_facts {
         pid_t pid;
         uid_t uid; /* attachpy's real uid and gid */
         gid_t gid;
-        bool cap_sys_ptrace;   /* attachpy's effective capabilities hold it */
-        uid_t target_uid[3];   /* real, effective, saved */
+        bool cap_sys_ptrace; /* attachpy's effective capabilities hold it */
+        uid_t target_uid[3]; /* real, effective, saved */
         gid_t target_gid[3];
-        int dumpable;          /* 1, 0, or -1 when it cannot be told */
-        int yama_scope;        /* kernel.yama.ptrace_scope, or -1 without Yama */
+        int dumpable;   /* 1, 0, or -1 when it cannot be told */
+        int yama_scope; /* kernel.yama.ptrace_scope, or -1 without Yama */
 } ap_ptrace_facts;
 
 /* May a debugger attachpy starts attach?  AP_REFUSAL_NONE, or the refusal

@@ -26,8 +26,8 @@ int ap_target_lock(pid_t pid, double deadline_ms, int cancel_fd, ap_error *err) 
                 return -2;
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
         ap_target_lock_name(pid, starttime, addr.sun_path + 1, sizeof addr.sun_path - 1);
-        socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-                                    strlen(addr.sun_path + 1));
+        socklen_t len =
+                (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(addr.sun_path + 1));
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED, "socket: %s", strerror(errno));

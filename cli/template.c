@@ -13,8 +13,8 @@ int ap_template_value_ok(const char *value) {
         for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
                 if (*p == '\n')
                         continue;
-                if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\'' || *p == '\\' ||
-                    *p == '`' || *p == ';')
+                if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\'' || *p == '\\' || *p == '`' ||
+                    *p == ';')
                         return 0;
         }
         return 1;
@@ -52,7 +52,8 @@ int ap_template_render(const char *text, const ap_template_var *vars, size_t n_v
                 size_t nlen = (size_t)(close - open - 2);
                 size_t k = 0;
                 for (; k < n_vars; k++)
-                        if (strlen(vars[k].name) == nlen && strncmp(vars[k].name, open + 2, nlen) == 0)
+                        if (strlen(vars[k].name) == nlen &&
+                            strncmp(vars[k].name, open + 2, nlen) == 0)
                                 break;
                 if (k == n_vars) {
                         ap_buf_free(&out);

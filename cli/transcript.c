@@ -254,7 +254,8 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
         }
         if (end && end->cancelled) {
                 ap_error_set(err, AP_ERR_TIMEOUT,
-                             "attachpy was interrupted %s; the code did not run", stage_words(st.out.stage));
+                             "attachpy was interrupted %s; the code did not run",
+                             stage_words(st.out.stage));
                 ap_error_hint(err, "process %d runs on as before", (int)pid);
                 return -1;
         }
@@ -262,8 +263,9 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
                 ap_error_set(err, AP_ERR_TIMEOUT,
                              "%s did not finish within %g s (%s); the code did not run", name,
                              end->timeout_s, stage_words(st.out.stage));
-                ap_error_hint(err, "try again with a longer --timeout; --verbose shows where %s "
-                                   "stopped",
+                ap_error_hint(err,
+                              "try again with a longer --timeout; --verbose shows where %s "
+                              "stopped",
                               name);
                 return -1;
         }
@@ -287,9 +289,9 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
                              name, end->term_signal, strsignal(end->term_signal),
                              stage_words(st.out.stage), said[0] ? "; it said: " : "", said);
         else
-                ap_error_set(err, AP_ERR_DEBUGGER_FAILED,
-                             "%s failed %s (exit status %d)%s%s", name, stage_words(st.out.stage),
-                             end ? end->exit_code : -1, said[0] ? "; it said: " : "", said);
+                ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "%s failed %s (exit status %d)%s%s", name,
+                             stage_words(st.out.stage), end ? end->exit_code : -1,
+                             said[0] ? "; it said: " : "", said);
         ap_error_hint(err, "run again with --verbose to see the %s transcript", name);
         return -1;
 }

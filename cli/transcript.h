@@ -34,26 +34,26 @@ typedef struct ap_debugger_pattern {
 
 /* How the debugger process ended. */
 typedef struct ap_debugger_end {
-        bool exited;         /* exited normally (else killed by a signal) */
-        int exit_code;       /* when exited */
-        int term_signal;     /* when killed */
-        bool deadline_hit;   /* attachpy interrupted it because --timeout expired */
-        bool cancelled;      /* attachpy interrupted it because attachpy was asked to stop */
-        double timeout_s;    /* the --timeout in force, for messages */
+        bool exited;       /* exited normally (else killed by a signal) */
+        int exit_code;     /* when exited */
+        int term_signal;   /* when killed */
+        bool deadline_hit; /* attachpy interrupted it because --timeout expired */
+        bool cancelled;    /* attachpy interrupted it because attachpy was asked to stop */
+        double timeout_s;  /* the --timeout in force, for messages */
 } ap_debugger_end;
 
 typedef struct ap_transcript_outcome {
         ap_stage stage;
-        char safepoint[16];    /* "parked" or "futex" (direct calls) */
+        char safepoint[16]; /* "parked" or "futex" (direct calls) */
         bool has_start_rc;
-        int start_rc;          /* the agent entry point's return value */
+        int start_rc;              /* the agent entry point's return value */
         unsigned long long mapped; /* the scratch page, once mapped (0: not yet) */
-        bool scheduled;        /* the trampoline was queued with Py_AddPendingCall */
-        unsigned long long page; /* where, when scheduled */
-        int queue_rc;          /* Py_AddPendingCall's result */
-        bool armed;            /* the script armed the queued call (cli/page.h) */
-        bool moved;            /* the chosen thread was no longer where the CLI saw it */
-        bool mismatch;         /* the process is not the one preflight read */
+        bool scheduled;            /* the trampoline was queued with Py_AddPendingCall */
+        unsigned long long page;   /* where, when scheduled */
+        int queue_rc;              /* Py_AddPendingCall's result */
+        bool armed;                /* the script armed the queued call (cli/page.h) */
+        bool moved;                /* the chosen thread was no longer where the CLI saw it */
+        bool mismatch;             /* the process is not the one preflight read */
 } ap_transcript_outcome;
 
 /* The furthest stage the markers in text reach (for use while the debugger

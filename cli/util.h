@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static inline void ap_freep(void *p) {
-        free(*(void **)p);
-}
+static inline void ap_freep(void *p) { free(*(void **)p); }
 static inline void ap_closep(int *fd) {
         if (*fd >= 0)
                 close(*fd);
@@ -32,7 +30,8 @@ typedef struct ap_buf {
 } ap_buf;
 
 int ap_buf_append(ap_buf *b, const void *data, size_t len) __attribute__((warn_unused_result));
-int ap_buf_printf(ap_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3), warn_unused_result));
+int ap_buf_printf(ap_buf *b, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3), warn_unused_result));
 void ap_buf_free(ap_buf *b);
 /* Hand the data over to the caller (NUL-terminated; never NULL on success). */
 char *ap_buf_steal(ap_buf *b);
@@ -44,7 +43,8 @@ int ap_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
         __attribute__((warn_unused_result));
 
 /* Read everything from fd (at most max bytes). */
-int ap_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len) __attribute__((warn_unused_result));
+int ap_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len)
+        __attribute__((warn_unused_result));
 
 /* Write all of len bytes; -1 with errno on failure. */
 int ap_write_all(int fd, const void *data, size_t len) __attribute__((warn_unused_result));

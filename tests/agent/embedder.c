@@ -120,7 +120,8 @@ int main(int argc, char **argv) {
         if (embed) {
                 void (*restore_thread)(void *) =
                         (void (*)(void *))need(python, "PyEval_RestoreThread");
-                int (*run)(const char *) = (int (*)(const char *))need(python, "PyRun_SimpleString");
+                int (*run)(const char *) =
+                        (int (*)(const char *))need(python, "PyRun_SimpleString");
                 restore_thread(tstate);
                 run("import sys\nsys.stdout.write('main-after\\n')\nsys.stdout.flush()\n");
         }

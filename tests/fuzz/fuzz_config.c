@@ -80,8 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         } else {
                 fuzz_check_error(&err, "config");
                 FUZZ_ASSERT(err.code == AP_ERR_USAGE, "code %s", ap_code_name(err.code));
-                FUZZ_ASSERT(config_equal(&cfg, &sentinel),
-                            "a failed load changed the config");
+                FUZZ_ASSERT(config_equal(&cfg, &sentinel), "a failed load changed the config");
                 size_t plen = strlen(path);
                 const char *m = err.message;
                 FUZZ_ASSERT(strstr(m, path), "message without the path: %s", m);

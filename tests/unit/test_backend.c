@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <signal.h>
-#include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,12 +82,13 @@ static char *source_root(void) {
 /* The blocking system calls a parked thread may sit in (backend.c), by their
  * names in the kernel's own table. */
 static const long parked_calls[] = {
-        SYS_read,          SYS_poll,         SYS_readv,          SYS_select,
-        SYS_pause,         SYS_nanosleep,    SYS_accept,         SYS_recvfrom,
-        SYS_recvmsg,       SYS_wait4,        SYS_rt_sigsuspend,  SYS_rt_sigtimedwait,
-        SYS_epoll_wait,    SYS_waitid,       SYS_clock_nanosleep, SYS_pselect6,
-        SYS_ppoll,         SYS_epoll_pwait,  SYS_accept4,        SYS_recvmmsg,
-        441 /* SYS_epoll_pwait2, newer than some headers */,
+        SYS_read,       SYS_poll,          SYS_readv,
+        SYS_select,     SYS_pause,         SYS_nanosleep,
+        SYS_accept,     SYS_recvfrom,      SYS_recvmsg,
+        SYS_wait4,      SYS_rt_sigsuspend, SYS_rt_sigtimedwait,
+        SYS_epoll_wait, SYS_waitid,        SYS_clock_nanosleep,
+        SYS_pselect6,   SYS_ppoll,         SYS_epoll_pwait,
+        SYS_accept4,    SYS_recvmmsg,      441 /* SYS_epoll_pwait2, newer than some headers */,
 };
 
 START_TEST(test_parked_syscall_kinds) {
@@ -115,17 +116,18 @@ START_TEST(test_parked_syscall_kinds) {
 END_TEST
 
 START_TEST(test_thread_guard_text) {
-        ap_parked_thread t = {.index = 3, .tid = 77, .nr = 230, .sp = 0x7ffc12345678,
-                              .pc = 0x7f00deadbeef};
+        ap_parked_thread t = {
+                .index = 3, .tid = 77, .nr = 230, .sp = 0x7ffc12345678, .pc = 0x7f00deadbeef};
         char *g = ap_thread_guard(&t);
         ck_assert_ptr_nonnull(g);
         /* Exactly as gdb and lldb read it: the return register holds one of
          * -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND,
          * -ERESTART_RESTARTBLOCK, -EINTR (compared as a signed long), and
          * the stack pointer and pc are those /proc showed. */
-        ck_assert_str_eq(g, "(((long) $rax == -512 || (long) $rax == -513 || (long) $rax == -514 || "
-                            "(long) $rax == -516 || (long) $rax == -4) && $rsp == 0x7ffc12345678 && "
-                            "$pc == 0x7f00deadbeef)");
+        ck_assert_str_eq(g,
+                         "(((long) $rax == -512 || (long) $rax == -513 || (long) $rax == -514 || "
+                         "(long) $rax == -516 || (long) $rax == -4) && $rsp == 0x7ffc12345678 && "
+                         "$pc == 0x7f00deadbeef)");
         ck_assert(ap_template_value_ok(g));
         free(g);
         /* Full 64-bit values, lower-case hex, no truncation. */
@@ -215,9 +217,10 @@ START_TEST(test_parked_condition) {
         free(c);
         c = ap_parked_condition(AP_PARKED_FUTEX, "$rax", "$orig_rax");
         ck_assert_ptr_nonnull(c);
-        ck_assert_str_eq(c, "(((long) $rax == -512 || (long) $rax == -513 || (long) $rax == -514 || "
-                            "(long) $rax == -516 || (long) $rax == -4) && ($orig_rax == 202 || "
-                            "$orig_rax == 219))");
+        ck_assert_str_eq(c,
+                         "(((long) $rax == -512 || (long) $rax == -513 || (long) $rax == -514 || "
+                         "(long) $rax == -516 || (long) $rax == -4) && ($orig_rax == 202 || "
+                         "$orig_rax == 219))");
         free(c);
 }
 END_TEST
@@ -442,7 +445,8 @@ START_TEST(test_values_common_direct) {
         plan.mode = AP_PLAN_DIRECT;
         plan.safepoint = "futex";
         plan.have_thread = true;
-        plan.thread = (ap_parked_thread){.index = 2, .tid = 4243, .nr = 202, .sp = 0x10, .pc = 0x20};
+        plan.thread =
+                (ap_parked_thread){.index = 2, .tid = 4243, .nr = 202, .sp = 0x10, .pc = 0x20};
         ap_script_values v = {0};
         ck_assert_int_eq(ap_script_values_common(&v, &plan), 0);
         char direct[32];
@@ -484,8 +488,8 @@ START_TEST(test_values_pauses) {
         ck_assert_int_eq(ap_script_values_pauses(&v, &plan, ap_backend_gdb.pause), 0);
         check_names(&v, names, AP_ARRAY_SIZE(names));
         for (size_t i = 0; i < v.n; i++)
-                ck_assert_msg(strncmp(v.vars[i].value, "# step ", 7) == 0, "%s: %s",
-                              v.vars[i].name, v.vars[i].value);
+                ck_assert_msg(strncmp(v.vars[i].value, "# step ", 7) == 0, "%s: %s", v.vars[i].name,
+                              v.vars[i].value);
         ap_script_values_free(&v);
         /* pause-after:mapped: the backend's two commands there, only. */
         plan.faults.pause_after = AP_STEP_MAPPED;
@@ -597,7 +601,8 @@ START_TEST(test_gdb_values_names) {
 
         /* Scheduled in a thread in a system call: that thread, exactly. */
         g.plan.have_thread = true;
-        g.plan.thread = (ap_parked_thread){.index = 2, .tid = 4243, .nr = 202, .sp = 0xa0, .pc = 0xb0};
+        g.plan.thread =
+                (ap_parked_thread){.index = 2, .tid = 4243, .nr = 202, .sp = 0xa0, .pc = 0xb0};
         ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
         char *want = ap_thread_guard(&g.plan.thread);
         ck_assert_str_eq(value_of(&g.v, "guard"), want);
@@ -662,11 +667,12 @@ START_TEST(test_lldb_values_names) {
         plan.mode = AP_PLAN_DIRECT;
         plan.safepoint = "parked";
         plan.have_thread = true;
-        plan.thread = (ap_parked_thread){.index = 3, .tid = 4250, .nr = 230, .sp = 0xa0, .pc = 0xb0};
+        plan.thread =
+                (ap_parked_thread){.index = 3, .tid = 4250, .nr = 230, .sp = 0xa0, .pc = 0xb0};
         ck_assert_int_eq(ap_backend_lldb.values(&v, &plan), 0);
-        static const char *const direct[] = {"page_writes", "guard", "thread_index", "log_path",
-                                             "check_value_decimal", "thread_tid",
-                                             "thread_syscall"};
+        static const char *const direct[] = {
+                "page_writes",         "guard",      "thread_index",  "log_path",
+                "check_value_decimal", "thread_tid", "thread_syscall"};
         check_names(&v, direct, AP_ARRAY_SIZE(direct));
         ck_assert_str_eq(value_of(&v, "thread_index"), "3");
         ck_assert_str_eq(value_of(&v, "thread_tid"), "4250");
@@ -697,8 +703,8 @@ static void apply_page_writes(const char *writes, unsigned char *page) {
                 size_t off;
                 unsigned long long w;
                 int used = 0;
-                int k = sscanf(line, "set *(unsigned long *) ($attachpy_page + %zu) = 0x%llx%n", &off,
-                               &w, &used);
+                int k = sscanf(line, "set *(unsigned long *) ($attachpy_page + %zu) = 0x%llx%n",
+                               &off, &w, &used);
                 ck_assert_msg(k == 2, "cannot read page write: %.80s", line);
                 ck_assert_msg(line[used] == '\n' || line[used] == '\0', "trailing text: %.80s",
                               line);
@@ -826,7 +832,8 @@ START_TEST(test_gdb_page_writes_odd_lengths) {
                 memset(session, 0, sizeof session);
                 agent[0] = '/';
                 agent[len] = '\0';
-                snprintf(session, sizeof session, "/tmp/\xc3\xa9%.*s", (int)len, "0123456789abcdefghijklmnop");
+                snprintf(session, sizeof session, "/tmp/\xc3\xa9%.*s", (int)len,
+                         "0123456789abcdefghijklmnop");
                 gdb_values g = {.t = fake_target()};
                 make_gdb_values(&g, agent, session);
                 unsigned char page[AP_PAGE_SIZE];
@@ -916,7 +923,8 @@ START_TEST(test_gdb_renders_real_scripts) {
                 assert_has(script, "printf \"@@ATTACHPY:detached\\n\"", file);
                 if (mode == AP_PLAN_DIRECT) {
                         char call[96];
-                        snprintf(call, sizeof call, "((char *) $attachpy_page + %zu))($attachpy_page)",
+                        snprintf(call, sizeof call,
+                                 "((char *) $attachpy_page + %zu))($attachpy_page)",
                                  3072 + ap_trampoline_direct_offset());
                         assert_has(script, call, file);
                         assert_has(script, "@@ATTACHPY:safepoint parked %d\\n", file);
@@ -927,8 +935,9 @@ START_TEST(test_gdb_renders_real_scripts) {
                         assert_has(script, "$attachpy_page + 3624", file);
                         ck_assert_ptr_null(strstr(script, "0x7f1000001000)((char *)"));
                 } else {
-                        assert_has(script, "0x7f1000001000)((char *) $attachpy_page + 3072, "
-                                           "$attachpy_page)",
+                        assert_has(script,
+                                   "0x7f1000001000)((char *) $attachpy_page + 3072, "
+                                   "$attachpy_page)",
                                    file);
                         assert_has(script, "@@ATTACHPY:scheduled 0x%lx %d\\n", file);
                         assert_has(script, "@@ATTACHPY:armed\\n", file);
@@ -950,19 +959,23 @@ START_TEST(test_lldb_renders_real_scripts) {
                 char *script = render_real(&ap_backend_lldb, &plan);
                 assert_has(script, "\nprocess attach --pid 4242\n", file);
                 assert_has(script, "\nthread select 2\n", file);
-                assert_has(script, "`*(unsigned long *) 0x7f1000001000` = 10036493867862409715 || "
-                                   "echo @@ATTACHPY:mismatch",
+                assert_has(script,
+                           "`*(unsigned long *) 0x7f1000001000` = 10036493867862409715 || "
+                           "echo @@ATTACHPY:mismatch",
                            file);
-                assert_has(script, "*(unsigned long *) 0x7f1000001000 == 0x8b48c9ff485341f3UL", file);
+                assert_has(script, "*(unsigned long *) 0x7f1000001000 == 0x8b48c9ff485341f3UL",
+                           file);
                 assert_has(script, "$rsp == 0x7ffc00001230 && $pc == 0x7f00000045a6", file);
                 assert_has(script, "|| echo @@ATTACHPY:moved", file);
                 assert_has(script, "platform shell echo @@ATTACHPY:attached\n", file);
                 assert_has(script, "platform shell echo @@ATTACHPY:detached", file);
-                assert_has(script, "\nexpression -l c -- (void) (*(unsigned long *) ((char *) "
-                                   "$attachpy_page + 0) = ",
+                assert_has(script,
+                           "\nexpression -l c -- (void) (*(unsigned long *) ((char *) "
+                           "$attachpy_page + 0) = ",
                            file);
                 if (mode == AP_PLAN_DIRECT) {
-                        assert_has(script, "platform shell echo @@ATTACHPY:safepoint parked 2", file);
+                        assert_has(script, "platform shell echo @@ATTACHPY:safepoint parked 2",
+                                   file);
                         assert_has(script, "echo @@ATTACHPY:started `$attachpy_rc`", file);
                         assert_has(script, "echo @@ATTACHPY:dlopen-failed", file);
                         assert_has(script, "echo @@ATTACHPY:dlsym-failed", file);
@@ -970,11 +983,13 @@ START_TEST(test_lldb_renders_real_scripts) {
                 } else {
                         assert_has(script, "|| echo @@ATTACHPY:armed", file);
                         assert_has(script, "((char *) $attachpy_page + 3620) = 0", file);
-                        assert_has(script, "echo @@ATTACHPY:scheduled `(unsigned long) "
-                                           "$attachpy_page` `$attachpy_queued`",
+                        assert_has(script,
+                                   "echo @@ATTACHPY:scheduled `(unsigned long) "
+                                   "$attachpy_page` `$attachpy_queued`",
                                    file);
-                        assert_has(script, "0x7f1000001000)((char *) $attachpy_page + 3072, "
-                                           "$attachpy_page)",
+                        assert_has(script,
+                                   "0x7f1000001000)((char *) $attachpy_page + 3072, "
+                                   "$attachpy_page)",
                                    file);
                 }
                 free(script);
@@ -987,9 +1002,18 @@ END_TEST
 /* The variables these tests change, restored after each (also after a
  * failure: this runs as a checked fixture). */
 static const char *const touched_vars[] = {
-        "PATH",        "LC_ALL",        "LANG",            "LANGUAGE",    "PYTHONPATH",
-        "PYTHONHOME",  "PYTHONSTARTUP", "DEBUGINFOD_URLS", "GDBHISTFILE", "PYTHONPATHX",
-        "ATTACHPY_TEST_KEEP", "SHELL",
+        "PATH",
+        "LC_ALL",
+        "LANG",
+        "LANGUAGE",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "DEBUGINFOD_URLS",
+        "GDBHISTFILE",
+        "PYTHONPATHX",
+        "ATTACHPY_TEST_KEEP",
+        "SHELL",
 };
 static char *saved_vars[AP_ARRAY_SIZE(touched_vars)];
 
@@ -1037,8 +1061,9 @@ START_TEST(test_debugger_environ) {
         while (env[n])
                 n++;
         ck_assert_str_eq(env[n - 1], "LC_ALL=C");
-        static const char *const dropped[] = {"LANG=", "LANGUAGE=", "PYTHONPATH=", "PYTHONHOME=",
-                                              "PYTHONSTARTUP=", "DEBUGINFOD_URLS=", "GDBHISTFILE="};
+        static const char *const dropped[] = {
+                "LANG=",          "LANGUAGE=",        "PYTHONPATH=", "PYTHONHOME=",
+                "PYTHONSTARTUP=", "DEBUGINFOD_URLS=", "GDBHISTFILE="};
         for (size_t i = 0; i < AP_ARRAY_SIZE(dropped); i++)
                 ck_assert_msg(count_prefix(env, dropped[i]) == 0, "%s passed to the debugger",
                               dropped[i]);

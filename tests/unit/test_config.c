@@ -78,9 +78,7 @@ static int load_data(const void *data, size_t len) {
         return load_tmp(false, &e);
 }
 
-static int load_text(const char *yaml) {
-        return load_data(yaml, strlen(yaml));
-}
+static int load_text(const char *yaml) { return load_data(yaml, strlen(yaml)); }
 
 static void assert_untouched(void) {
         ck_assert(cfg.has_debugger == sentinel.has_debugger);
@@ -125,8 +123,7 @@ static const struct {
         {"timeout: 86400\n", {false, 0, true, 86400}},
         {"timeout: .5\n", {false, 0, true, 0.5}},
         {"debugger: gdb\ntimeout: 30\n", {true, AP_DEBUGGER_GDB, true, 30}},
-        {"timeout: 7 # seconds\ndebugger: lldb # no gdb here\n",
-         {true, AP_DEBUGGER_LLDB, true, 7}},
+        {"timeout: 7 # seconds\ndebugger: lldb # no gdb here\n", {true, AP_DEBUGGER_LLDB, true, 7}},
         {"# attachpy\n---\ndebugger: gdb\n...\n", {true, AP_DEBUGGER_GDB, false, 0}},
         {"{debugger: lldb, timeout: 7}", {true, AP_DEBUGGER_LLDB, true, 7}},
         {"\"debugger\": 'gdb'\n'timeout': \"12\"\n", {true, AP_DEBUGGER_GDB, true, 12}},
@@ -187,10 +184,8 @@ static const struct {
          DEBUGGER_HINT},
         {"debugger: 1\n", "1:11: unknown debugger '1': use gdb, lldb or auto", DEBUGGER_HINT},
         {"debugger:\ntimeout: 1\n", "1:10: 'debugger' needs a value", DEBUGGER_HINT},
-        {"debugger: [gdb]\n", "1:11: 'debugger' takes a single value, not a list",
-         DEBUGGER_HINT},
-        {"debugger:\n  - gdb\n", "2:3: 'debugger' takes a single value, not a list",
-         DEBUGGER_HINT},
+        {"debugger: [gdb]\n", "1:11: 'debugger' takes a single value, not a list", DEBUGGER_HINT},
+        {"debugger:\n  - gdb\n", "2:3: 'debugger' takes a single value, not a list", DEBUGGER_HINT},
         {"debugger: {name: gdb}\n", "1:11: 'debugger' takes a single value, not a mapping",
          DEBUGGER_HINT},
         {"timeout: &a 5\ndebugger: *a\n", "2:11: 'debugger' may not be an alias", DEBUGGER_HINT},
@@ -250,8 +245,7 @@ END_TEST
 START_TEST(test_nul_byte_in_file) {
         static const char yaml[] = "timeout: 5\n\0debugger: gdb\n";
         int r = load_data(yaml, sizeof yaml - 1);
-        assert_config_error(r, "2:1: control characters are not allowed (byte 0x00)",
-                            READER_HINT);
+        assert_config_error(r, "2:1: control characters are not allowed (byte 0x00)", READER_HINT);
 }
 END_TEST
 
@@ -259,8 +253,7 @@ END_TEST
 
 START_TEST(test_missing_file_ok) {
         char *path = NULL;
-        ck_assert_int_ge(asprintf(&path, "%s/attachpy-test-no-such-dir/config.yaml", tmp_dir()),
-                         0);
+        ck_assert_int_ge(asprintf(&path, "%s/attachpy-test-no-such-dir/config.yaml", tmp_dir()), 0);
         int r = ap_config_load(&cfg, path, true, &e);
         free(path);
         assert_loaded(r);
@@ -304,8 +297,7 @@ START_TEST(test_unreadable) {
         ck_assert_int_eq(chmod(tmp_path, 0), 0);
         ck_assert_int_eq(load_tmp(true, &e), -1);
         char *want = NULL;
-        ck_assert_int_ge(asprintf(&want, "cannot read config file %s: Permission denied",
-                                  tmp_path),
+        ck_assert_int_ge(asprintf(&want, "cannot read config file %s: Permission denied", tmp_path),
                          0);
         ck_assert_str_eq(e.message, want);
         free(want);
@@ -460,7 +452,9 @@ START_TEST(test_apply_config) {
 END_TEST
 
 START_TEST(test_command_line_wins) {
-        ap_options o = {.debugger = AP_DEBUGGER_GDB, .debugger_set = true, .timeout_s = 9,
+        ap_options o = {.debugger = AP_DEBUGGER_GDB,
+                        .debugger_set = true,
+                        .timeout_s = 9,
                         .timeout_set = true};
         ap_config c = {true, AP_DEBUGGER_LLDB, true, 4.5};
         ap_options_apply_config(&o, &c);
@@ -494,8 +488,13 @@ END_TEST
 /* The whole way, as main() takes it: argv, then the file, then defaults. */
 START_TEST(test_parse_then_load_then_apply) {
         write_config("debugger: lldb\ntimeout: 12\n", 27);
-        char *argv[] = {(char[]){"attachpy"}, (char[]){"--timeout=3"}, (char[]){"--config"},
-                        tmp_path, (char[]){"42"}, (char[]){"s.py"}, NULL};
+        char *argv[] = {(char[]){"attachpy"},
+                        (char[]){"--timeout=3"},
+                        (char[]){"--config"},
+                        tmp_path,
+                        (char[]){"42"},
+                        (char[]){"s.py"},
+                        NULL};
         ap_options o;
         ck_assert_int_eq(ap_options_parse(&o, 6, argv, &e), 0);
         ck_assert_str_eq(o.config_path, tmp_path);

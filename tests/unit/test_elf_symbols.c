@@ -90,8 +90,10 @@ static nm_table nm_defined(const char *path) {
                         (char *)path, NULL};
         int status;
         char *out = run_capture(argv, &status);
-        ck_assert_msg(status == 0, "'nm -D -S --defined-only %s' failed (status %d): install "
-                                   "binutils", path, status);
+        ck_assert_msg(status == 0,
+                      "'nm -D -S --defined-only %s' failed (status %d): install "
+                      "binutils",
+                      path, status);
         nm_table t = {0};
         char *save = NULL;
         for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -135,9 +137,7 @@ static const nm_sym *nm_default(const nm_table *t, const char *name) {
         return NULL;
 }
 
-static bool have_file(const char *path) {
-        return access(path, R_OK) == 0;
-}
+static bool have_file(const char *path) { return access(path, R_OK) == 0; }
 
 /* A temp file holding len bytes of data (path freed by the teardown). */
 static char *temp_file(const void *data, size_t len) {
@@ -151,9 +151,7 @@ static char *temp_file(const void *data, size_t len) {
         return path;
 }
 
-static void remove_temp(const char *path) {
-        unlink(path);
-}
+static void remove_temp(const char *path) { unlink(path); }
 
 static char *read_whole(const char *path, size_t *ret_len) {
         char *data = NULL;
@@ -184,8 +182,8 @@ static void expect_lookup_fails(const char *path, const char *what) {
 START_TEST(test_libc_matches_nm) {
         ck_assert_msg(have_file(LIBC), "%s is missing", LIBC);
         nm_table nm = nm_defined(LIBC);
-        static const char *const names[] = {"malloc", "free",    "dlopen", "dlsym",
-                                            "dlerror", "mmap",   "munmap", "pthread_create"};
+        static const char *const names[] = {"malloc",  "free", "dlopen", "dlsym",
+                                            "dlerror", "mmap", "munmap", "pthread_create"};
         ap_elf_sym syms[AP_ARRAY_SIZE(names)];
         for (size_t i = 0; i < AP_ARRAY_SIZE(names); i++)
                 syms[i] = (ap_elf_sym){.name = names[i], .value = 1, .size = 1, .found = false};
@@ -197,8 +195,7 @@ START_TEST(test_libc_matches_nm) {
                 ck_assert_msg(want, "nm does not list a default %s in %s", names[i], LIBC);
                 ck_assert_msg(syms[i].found, "%s not found", names[i]);
                 ck_assert_msg(syms[i].value == want->value, "%s: 0x%llx, nm says 0x%llx (%s)",
-                              names[i], (unsigned long long)syms[i].value, want->value,
-                              want->name);
+                              names[i], (unsigned long long)syms[i].value, want->value, want->name);
                 if (want->has_size)
                         ck_assert_msg(syms[i].size == want->size, "%s: size %llu, nm says %llu",
                                       names[i], (unsigned long long)syms[i].size, want->size);
@@ -307,8 +304,8 @@ static void check_python_object(const char *path, const char *soname, bool is_dy
                 const nm_sym *want = nm_default(&nm, names[i]);
                 ck_assert_msg(want, "nm does not list %s in %s", names[i], path);
                 ck_assert_msg(syms[i].found, "%s not found in %s", names[i], path);
-                ck_assert_msg(syms[i].value == want->value, "%s: 0x%llx, nm says 0x%llx",
-                              names[i], (unsigned long long)syms[i].value, want->value);
+                ck_assert_msg(syms[i].value == want->value, "%s: 0x%llx, nm says 0x%llx", names[i],
+                              (unsigned long long)syms[i].value, want->value);
         }
         ck_assert_int_eq(info.is_dyn, is_dyn);
         if (soname)
@@ -347,7 +344,8 @@ START_TEST(test_libpython312_shared) {
         char lib[512], py[512];
         snprintf(lib, sizeof lib, "%s/versions/3.12.1/lib/libpython3.12.so.1.0",
                  root && *root ? root : "/root/.pyenv");
-        snprintf(py, sizeof py, "%s/versions/3.12.1/bin/python3.12", root && *root ? root : "/root/.pyenv");
+        snprintf(py, sizeof py, "%s/versions/3.12.1/bin/python3.12",
+                 root && *root ? root : "/root/.pyenv");
         if (!have_file(lib) || !have_file(py)) {
                 fprintf(stderr, "SKIP test_libpython312_shared: %s not installed\n", lib);
                 return;
@@ -371,17 +369,14 @@ START_TEST(test_read_at_vaddr_out_of_range) {
         for (size_t i = 0; i < e->e_phnum; i++) {
                 if (ph[i].p_type != PT_LOAD || ph[i].p_memsz <= ph[i].p_filesz + 16)
                         continue;
-                ck_assert_int_eq(ap_elf_read_at_vaddr(path, ph[i].p_vaddr + ph[i].p_filesz + 8,
-                                                      &v, 8),
-                                 -1);
+                ck_assert_int_eq(
+                        ap_elf_read_at_vaddr(path, ph[i].p_vaddr + ph[i].p_filesz + 8, &v, 8), -1);
                 /* Straddling the end of the file part. */
-                ck_assert_int_eq(ap_elf_read_at_vaddr(path, ph[i].p_vaddr + ph[i].p_filesz - 4,
-                                                      &v, 8),
-                                 -1);
+                ck_assert_int_eq(
+                        ap_elf_read_at_vaddr(path, ph[i].p_vaddr + ph[i].p_filesz - 4, &v, 8), -1);
                 /* The last 8 bytes inside are fine. */
-                ck_assert_int_eq(ap_elf_read_at_vaddr(path, ph[i].p_vaddr + ph[i].p_filesz - 8,
-                                                      &v, 8),
-                                 0);
+                ck_assert_int_eq(
+                        ap_elf_read_at_vaddr(path, ph[i].p_vaddr + ph[i].p_filesz - 8, &v, 8), 0);
                 tested = true;
         }
         ck_assert_msg(tested, "%s has no segment with .bss", path);
@@ -397,12 +392,12 @@ END_TEST
 /* Layout of the synthetic file (offsets). */
 enum {
         S_PHDR = 0x40,
-        S_DATA = 0x200,    /* obj_a: 8 bytes */
+        S_DATA = 0x200, /* obj_a: 8 bytes */
         S_DYNSTR = 0x300,
         S_DYNSYM = 0x400,
         S_VERSYM = 0x580,
         S_DYNAMIC = 0x600,
-        S_SEG2 = 0x800,    /* second PT_LOAD: 0x40 bytes in the file, .bss after */
+        S_SEG2 = 0x800, /* second PT_LOAD: 0x40 bytes in the file, .bss after */
         S_SHDR = 0x900,
         S_SIZE = S_SHDR + 5 * 64,
 };
@@ -432,14 +427,14 @@ typedef struct synth_sym {
 } synth_sym;
 
 static const synth_sym synth_syms[] = {
-        {"sym_a", STT_FUNC, STB_GLOBAL, 1, 0x8002, 0x1111, 16},   /* hidden compat first */
-        {"sym_a", STT_FUNC, STB_GLOBAL, 1, 3, 0x2222, 32},        /* then the default */
-        {"sym_b", STT_FUNC, STB_GLOBAL, 1, 3, 0x3333, 48},        /* default first */
-        {"sym_b", STT_FUNC, STB_GLOBAL, 1, 0x8002, 0x4444, 64},   /* then hidden compat */
-        {"local_a", STT_FUNC, STB_LOCAL, 1, 1, 0x5555, 8},        /* not exported */
-        {"undef_a", STT_FUNC, STB_GLOBAL, SHN_UNDEF, 2, 0, 0},    /* imported */
-        {"notype_a", STT_NOTYPE, STB_GLOBAL, 1, 1, 0x7777, 0},    /* neither code nor data */
-        {"ifunc_a", STT_GNU_IFUNC, STB_GLOBAL, 1, 1, 0x8888, 8},  /* a resolver */
+        {"sym_a", STT_FUNC, STB_GLOBAL, 1, 0x8002, 0x1111, 16},  /* hidden compat first */
+        {"sym_a", STT_FUNC, STB_GLOBAL, 1, 3, 0x2222, 32},       /* then the default */
+        {"sym_b", STT_FUNC, STB_GLOBAL, 1, 3, 0x3333, 48},       /* default first */
+        {"sym_b", STT_FUNC, STB_GLOBAL, 1, 0x8002, 0x4444, 64},  /* then hidden compat */
+        {"local_a", STT_FUNC, STB_LOCAL, 1, 1, 0x5555, 8},       /* not exported */
+        {"undef_a", STT_FUNC, STB_GLOBAL, SHN_UNDEF, 2, 0, 0},   /* imported */
+        {"notype_a", STT_NOTYPE, STB_GLOBAL, 1, 1, 0x7777, 0},   /* neither code nor data */
+        {"ifunc_a", STT_GNU_IFUNC, STB_GLOBAL, 1, 1, 0x8888, 8}, /* a resolver */
         {"obj_a", STT_OBJECT, STB_WEAK, 1, 1, S_LOAD1_VADDR - 0x10 + S_DATA, 8},
         {"only_hidden", STT_FUNC, STB_GLOBAL, 1, 0x8002, 0xaaaa, 4},
         {"unterminated", STT_FUNC, STB_GLOBAL, 1, 1, 0xbbbb, 4},
@@ -472,10 +467,18 @@ static unsigned char *synth_elf(void) {
 
         Elf64_Phdr ph[3] = {
                 {.p_type = PT_PHDR, .p_offset = S_PHDR, .p_vaddr = 0x200040, .p_filesz = 3 * 56},
-                {.p_type = PT_LOAD, .p_offset = 0x10, .p_vaddr = S_LOAD1_VADDR,
-                 .p_filesz = S_SEG2 - 0x10, .p_memsz = S_SEG2 - 0x10, .p_align = 0x1000},
-                {.p_type = PT_LOAD, .p_offset = S_SEG2, .p_vaddr = S_LOAD2_VADDR, .p_filesz = 0x40,
-                 .p_memsz = 0x2000, .p_align = 0x1000},
+                {.p_type = PT_LOAD,
+                 .p_offset = 0x10,
+                 .p_vaddr = S_LOAD1_VADDR,
+                 .p_filesz = S_SEG2 - 0x10,
+                 .p_memsz = S_SEG2 - 0x10,
+                 .p_align = 0x1000},
+                {.p_type = PT_LOAD,
+                 .p_offset = S_SEG2,
+                 .p_vaddr = S_LOAD2_VADDR,
+                 .p_filesz = 0x40,
+                 .p_memsz = 0x2000,
+                 .p_align = 0x1000},
         };
         put(f, S_PHDR, ph, sizeof ph);
         uint64_t v = S_OBJ_VALUE;
@@ -513,11 +516,20 @@ static unsigned char *synth_elf(void) {
         Elf64_Shdr sh[5] = {
                 {0},
                 {.sh_type = SHT_STRTAB, .sh_offset = S_DYNSTR, .sh_size = S_DYNSTR_SIZE},
-                {.sh_type = SHT_DYNSYM, .sh_offset = S_DYNSYM, .sh_size = sizeof syms, .sh_link = 1,
+                {.sh_type = SHT_DYNSYM,
+                 .sh_offset = S_DYNSYM,
+                 .sh_size = sizeof syms,
+                 .sh_link = 1,
                  .sh_entsize = sizeof(Elf64_Sym)},
-                {.sh_type = SHT_GNU_versym, .sh_offset = S_VERSYM, .sh_size = sizeof vers,
-                 .sh_link = 2, .sh_entsize = 2},
-                {.sh_type = SHT_DYNAMIC, .sh_offset = S_DYNAMIC, .sh_size = sizeof dyn, .sh_link = 1,
+                {.sh_type = SHT_GNU_versym,
+                 .sh_offset = S_VERSYM,
+                 .sh_size = sizeof vers,
+                 .sh_link = 2,
+                 .sh_entsize = 2},
+                {.sh_type = SHT_DYNAMIC,
+                 .sh_offset = S_DYNAMIC,
+                 .sh_size = sizeof dyn,
+                 .sh_link = 1,
                  .sh_entsize = sizeof(Elf64_Dyn)},
         };
         put(f, S_SHDR, sh, sizeof sh);
@@ -535,8 +547,8 @@ static void lookup_synth(const unsigned char *f, size_t len, ap_elf_sym *syms, s
 
 START_TEST(test_synth_versions_and_kinds) {
         unsigned char *f = synth_elf();
-        ap_elf_sym s[] = {{.name = "sym_a"},   {.name = "sym_b"},    {.name = "local_a"},
-                          {.name = "undef_a"}, {.name = "notype_a"}, {.name = "ifunc_a"},
+        ap_elf_sym s[] = {{.name = "sym_a"},   {.name = "sym_b"},       {.name = "local_a"},
+                          {.name = "undef_a"}, {.name = "notype_a"},    {.name = "ifunc_a"},
                           {.name = "obj_a"},   {.name = "only_hidden"}, {.name = "unterminated"}};
         ap_elf_info info;
         lookup_synth(f, S_SIZE, s, AP_ARRAY_SIZE(s), &info);
@@ -649,26 +661,44 @@ END_TEST
 
 START_TEST(test_synth_bad_headers) {
         static const char *const cases[] = {
-                "32-bit", "big-endian", "ET_REL", "ET_CORE", "bad magic",
-                "program headers past the end", "odd e_phentsize", "odd e_shentsize",
+                "32-bit",          "big-endian",      "ET_REL",
+                "ET_CORE",         "bad magic",       "program headers past the end",
+                "odd e_phentsize", "odd e_shentsize",
         };
         for (size_t i = 0; i < AP_ARRAY_SIZE(cases); i++) {
                 unsigned char *f = synth_elf();
                 Elf64_Ehdr *e = (Elf64_Ehdr *)f;
                 switch (i) {
-                case 0: e->e_ident[EI_CLASS] = ELFCLASS32; break;
-                case 1: e->e_ident[EI_DATA] = ELFDATA2MSB; break;
-                case 2: e->e_type = ET_REL; break;
-                case 3: e->e_type = ET_CORE; break;
-                case 4: f[1] = 'X'; break;
-                case 5: e->e_phnum = 0xffff; break;
-                case 6: e->e_phentsize = 32; break;
-                case 7: e->e_shentsize = 40; break;
+                case 0:
+                        e->e_ident[EI_CLASS] = ELFCLASS32;
+                        break;
+                case 1:
+                        e->e_ident[EI_DATA] = ELFDATA2MSB;
+                        break;
+                case 2:
+                        e->e_type = ET_REL;
+                        break;
+                case 3:
+                        e->e_type = ET_CORE;
+                        break;
+                case 4:
+                        f[1] = 'X';
+                        break;
+                case 5:
+                        e->e_phnum = 0xffff;
+                        break;
+                case 6:
+                        e->e_phentsize = 32;
+                        break;
+                case 7:
+                        e->e_shentsize = 40;
+                        break;
                 }
                 char *path = temp_file(f, S_SIZE);
                 expect_lookup_fails(path, cases[i]);
                 uint64_t v;
-                ck_assert_msg(ap_elf_read_at_vaddr(path, S_LOAD1_VADDR - 0x10 + S_DATA, &v, 8) == -1,
+                ck_assert_msg(ap_elf_read_at_vaddr(path, S_LOAD1_VADDR - 0x10 + S_DATA, &v, 8) ==
+                                      -1,
                               "%s: read_at_vaddr succeeded", cases[i]);
                 remove_temp(path);
         }
@@ -680,8 +710,8 @@ START_TEST(test_synth_truncated) {
          * error, not "no symbols" (a truncated libpython would otherwise pass
          * for "not a Python"). */
         unsigned char *f = synth_elf();
-        static const size_t cuts[] = {1, 16, 63, 64, 0x100, S_DYNSYM + 0x30, S_SHDR, S_SHDR + 64,
-                                      S_SIZE - 1};
+        static const size_t cuts[] = {1,      16,          63,        64, 0x100, S_DYNSYM + 0x30,
+                                      S_SHDR, S_SHDR + 64, S_SIZE - 1};
         for (size_t i = 0; i < AP_ARRAY_SIZE(cuts); i++) {
                 char *path = temp_file(f, cuts[i]);
                 char what[64];

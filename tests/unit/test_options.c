@@ -12,8 +12,7 @@
         "usage: attachpy [OPTIONS] PID SCRIPT [ARG...] or attachpy [OPTIONS] PID -c CODE [ARG...]"
 #define HELP_HINT "run 'attachpy --help' for the list of options"
 #define PID_HINT "give the process id of the running Python program; 'attachpy ps' lists them"
-#define TIMEOUT_HINT                                                                               \
-        "give a number of seconds greater than 0 and at most 86400, such as 30 or 2.5"
+#define TIMEOUT_HINT "give a number of seconds greater than 0 and at most 86400, such as 30 or 2.5"
 
 static ap_options o;
 static ap_error e;
@@ -327,9 +326,7 @@ START_TEST(test_code_missing_before_pid) {
 }
 END_TEST
 
-START_TEST(test_code_without_pid) {
-        assert_usage(PARSE("-c", "x"), "missing PID", SYNOPSIS_HINT);
-}
+START_TEST(test_code_without_pid) { assert_usage(PARSE("-c", "x"), "missing PID", SYNOPSIS_HINT); }
 END_TEST
 
 START_TEST(test_code_attached_to_c) {
@@ -468,14 +465,13 @@ START_TEST(test_missing_value) {
 }
 END_TEST
 
-static const char *const flags[] = {"--json", "-v", "--verbose", "--no-wait", "--help", "-h",
-                                    "--version"};
+static const char *const flags[] = {"--json", "-v", "--verbose", "--no-wait",
+                                    "--help", "-h", "--version"};
 
 START_TEST(test_flag_with_value) {
         char word[32], message[96], hint[64];
         snprintf(word, sizeof word, "%s=1", flags[_i]);
-        snprintf(message, sizeof message, "option '%s' takes no value, got '%s'", flags[_i],
-                 word);
+        snprintf(message, sizeof message, "option '%s' takes no value, got '%s'", flags[_i], word);
         snprintf(hint, sizeof hint, "write '%s' alone", flags[_i]);
         if (flags[_i][1] != '-') { /* "-v=1" is no option at all */
                 snprintf(message, sizeof message, "unknown option '%s'", word);
@@ -554,9 +550,7 @@ START_TEST(test_double_dash_then_negative_pid) {
 }
 END_TEST
 
-START_TEST(test_double_dash_alone) {
-        assert_usage(PARSE("--"), "missing PID", SYNOPSIS_HINT);
-}
+START_TEST(test_double_dash_alone) { assert_usage(PARSE("--"), "missing PID", SYNOPSIS_HINT); }
 END_TEST
 
 /* --- help and version --- */
@@ -649,9 +643,7 @@ END_TEST
 
 /* --- PID --- */
 
-START_TEST(test_missing_pid) {
-        assert_usage(PARSE_NOTHING(), "missing PID", SYNOPSIS_HINT);
-}
+START_TEST(test_missing_pid) { assert_usage(PARSE_NOTHING(), "missing PID", SYNOPSIS_HINT); }
 END_TEST
 
 START_TEST(test_missing_pid_after_options) {
@@ -676,13 +668,12 @@ START_TEST(test_missing_script_after_options) {
 }
 END_TEST
 
-static const char *const bad_pids[] = {"abc", "4x", "x4", "+42", " 42", "42 ", "0x2a", "4.2",
-                                       "",    "١٢", "42\n"};
+static const char *const bad_pids[] = {"abc",  "4x",  "x4", "+42", " 42", "42 ",
+                                       "0x2a", "4.2", "",   "١٢",  "42\n"};
 
 START_TEST(test_pid_not_a_number) {
         char message[64];
-        snprintf(message, sizeof message, "PID must be a positive number, got '%s'",
-                 bad_pids[_i]);
+        snprintf(message, sizeof message, "PID must be a positive number, got '%s'", bad_pids[_i]);
         assert_usage(PARSE(bad_pids[_i], "s.py"), message, PID_HINT);
 }
 END_TEST
@@ -806,9 +797,9 @@ static const struct {
         const char *text;
         double value;
 } good_timeouts[] = {
-        {"30", 30.0},    {"2.5", 2.5},         {"0.001", 0.001},  {".5", 0.5},
-        {"5.", 5.0},     {"86400", 86400.0},   {"86400.0", 86400.0}, {"007", 7.0},
-        {"0.1", 0.1},    {"1.25", 1.25},       {"0.000000001", 1e-9},  {"0.0000000019", 1e-9},
+        {"30", 30.0}, {"2.5", 2.5},       {"0.001", 0.001},      {".5", 0.5},
+        {"5.", 5.0},  {"86400", 86400.0}, {"86400.0", 86400.0},  {"007", 7.0},
+        {"0.1", 0.1}, {"1.25", 1.25},     {"0.000000001", 1e-9}, {"0.0000000019", 1e-9},
 };
 
 START_TEST(test_good_timeouts) {
@@ -820,9 +811,28 @@ START_TEST(test_good_timeouts) {
 END_TEST
 
 static const char *const bad_timeouts[] = {
-        "0",   "0.0", ".0",  "-1",  "+5",   "",     ".",          "abc",   "1e3",
-        "inf", "nan", " 5",  "5 ",  "1,5",  "0x10", "1.2.3",      "86400.1", "86401",
-        "5s",  "1e-3", "100000000000000000000000000000", "0.0000000001",
+        "0",
+        "0.0",
+        ".0",
+        "-1",
+        "+5",
+        "",
+        ".",
+        "abc",
+        "1e3",
+        "inf",
+        "nan",
+        " 5",
+        "5 ",
+        "1,5",
+        "0x10",
+        "1.2.3",
+        "86400.1",
+        "86401",
+        "5s",
+        "1e-3",
+        "100000000000000000000000000000",
+        "0.0000000001",
 };
 
 START_TEST(test_bad_timeouts) {
@@ -832,9 +842,7 @@ START_TEST(test_bad_timeouts) {
 }
 END_TEST
 
-START_TEST(test_null_timeout) {
-        ck_assert_int_eq(ap_timeout_from_text(NULL, NULL), -1);
-}
+START_TEST(test_null_timeout) { ck_assert_int_eq(ap_timeout_from_text(NULL, NULL), -1); }
 END_TEST
 
 /* --- the help text --- */
@@ -1069,8 +1077,7 @@ static Suite *options_suite(void) {
                 tcase_add_test(tc, test_missing_script);
                 tcase_add_test(tc, test_missing_script_after_options);
                 tcase_add_loop_test(tc, test_pid_not_a_number, 0, AP_ARRAY_SIZE(bad_pids));
-                tcase_add_loop_test(tc, test_pid_out_of_range, 0,
-                                    AP_ARRAY_SIZE(out_of_range_pids));
+                tcase_add_loop_test(tc, test_pid_out_of_range, 0, AP_ARRAY_SIZE(out_of_range_pids));
                 tcase_add_test(tc, test_pid_limits);
                 tcase_add_test(tc, test_pid_leading_zeros);
         });

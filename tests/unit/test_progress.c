@@ -14,9 +14,7 @@
 
 static int fds[2];
 
-static void setup(void) {
-        ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
-}
+static void setup(void) { ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0); }
 
 static void teardown(void) {
         close(fds[0]);

@@ -15,12 +15,29 @@
 #define BLOCK(lit) (lit), sizeof(lit)
 
 START_TEST(test_names) {
-        const char *yes[] = {"python", "python3", "python2", "python3.11", "/usr/bin/python3.11",
-                             "/root/.pyenv/versions/3.13.0/bin/python3.13", "python3.13t",
-                             "pypy", "pypy3", "pypy3.9", "/opt/pypy/bin/pypy3"};
-        const char *no[] = {NULL, "", "pythonista", "python-config", "python3-config",
-                            "/usr/bin/python3.11-config", "bash", "ipython", "pytho", "python4",
-                            "/python3/bin/sh", "pypy-c-helper"};
+        const char *yes[] = {"python",
+                             "python3",
+                             "python2",
+                             "python3.11",
+                             "/usr/bin/python3.11",
+                             "/root/.pyenv/versions/3.13.0/bin/python3.13",
+                             "python3.13t",
+                             "pypy",
+                             "pypy3",
+                             "pypy3.9",
+                             "/opt/pypy/bin/pypy3"};
+        const char *no[] = {NULL,
+                            "",
+                            "pythonista",
+                            "python-config",
+                            "python3-config",
+                            "/usr/bin/python3.11-config",
+                            "bash",
+                            "ipython",
+                            "pytho",
+                            "python4",
+                            "/python3/bin/sh",
+                            "pypy-c-helper"};
         for (size_t i = 0; i < AP_ARRAY_SIZE(yes); i++)
                 ck_assert_msg(ap_ps_name_looks_python(yes[i]), "%s should look like python",
                               yes[i]);

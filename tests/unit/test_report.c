@@ -113,8 +113,9 @@ static void check_shape(json_t *j) {
         ck_assert(json_is_boolean(get(j, "ok")));
         ck_assert(json_is_integer(get(j, "pid")));
         json_t *d = get(j, "debugger");
-        ck_assert(json_is_null(d) || (json_is_string(d) && (strcmp(json_string_value(d), "gdb") == 0 ||
-                                                            strcmp(json_string_value(d), "lldb") == 0)));
+        ck_assert(json_is_null(d) ||
+                  (json_is_string(d) && (strcmp(json_string_value(d), "gdb") == 0 ||
+                                         strcmp(json_string_value(d), "lldb") == 0)));
         json_t *t = get(j, "target");
         if (!json_is_null(t)) {
                 static const char *const keys[] = {"implementation", "version", "executable"};
@@ -152,7 +153,8 @@ static void check_shape(json_t *j) {
         ck_assert(json_is_number(get(tm, "total")));
         const char *k;
         json_t *v;
-        json_object_foreach(tm, k, v) ck_assert_msg(json_is_number(v), "timing_ms.%s is not a number", k);
+        json_object_foreach(tm, k, v)
+                ck_assert_msg(json_is_number(v), "timing_ms.%s is not a number", k);
         /* ok is true iff the code ran and finished without an exception. */
         ck_assert(!json_is_true(get(j, "ok")) || json_is_null(err));
 }
@@ -309,7 +311,8 @@ END_TEST
 START_TEST(test_json_invalid_utf8_and_nul) {
         /* stdout: invalid byte, NUL, valid multi-byte; stderr: a lone
          * continuation byte; the exception message: truncated sequence. */
-        static const char out[] = "a\xff" "b\0c\xe2\x82\xac";
+        static const char out[] = "a\xff"
+                                  "b\0c\xe2\x82\xac";
         ap_report r;
         report_success(&r);
         ap_buf_free(&r.result.out);
@@ -321,7 +324,8 @@ START_TEST(test_json_invalid_utf8_and_nul) {
         check_shape(j);
         json_t *res = get(j, "result");
         json_t *so = get(res, "stdout");
-        static const char want[] = "a\xef\xbf\xbd" "b\0c\xe2\x82\xac";
+        static const char want[] = "a\xef\xbf\xbd"
+                                   "b\0c\xe2\x82\xac";
         ck_assert_uint_eq(json_string_length(so), sizeof want - 1);
         ck_assert(memcmp(json_string_value(so), want, sizeof want - 1) == 0);
         ck_assert_str_eq(str_of(res, "stderr"), "\xef\xbf\xbd");
@@ -347,7 +351,8 @@ START_TEST(test_json_error_message_utf8) {
         ap_error_set(&r.error, AP_ERR_USAGE, "script '/tmp/\xff.py' not found");
         json_t *j = ap_report_to_json(&r);
         check_shape(j);
-        ck_assert_str_eq(str_of(get(j, "error"), "message"), "script '/tmp/\xef\xbf\xbd.py' not found");
+        ck_assert_str_eq(str_of(get(j, "error"), "message"),
+                         "script '/tmp/\xef\xbf\xbd.py' not found");
         json_decref(j);
         ap_report_free(&r);
 }
@@ -416,23 +421,23 @@ static void expect_sanitized(const char *in, size_t in_len, const char *want, si
 START_TEST(test_sanitize) {
         SAN("", "");
         SAN("plain ascii\n", "plain ascii\n");
-        SAN("\0\0", "\0\0");                                   /* NULs stay */
+        SAN("\0\0", "\0\0"); /* NULs stay */
         SAN("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
-        SAN("\xed\x9f\xbf", "\xed\x9f\xbf");                   /* U+D7FF */
-        SAN("\xee\x80\x80", "\xee\x80\x80");                   /* U+E000 */
-        SAN("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf");           /* U+10FFFF */
-        SAN("\xff", FFFD);                                     /* never valid */
-        SAN("\x80", FFFD);                                     /* lone continuation */
-        SAN("\xc0\xaf", FFFD FFFD);                            /* overlong '/' */
-        SAN("\xc1\xbf", FFFD FFFD);                            /* overlong */
-        SAN("\xe0\x80\xaf", FFFD FFFD FFFD);                   /* overlong, 3 bytes */
-        SAN("\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD);          /* overlong, 4 bytes */
-        SAN("\xed\xa0\x80", FFFD FFFD FFFD);                   /* surrogate U+D800 */
-        SAN("\xed\xbf\xbf", FFFD FFFD FFFD);                   /* surrogate U+DFFF */
-        SAN("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);          /* above U+10FFFF */
+        SAN("\xed\x9f\xbf", "\xed\x9f\xbf");          /* U+D7FF */
+        SAN("\xee\x80\x80", "\xee\x80\x80");          /* U+E000 */
+        SAN("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf");  /* U+10FFFF */
+        SAN("\xff", FFFD);                            /* never valid */
+        SAN("\x80", FFFD);                            /* lone continuation */
+        SAN("\xc0\xaf", FFFD FFFD);                   /* overlong '/' */
+        SAN("\xc1\xbf", FFFD FFFD);                   /* overlong */
+        SAN("\xe0\x80\xaf", FFFD FFFD FFFD);          /* overlong, 3 bytes */
+        SAN("\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD); /* overlong, 4 bytes */
+        SAN("\xed\xa0\x80", FFFD FFFD FFFD);          /* surrogate U+D800 */
+        SAN("\xed\xbf\xbf", FFFD FFFD FFFD);          /* surrogate U+DFFF */
+        SAN("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD); /* above U+10FFFF */
         SAN("\xf5\x80\x80\x80", FFFD FFFD FFFD FFFD);
-        SAN("a\xe2\x82", "a" FFFD FFFD);                       /* truncated at the end */
-        SAN("\xe2\x82x", FFFD FFFD "x");                       /* interrupted */
+        SAN("a\xe2\x82", "a" FFFD FFFD);                         /* truncated at the end */
+        SAN("\xe2\x82x", FFFD FFFD "x");                         /* interrupted */
         SAN("\xc3\xa9\xff\xc3\xa9", "\xc3\xa9" FFFD "\xc3\xa9"); /* resynchronises */
 }
 END_TEST
@@ -594,12 +599,12 @@ START_TEST(test_text_exit_status_per_code) {
                 ap_code code;
                 int status;
         } table[] = {
-                {AP_ERR_SCRIPT_ERROR, 1},        {AP_ERR_USAGE, 2},
-                {AP_ERR_NO_SUCH_PROCESS, 3},     {AP_ERR_TARGET_EXITED, 3},
-                {AP_ERR_PERMISSION_DENIED, 4},   {AP_ERR_REMOTE_DEBUG_DISABLED, 4},
-                {AP_ERR_NOT_PYTHON, 5},          {AP_ERR_UNSUPPORTED_PYTHON, 5},
-                {AP_ERR_DEBUGGER_NOT_FOUND, 6},  {AP_ERR_DEBUGGER_FAILED, 6},
-                {AP_ERR_INJECTION_FAILED, 6},    {AP_ERR_TIMEOUT, 7},
+                {AP_ERR_SCRIPT_ERROR, 1},       {AP_ERR_USAGE, 2},
+                {AP_ERR_NO_SUCH_PROCESS, 3},    {AP_ERR_TARGET_EXITED, 3},
+                {AP_ERR_PERMISSION_DENIED, 4},  {AP_ERR_REMOTE_DEBUG_DISABLED, 4},
+                {AP_ERR_NOT_PYTHON, 5},         {AP_ERR_UNSUPPORTED_PYTHON, 5},
+                {AP_ERR_DEBUGGER_NOT_FOUND, 6}, {AP_ERR_DEBUGGER_FAILED, 6},
+                {AP_ERR_INJECTION_FAILED, 6},   {AP_ERR_TIMEOUT, 7},
         };
         for (size_t i = 0; i < AP_ARRAY_SIZE(table); i++) {
                 ap_report r;

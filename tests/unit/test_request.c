@@ -83,7 +83,8 @@ END_TEST
 START_TEST(test_code_with_nul_and_binary) {
         /* The code is bytes of a file: NULs and any byte travel by length. */
         static const char code[] = "a\0b\r\n\xff";
-        ap_request r = {.filename = "/b.py", .code = code, .code_len = sizeof code - 1, .wait = true};
+        ap_request r = {
+                .filename = "/b.py", .code = code, .code_len = sizeof code - 1, .wait = true};
         EXPECT(&r, "ATTACHPY-REQUEST 1\n"
                    "filename 5\n/b.py\n"
                    "code 6\na\0b\r\n\xff\n"

@@ -31,8 +31,9 @@ static void exception_stream(ap_buf *b) {
         add_text(b, "ERR ", "warning: x\n");
         add_text(b, "EXTY", "ValueError");
         add_text(b, "EXMS", "boom");
-        add_text(b, "EXTB", "Traceback (most recent call last):\n  File \"<string>\", line 1, "
-                            "in <module>\nValueError: boom\n");
+        add_text(b, "EXTB",
+                 "Traceback (most recent call last):\n  File \"<string>\", line 1, "
+                 "in <module>\nValueError: boom\n");
         add_text(b, "END ", "exception");
 }
 
@@ -309,8 +310,7 @@ START_TEST(test_truncated_past_limit) {
         ck_assert(r.truncated);
         /* The kept part is the beginning, intact. */
         ck_assert_int_eq(r.out.data[0], 'a');
-        ck_assert_int_eq(r.out.data[AP_MAX_RESULT_BYTES - 1],
-                         'a' + (int)((1024 * 1024 - 1) % 26));
+        ck_assert_int_eq(r.out.data[AP_MAX_RESULT_BYTES - 1], 'a' + (int)((1024 * 1024 - 1) % 26));
         /* Records after the cut are still parsed. */
         ap_buf s = {0};
         add_text(&s, "END ", "ok");
@@ -365,7 +365,12 @@ START_TEST(test_encode_appends) {
         ck_assert_int_eq(ap_record_encode(&b, "HELO", "1 9", 3), 0);
         ck_assert_int_eq(ap_record_encode(&b, "END ", "ok", 2), 0);
         ck_assert_uint_eq(b.len, 8 + 3 + 8 + 2);
-        ck_assert(memcmp(b.data, "HELO\x03\0\0\0" "1 9" "END \x02\0\0\0" "ok", b.len) == 0);
+        ck_assert(memcmp(b.data,
+                         "HELO\x03\0\0\0"
+                         "1 9"
+                         "END \x02\0\0\0"
+                         "ok",
+                         b.len) == 0);
         ap_buf_free(&b);
 }
 END_TEST
@@ -373,8 +378,8 @@ END_TEST
 START_TEST(test_encode_round_trip) {
         /* Random payloads under every tag the parser knows, encoded,
          * concatenated, split at random, parsed back. */
-        static const char *const tags[] = {"VERS", "OUT ", "ERR ", "EXTY", "EXMS",
-                                           "EXTB", "FAIL", "END "};
+        static const char *const tags[] = {"VERS", "OUT ", "ERR ", "EXTY",
+                                           "EXMS", "EXTB", "FAIL", "END "};
         unsigned seed = 777;
         for (int round = 0; round < 50; round++) {
                 ap_buf s = {0}, want_out = {0}, want_err = {0};
@@ -410,11 +415,14 @@ START_TEST(test_encode_round_trip) {
                         pos += n;
                 }
                 ck_assert_uint_eq(r.out.len, want_out.len);
-                ck_assert(want_out.len == 0 || memcmp(r.out.data, want_out.data, want_out.len) == 0);
+                ck_assert(want_out.len == 0 ||
+                          memcmp(r.out.data, want_out.data, want_out.len) == 0);
                 ck_assert_uint_eq(r.err.len, want_err.len);
-                ck_assert(want_err.len == 0 || memcmp(r.err.data, want_err.data, want_err.len) == 0);
-                char *got[AP_ARRAY_SIZE(tags)] = {r.version, NULL, NULL, r.exc_type,
-                                                  r.exc_message, r.exc_traceback, r.fail, r.end};
+                ck_assert(want_err.len == 0 ||
+                          memcmp(r.err.data, want_err.data, want_err.len) == 0);
+                char *got[AP_ARRAY_SIZE(tags)] = {r.version,  NULL,          NULL,
+                                                  r.exc_type, r.exc_message, r.exc_traceback,
+                                                  r.fail,     r.end};
                 for (size_t t = 0; t < AP_ARRAY_SIZE(tags); t++) {
                         if (!last[t] && (t == 1 || t == 2))
                                 continue;
@@ -441,7 +449,8 @@ START_TEST(test_free_is_idempotent) {
         ap_buf s = {0};
         exception_stream(&s);
         ap_error err = AP_ERROR_INIT;
-        ck_assert_int_eq(ap_result_feed(&r, s.data, s.len - 3, &err), 0); /* leaves a pending tail */
+        ck_assert_int_eq(ap_result_feed(&r, s.data, s.len - 3, &err),
+                         0); /* leaves a pending tail */
         ap_result_free(&r);
         ck_assert_ptr_null(r.version);
         ck_assert_ptr_null(r.pending.data);

@@ -29,7 +29,8 @@
 #include "util.h"
 
 #define PYTHON311 "/usr/bin/python3.11"
-#define READY_CODE "import sys, time; sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(30)"
+#define READY_CODE                                                                                 \
+        "import sys, time; sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(30)"
 
 /* ---- the pure helpers ------------------------------------------------------ */
 
@@ -38,8 +39,10 @@
 #define BLOCK(lit) (lit), sizeof(lit)
 
 START_TEST(test_cmdline_disables) {
-        ck_assert(ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0disable_remote_debug\0x.py")));
-        ck_assert(ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0disable-remote-debug\0x.py")));
+        ck_assert(
+                ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0disable_remote_debug\0x.py")));
+        ck_assert(
+                ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0disable-remote-debug\0x.py")));
         ck_assert(ap_cmdline_disables_remote_debug(BLOCK("python3\0-Xdisable-remote-debug\0x.py")));
         ck_assert(ap_cmdline_disables_remote_debug(BLOCK("python3\0-Xdisable_remote_debug\0x.py")));
         /* Among other options, before -c/-m. */
@@ -62,21 +65,26 @@ START_TEST(test_cmdline_does_not_disable) {
         /* The program name itself is never an option. */
         ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("-Xdisable_remote_debug\0x.py")));
         /* After the script name, words belong to the script. */
-        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0x.py\0-X\0disable_remote_debug")));
-        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0x.py\0-Xdisable_remote_debug")));
+        ck_assert(!ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0x.py\0-X\0disable_remote_debug")));
+        ck_assert(
+                !ap_cmdline_disables_remote_debug(BLOCK("python3\0x.py\0-Xdisable_remote_debug")));
         /* After -c CODE and -m MODULE, too (also written together). */
         ck_assert(!ap_cmdline_disables_remote_debug(
                 BLOCK("python3\0-c\0pass\0-X\0disable_remote_debug")));
-        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-cpass\0-Xdisable_remote_debug")));
+        ck_assert(!ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0-cpass\0-Xdisable_remote_debug")));
         ck_assert(!ap_cmdline_disables_remote_debug(
                 BLOCK("python3\0-m\0mod\0-X\0disable_remote_debug")));
-        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-mmod\0-Xdisable_remote_debug")));
+        ck_assert(
+                !ap_cmdline_disables_remote_debug(BLOCK("python3\0-mmod\0-Xdisable_remote_debug")));
         /* After "-" (stdin) and "--". */
         ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-\0-Xdisable_remote_debug")));
         ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0--\0-Xdisable_remote_debug")));
         /* Other -X options. */
         ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0dev\0x.py")));
-        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-X\0disable_remote_debugger\0x.py")));
+        ck_assert(!ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0-X\0disable_remote_debugger\0x.py")));
         ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-Xdisable\0x.py")));
         /* "-X" as the last word, with no value. */
         ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-X")));
@@ -86,7 +94,8 @@ END_TEST
 START_TEST(test_cmdline_option_values_skipped) {
         /* -W and --check-hash-based-pycs take a value: a value that looks
          * like -X is not an -X option... */
-        ck_assert(!ap_cmdline_disables_remote_debug(BLOCK("python3\0-W\0-Xdisable_remote_debug\0x.py")));
+        ck_assert(!ap_cmdline_disables_remote_debug(
+                BLOCK("python3\0-W\0-Xdisable_remote_debug\0x.py")));
         ck_assert(!ap_cmdline_disables_remote_debug(
                 BLOCK("python3\0--check-hash-based-pycs\0-Xdisable_remote_debug\0x.py")));
         /* ...and a value that looks like a script does not end the options. */
@@ -108,7 +117,8 @@ START_TEST(test_environ) {
         const char *v = "PYTHON_DISABLE_REMOTE_DEBUG";
         ck_assert(ap_environ_has_nonempty(BLOCK("A=1\0PYTHON_DISABLE_REMOTE_DEBUG=1\0B=2"), v));
         ck_assert(ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBUG=1"), v));
-        ck_assert(ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBUG=0"), v)); /* any value */
+        ck_assert(
+                ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBUG=0"), v)); /* any value */
         ck_assert(ap_environ_has_nonempty(BLOCK("PYTHON_DISABLE_REMOTE_DEBUG=="), v));
         /* Empty does not count (as in CPython). */
         ck_assert(!ap_environ_has_nonempty(BLOCK("A=1\0PYTHON_DISABLE_REMOTE_DEBUG=\0B=2"), v));
@@ -163,10 +173,24 @@ END_TEST
 
 START_TEST(test_version_from_name_garbage) {
         static const char *const bad[] = {
-                "",           "python",        "python3",       "libpython.so",  "libpython3.so",
-                "pythonx.y",  "libc.so.6",     "python3.",      "python3.x",     "python1.5",
-                "python10.1", "python3.100",   "ipython3.11",   "/usr/bin/pypy3", "python-3.11",
-                "python3.-1", "/libpython3/x", "libpython+3.12.so",
+                "",
+                "python",
+                "python3",
+                "libpython.so",
+                "libpython3.so",
+                "pythonx.y",
+                "libc.so.6",
+                "python3.",
+                "python3.x",
+                "python1.5",
+                "python10.1",
+                "python3.100",
+                "ipython3.11",
+                "/usr/bin/pypy3",
+                "python-3.11",
+                "python3.-1",
+                "/libpython3/x",
+                "libpython+3.12.so",
         };
         for (size_t i = 0; i < AP_ARRAY_SIZE(bad); i++) {
                 int major = -7, minor = -7;
@@ -184,22 +208,33 @@ START_TEST(test_version_parse) {
                 const char *s;
                 int major, minor;
         } ok[] = {
-                {"3.9.18", 3, 9},   {"2.7.18", 2, 7},    {"3.13.0rc1", 3, 13},
-                {"3.14.0a2", 3, 14}, {"3.12.1+", 3, 12}, {"3.6.15", 3, 6},
-                {"3.10.13b2+", 3, 10},
+                {"3.9.18", 3, 9},   {"2.7.18", 2, 7}, {"3.13.0rc1", 3, 13},  {"3.14.0a2", 3, 14},
+                {"3.12.1+", 3, 12}, {"3.6.15", 3, 6}, {"3.10.13b2+", 3, 10},
         };
         for (size_t i = 0; i < AP_ARRAY_SIZE(ok); i++) {
                 int major = 0, minor = 0;
-                ck_assert_msg(ap_python_version_parse(ok[i].s, strlen(ok[i].s) + 1, &major,
-                                                      &minor) == 0,
-                              "%s", ok[i].s);
+                ck_assert_msg(
+                        ap_python_version_parse(ok[i].s, strlen(ok[i].s) + 1, &major, &minor) == 0,
+                        "%s", ok[i].s);
                 ck_assert_int_eq(major, ok[i].major);
                 ck_assert_int_eq(minor, ok[i].minor);
         }
         static const char *const bad[] = {
-                "",        "3",         "3.9",     "3.9.",        "3.9.18 (main)", "x3.9.18",
-                "3.9.18x", "3..18",     "1.2.3",   "3.9.18\n",    "%.80s (%.80s)", "3.100.1",
-                "3.9.12345", "3.9.1-1", "main, Nov 23 2026",
+                "",
+                "3",
+                "3.9",
+                "3.9.",
+                "3.9.18 (main)",
+                "x3.9.18",
+                "3.9.18x",
+                "3..18",
+                "1.2.3",
+                "3.9.18\n",
+                "%.80s (%.80s)",
+                "3.100.1",
+                "3.9.12345",
+                "3.9.1-1",
+                "main, Nov 23 2026",
         };
         for (size_t i = 0; i < AP_ARRAY_SIZE(bad); i++) {
                 int major = 0, minor = 0;
@@ -286,17 +321,16 @@ START_TEST(test_pypy_versions_parse) {
         static const char debian[] = "\0\0\0H\0\0\0\0\0\0\0"
                                      "3.9.16 (7.3.11+dfsg-2+deb12u3, Dec 30 2024, 22:36:23)\n"
                                      "[PyPy 7.3.11 with \0\0\0";
-        ck_assert_int_eq(ap_pypy_versions_parse(debian, sizeof debian, lang, sizeof lang, pypy,
-                                                sizeof pypy),
-                         0);
+        ck_assert_int_eq(
+                ap_pypy_versions_parse(debian, sizeof debian, lang, sizeof lang, pypy, sizeof pypy),
+                0);
         ck_assert_str_eq(lang, "3.9.16");
         ck_assert_str_eq(pypy, "7.3.11");
         /* A marker that is not sys.version first, then the real one. */
         static const char two[] = "x\n[PyPy is fast]\0"
                                   "3.10.12 (af44d0b8114c, Jun 15 2023)\n[PyPy 7.3.12 with GCC]";
-        ck_assert_int_eq(ap_pypy_versions_parse(two, sizeof two, lang, sizeof lang, pypy,
-                                                sizeof pypy),
-                         0);
+        ck_assert_int_eq(
+                ap_pypy_versions_parse(two, sizeof two, lang, sizeof lang, pypy, sizeof pypy), 0);
         ck_assert_str_eq(lang, "3.10.12");
         ck_assert_str_eq(pypy, "7.3.12");
         static const char *const bad[] = {
@@ -539,17 +573,15 @@ static pid_t spawn_python(const char *python, const char *const *args, const cha
 
 static const char *const plain_env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
 
-static bool have(const char *path) {
-        return access(path, X_OK) == 0;
-}
+static bool have(const char *path) { return access(path, X_OK) == 0; }
 
 /* The first match of a pattern under pyenv's root, or NULL. */
 static char *pyenv_python(const char *pattern) {
         const char *root = getenv("PYENV_ROOT");
         char *pat = NULL;
-        ck_assert_int_ge(asprintf(&pat, "%s/versions/%s", root && *root ? root : "/root/.pyenv",
-                                  pattern),
-                         0);
+        ck_assert_int_ge(
+                asprintf(&pat, "%s/versions/%s", root && *root ? root : "/root/.pyenv", pattern),
+                0);
         glob_t g;
         char *found = NULL;
         if (glob(pat, 0, NULL, &g) == 0) {
@@ -753,8 +785,9 @@ START_TEST(test_inspect_other_user) {
         end_child(pid);
         ck_assert_int_eq(rr, 0);
         char want[128];
-        snprintf(want, sizeof want, "-1 permission_denied other_user|process %d belongs to uid 0 and attachpy "
-                                    "runs as uid 65534",
+        snprintf(want, sizeof want,
+                 "-1 permission_denied other_user|process %d belongs to uid 0 and attachpy "
+                 "runs as uid 65534",
                  (int)root_pid);
         bool ok = strcmp(out, want) == 0;
         char shown[512];
@@ -894,9 +927,8 @@ static uint64_t read_file_at_vaddr(const char *file, uint64_t vaddr) {
         bool found = false;
         for (unsigned i = 0; i < eh.e_phnum && !found; i++) {
                 Elf64_Phdr ph;
-                ck_assert_int_eq(fseeko(f, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize),
-                                        SEEK_SET),
-                                 0);
+                ck_assert_int_eq(
+                        fseeko(f, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize), SEEK_SET), 0);
                 ck_assert_uint_eq(fread(&ph, sizeof ph, 1, f), 1);
                 if (ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
                     vaddr + 8 <= ph.p_vaddr + ph.p_filesz) {
@@ -974,8 +1006,8 @@ static void check_python(pid_t pid, const char *exe, const python_expect *x) {
                       " vs 0x%" PRIx64,
                       want_code_mem, want_code_file);
         ck_assert_msg(target.check_code == want_code_file,
-                      "check_code 0x%" PRIx64 ", want 0x%" PRIx64,
-                      target.check_code, want_code_file);
+                      "check_code 0x%" PRIx64 ", want 0x%" PRIx64, target.check_code,
+                      want_code_file);
         ck_assert_uint_ne(target.check_code, 0);
 }
 
@@ -1283,8 +1315,9 @@ START_TEST(test_inspect_pypy) {
                 return;
         char want[64], want_pypy[64], *cmd = NULL;
         version_of(pypy3, want, sizeof want);
-        ck_assert_int_ge(asprintf(&cmd, "env -u LD_LIBRARY_PATH %s -c 'import sys; "
-                                        "print(\"%%d.%%d.%%d\" %% sys.pypy_version_info[:3])'",
+        ck_assert_int_ge(asprintf(&cmd,
+                                  "env -u LD_LIBRARY_PATH %s -c 'import sys; "
+                                  "print(\"%%d.%%d.%%d\" %% sys.pypy_version_info[:3])'",
                                   pypy3),
                          0);
         FILE *p = popen(cmd, "r");

@@ -164,17 +164,17 @@ START_TEST(test_unterminated) {
 END_TEST
 
 static const char *const bad_values[] = {
-        "\"",             /* closes a gdb string */
-        "'",              /* quote */
-        "\\",             /* escape */
-        "`",              /* shell-ish */
-        ";",              /* command separator (lldb) */
-        "a\tb",           /* control characters */
-        "a\rb",           /* a CR would let a value forge a line */
-        "\x01",           /* */
-        "\x1b[31m",       /* escape sequences */
-        "\x7f",           /* DEL */
-        "caf\xc3\xa9",    /* non-ASCII */
+        "\"",                         /* closes a gdb string */
+        "'",                          /* quote */
+        "\\",                         /* escape */
+        "`",                          /* shell-ish */
+        ";",                          /* command separator (lldb) */
+        "a\tb",                       /* control characters */
+        "a\rb",                       /* a CR would let a value forge a line */
+        "\x01",                       /* */
+        "\x1b[31m",                   /* escape sequences */
+        "\x7f",                       /* DEL */
+        "caf\xc3\xa9",                /* non-ASCII */
         "/tmp/x\"; shell rm -rf / #", /* an injection attempt */
 };
 

@@ -127,25 +127,21 @@ static int call_entry(const unsigned char *page, size_t offset) {
                          : "=a"(ret), [b] "=&m"(rbx_after), [c] "=&m"(r12_after), "+D"(arg)
                          : [fn] "r"(fn)
                          : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13",
-                           "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-                           "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
-                           "memory", "cc");
+                           "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory",
+                           "cc");
         ck_assert_msg(rbx_after == 0x1122334455667788UL, "rbx not preserved: %#lx", rbx_after);
         ck_assert_msg(r12_after == 0x0badc0de0badf00dUL, "r12 not preserved: %#lx", r12_after);
         return ret;
 }
 
-static int call_pending(const unsigned char *page) {
-        return call_entry(page, 0);
-}
+static int call_pending(const unsigned char *page) { return call_entry(page, 0); }
 
 static int call_direct(const unsigned char *page) {
         return call_entry(page, ap_trampoline_direct_offset());
 }
 
-static void drop_page(unsigned char *page) {
-        munmap(page, AP_PAGE_SIZE);
-}
+static void drop_page(unsigned char *page) { munmap(page, AP_PAGE_SIZE); }
 
 /* ---- tests ---------------------------------------------------------------------- */
 
@@ -177,14 +173,10 @@ static void check_success(int which) {
         drop_page(page);
 }
 
-START_TEST(test_success_pending) {
-        check_success(0);
-}
+START_TEST(test_success_pending) { check_success(0); }
 END_TEST
 
-START_TEST(test_success_direct) {
-        check_success(1);
-}
+START_TEST(test_success_direct) { check_success(1); }
 END_TEST
 
 START_TEST(test_dlopen_failed) {
@@ -237,8 +229,8 @@ START_TEST(test_entry_failed) {
                         ck_assert_int_eq(rec.entry_calls, 1);
                         ck_assert_int_eq(rec.munmap_calls, 0);
                         ck_assert_int_eq(state_of(page), AP_TRAMPOLINE_ENTRY_FAILED);
-                        ck_assert_msg(detail_of(page) == (int64_t)rcs[i],
-                                      "rc %d: detail %lld", rcs[i], (long long)detail_of(page));
+                        ck_assert_msg(detail_of(page) == (int64_t)rcs[i], "rc %d: detail %lld",
+                                      rcs[i], (long long)detail_of(page));
                         drop_page(page);
                 }
 }

@@ -101,9 +101,9 @@ static char *expand_pid(const char *fragment, pid_t pid) {
         const char *at = strstr(fragment, "%PID%");
         char *s = NULL;
         if (at)
-                ck_assert_int_ge(asprintf(&s, "%.*s%d%s", (int)(at - fragment), fragment, (int)pid,
-                                          at + 5),
-                                 0);
+                ck_assert_int_ge(
+                        asprintf(&s, "%.*s%d%s", (int)(at - fragment), fragment, (int)pid, at + 5),
+                        0);
         else
                 s = strdup(fragment);
         return s;
@@ -128,10 +128,16 @@ typedef struct expectation {
 /* What each recorded transcript must classify as.  Recorded with
  * tests/unit/record-transcripts.sh (faults provoked with ATTACHPY_FAULT,
  * cli/fault.h). */
-#define OK_DIRECT(n, sp) {.name = n, .rc = 0, .code = AP_OK, .stage = AP_STAGE_DETACHED, \
-                          .safepoint = sp, .has_start_rc = true, .start_rc = 0}
-#define OK_SCHEDULED(n) {.name = n, .rc = 0, .code = AP_OK, .stage = AP_STAGE_DETACHED, \
-                         .safepoint = "", .scheduled = true, .queue_rc = 0, .armed = true}
+#define OK_DIRECT(n, sp)                                                                           \
+        {                                                                                          \
+                .name = n, .rc = 0, .code = AP_OK, .stage = AP_STAGE_DETACHED, .safepoint = sp,    \
+                .has_start_rc = true, .start_rc = 0                                                \
+        }
+#define OK_SCHEDULED(n)                                                                            \
+        {                                                                                          \
+                .name = n, .rc = 0, .code = AP_OK, .stage = AP_STAGE_DETACHED, .safepoint = "",    \
+                .scheduled = true, .queue_rc = 0, .armed = true                                    \
+        }
 static const expectation recorded[] = {
         /* gdb: every thread sleeps; the trampoline called in the main
          * thread, parked in clock_nanosleep. */
@@ -144,78 +150,122 @@ static const expectation recorded[] = {
         OK_SCHEDULED("lockwait-scheduled"),
         OK_DIRECT("lockwait-futex", "futex"),
         /* ATTACHPY_FAULT=moved: the thread guard failed. */
-        {.name = "moved", .rc = -1, .code = AP_ERR_INJECTION_FAILED, .stage = AP_STAGE_ATTACHED,
-         .safepoint = "", .moved = true,
+        {.name = "moved",
+         .rc = -1,
+         .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_ATTACHED,
+         .safepoint = "",
+         .moved = true,
          .message = {"process %PID% was no longer where attachpy saw it when gdb stopped it",
                      "nothing was injected", NULL},
          .hint = "again"},
         /* ATTACHPY_FAULT=wrong-code: Py_AddPendingCall's bytes differ. */
-        {.name = "mismatch", .rc = -1, .code = AP_ERR_INJECTION_FAILED, .stage = AP_STAGE_ATTACHED,
-         .safepoint = "", .mismatch = true,
+        {.name = "mismatch",
+         .rc = -1,
+         .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_ATTACHED,
+         .safepoint = "",
+         .mismatch = true,
          .message = {"process %PID% is not the program attachpy inspected", NULL},
          .hint = "nothing was injected"},
         /* ATTACHPY_AGENT=a text file: dlopen's error in the message. */
-        {.name = "dlopen-failed", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
-         .stage = AP_STAGE_DETACHED, .safepoint = "parked",
-         .message = {"process %PID% could not load the attachpy agent: ",
-                     "/not-an-elf.so: ", NULL},
+        {.name = "dlopen-failed",
+         .rc = -1,
+         .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_DETACHED,
+         .safepoint = "parked",
+         .message = {"process %PID% could not load the attachpy agent: ", "/not-an-elf.so: ", NULL},
          .hint = "agent library"},
         /* The target SIGKILLed while gdb held it (pause-after:attached):
          * gdb's next read fails with "Cannot access memory", which the
          * transcript alone cannot tell from a changed memory map.  (Reported
          * to the lead: a dead target shows as INJECTION_FAILED unless
          * inject.c looks at /proc afterwards.) */
-        {.name = "target-killed", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
-         .stage = AP_STAGE_ATTACHED, .safepoint = "",
+        {.name = "target-killed",
+         .rc = -1,
+         .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_ATTACHED,
+         .safepoint = "",
          .message = {"gdb could not access the memory of process %PID%", NULL},
          .hint = "run attachpy again"},
         /* gdb SIGKILLed after it queued the call and before it armed it
          * (pause-after:called, a busy target): queued, not armed. */
-        {.name = "debugger-killed-unarmed", .rc = 0, .code = AP_OK, .stage = AP_STAGE_STARTED,
-         .safepoint = "", .scheduled = true, .queue_rc = 0, .armed = false},
+        {.name = "debugger-killed-unarmed",
+         .rc = 0,
+         .code = AP_OK,
+         .stage = AP_STAGE_STARTED,
+         .safepoint = "",
+         .scheduled = true,
+         .queue_rc = 0,
+         .armed = false},
         /* gdb SIGKILLed after it mapped the page (pause-after:mapped). */
-        {.name = "debugger-killed", .rc = -1, .code = AP_ERR_DEBUGGER_FAILED,
-         .stage = AP_STAGE_SAFEPOINT, .safepoint = "parked",
+        {.name = "debugger-killed",
+         .rc = -1,
+         .code = AP_ERR_DEBUGGER_FAILED,
+         .stage = AP_STAGE_SAFEPOINT,
+         .safepoint = "parked",
          .message = {"gdb was killed by signal 9 (", "while loading the agent", NULL},
          .hint = "--verbose"},
-        {.name = "no-such-process", .rc = -1, .code = AP_ERR_TARGET_EXITED, .stage = AP_STAGE_NONE,
-         .safepoint = "", .message = {"process %PID% exited before gdb could attach to it", NULL},
+        {.name = "no-such-process",
+         .rc = -1,
+         .code = AP_ERR_TARGET_EXITED,
+         .stage = AP_STAGE_NONE,
+         .safepoint = "",
+         .message = {"process %PID% exited before gdb could attach to it", NULL},
          .hint = "nothing left"},
-        {.name = "permission-denied", .rc = -1, .code = AP_ERR_PERMISSION_DENIED,
-         .stage = AP_STAGE_NONE, .safepoint = "",
+        {.name = "permission-denied",
+         .rc = -1,
+         .code = AP_ERR_PERMISSION_DENIED,
+         .stage = AP_STAGE_NONE,
+         .safepoint = "",
          .message = {"the kernel did not allow gdb to trace process %PID%", NULL},
          .hint = "ptrace_scope"},
         /* lldb 14 (cli/backend_lldb.c): every transcript starts with the
          * traceback of its missing Python, and echoes each command. */
         OK_DIRECT("lldb-idle-parked", "parked"),
         OK_SCHEDULED("lldb-busy-scheduled"),
-        {.name = "lldb-dlopen-failed", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
-         .stage = AP_STAGE_DETACHED, .safepoint = "parked",
+        {.name = "lldb-dlopen-failed",
+         .rc = -1,
+         .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_DETACHED,
+         .safepoint = "parked",
          .message = {"process %PID% could not load the attachpy agent", NULL},
          .hint = "agent library"},
-        {.name = "lldb-mismatch", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
-         .stage = AP_STAGE_ATTACHED, .safepoint = "", .mismatch = true,
+        {.name = "lldb-mismatch",
+         .rc = -1,
+         .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_ATTACHED,
+         .safepoint = "",
+         .mismatch = true,
          .message = {"process %PID% is not the program attachpy inspected", NULL},
          .hint = "nothing was injected"},
-        {.name = "lldb-moved", .rc = -1, .code = AP_ERR_INJECTION_FAILED,
-         .stage = AP_STAGE_ATTACHED, .safepoint = "", .moved = true,
+        {.name = "lldb-moved",
+         .rc = -1,
+         .code = AP_ERR_INJECTION_FAILED,
+         .stage = AP_STAGE_ATTACHED,
+         .safepoint = "",
+         .moved = true,
          .message = {"process %PID% was no longer where attachpy saw it when lldb stopped it",
                      NULL},
          .hint = "again"},
-        {.name = "lldb-no-such-process", .rc = -1, .code = AP_ERR_TARGET_EXITED,
-         .stage = AP_STAGE_NONE, .safepoint = "",
+        {.name = "lldb-no-such-process",
+         .rc = -1,
+         .code = AP_ERR_TARGET_EXITED,
+         .stage = AP_STAGE_NONE,
+         .safepoint = "",
          .message = {"process %PID% exited before lldb could attach to it", NULL},
          .hint = "nothing left"},
-        {.name = "lldb-permission-denied", .rc = -1, .code = AP_ERR_PERMISSION_DENIED,
-         .stage = AP_STAGE_NONE, .safepoint = "",
+        {.name = "lldb-permission-denied",
+         .rc = -1,
+         .code = AP_ERR_PERMISSION_DENIED,
+         .stage = AP_STAGE_NONE,
+         .safepoint = "",
          .message = {"the kernel did not allow lldb to trace process %PID%", NULL},
          .hint = "ptrace_scope"},
 };
 
 /* Fixtures named lldb-* were recorded with lldb. */
-static bool is_lldb(const char *name) {
-        return strncmp(name, "lldb-", 5) == 0;
-}
+static bool is_lldb(const char *name) { return strncmp(name, "lldb-", 5) == 0; }
 
 static void check_expectation(const expectation *x, const char *text, pid_t pid,
                               const ap_debugger_end *end) {
@@ -391,11 +441,11 @@ static int classify_lldb(const char *text, const ap_debugger_end *end, ap_transc
         return ap_transcript_classify(text, "lldb", 4242, end, ap_backend_lldb.patterns, o, err);
 }
 
-#define LLDB_NOISE                                                                          \
-        "Traceback (most recent call last):\n"                                              \
-        "  File \"<string>\", line 1, in <module>\n"                                        \
-        "ModuleNotFoundError: No module named 'lldb.embedded_interpreter'\n"                \
-        "(lldb) command source -s 0 '/tmp/attachpy-x/inject.lldb'\n"                        \
+#define LLDB_NOISE                                                                                 \
+        "Traceback (most recent call last):\n"                                                     \
+        "  File \"<string>\", line 1, in <module>\n"                                               \
+        "ModuleNotFoundError: No module named 'lldb.embedded_interpreter'\n"                       \
+        "(lldb) command source -s 0 '/tmp/attachpy-x/inject.lldb'\n"                               \
         "Executing commands in '/tmp/attachpy-x/inject.lldb'.\n"
 
 START_TEST(test_lldb_echo_does_not_count) {
@@ -538,9 +588,10 @@ START_TEST(test_start_error_texts) {
                 int rc;
                 const char *words;
         } table[] = {
-                {-1, "bad session path"}, {-2, "no Python C API"}, {-3, "not initialised"},
-                {-4, "could not read its request"}, {-5, "could not connect back"},
-                {-6, "could not start its thread"}, {-7, "out of memory"},
+                {-1, "bad session path"},       {-2, "no Python C API"},
+                {-3, "not initialised"},        {-4, "could not read its request"},
+                {-5, "could not connect back"}, {-6, "could not start its thread"},
+                {-7, "out of memory"},
         };
         for (size_t i = 0; i < AP_ARRAY_SIZE(table); i++) {
                 const char *s = ap_agent_start_error(table[i].rc);
@@ -556,7 +607,8 @@ END_TEST
 START_TEST(test_start_error_unknown_code) {
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
-        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:started -42\n", &exit0, &o, &err), -1);
+        ck_assert_int_eq(
+                classify("@@ATTACHPY:attached\n@@ATTACHPY:started -42\n", &exit0, &o, &err), -1);
         ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
         ck_assert_msg(strstr(err.message, "(code -42)"), "%s", err.message);
         ap_error_clear(&err);
@@ -579,8 +631,8 @@ START_TEST(test_started_without_number) {
 END_TEST
 
 START_TEST(test_deadline_after_attach) {
-        ap_debugger_end end = {.exited = true, .exit_code = 0, .deadline_hit = true,
-                               .timeout_s = 2.5};
+        ap_debugger_end end = {
+                .exited = true, .exit_code = 0, .deadline_hit = true, .timeout_s = 2.5};
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(classify("@@ATTACHPY:attached\n", &end, &o, &err), -1);
@@ -597,8 +649,8 @@ END_TEST
 START_TEST(test_cancelled) {
         /* attachpy was asked to stop (a signal): TIMEOUT, whatever the
          * debugger said, with the stage in the message. */
-        ap_debugger_end end = {.exited = false, .term_signal = SIGINT, .cancelled = true,
-                               .timeout_s = 30};
+        ap_debugger_end end = {
+                .exited = false, .term_signal = SIGINT, .cancelled = true, .timeout_s = 30};
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 1\n"
@@ -657,9 +709,9 @@ START_TEST(test_scheduled_then_debugger_killed) {
         ap_debugger_end killed = {.exited = false, .term_signal = SIGKILL, .timeout_s = 30};
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
-        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x1000 0\n", &killed,
-                                  &o, &err),
-                         0);
+        ck_assert_int_eq(
+                classify("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x1000 0\n", &killed, &o, &err),
+                0);
         ck_assert(o.scheduled);
         ck_assert_uint_eq(o.page, 0x1000);
         ck_assert_int_eq(o.stage, AP_STAGE_STARTED);
@@ -678,15 +730,15 @@ START_TEST(test_scheduled_armed) {
                          0);
         ck_assert(o.scheduled && o.armed);
         ap_debugger_end killed = {.exited = false, .term_signal = SIGKILL, .timeout_s = 30};
-        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x2000 0\n", &killed,
-                                  &o, &err),
-                         0);
+        ck_assert_int_eq(
+                classify("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x2000 0\n", &killed, &o, &err),
+                0);
         ck_assert(o.scheduled && !o.armed);
         ck_assert_uint_eq(o.page, 0x2000);
         /* The word alone is the marker. */
-        ck_assert_int_eq(classify("@@ATTACHPY:scheduled 0x2000 0\n@@ATTACHPY:armedx\n", &exit0, &o,
-                                  &err),
-                         0);
+        ck_assert_int_eq(
+                classify("@@ATTACHPY:scheduled 0x2000 0\n@@ATTACHPY:armedx\n", &exit0, &o, &err),
+                0);
         ck_assert(!o.armed);
 }
 END_TEST
@@ -709,8 +761,9 @@ START_TEST(test_scheduled_refused) {
                       "%s", err.message);
         ck_assert_ptr_nonnull(err.hint);
         ap_error_clear(&err);
-        ck_assert_int_eq(ap_transcript_stage("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x1000 -1\n"),
-                         AP_STAGE_ATTACHED);
+        ck_assert_int_eq(
+                ap_transcript_stage("@@ATTACHPY:attached\n@@ATTACHPY:scheduled 0x1000 -1\n"),
+                AP_STAGE_ATTACHED);
 }
 END_TEST
 
@@ -761,8 +814,8 @@ START_TEST(test_moved_and_mismatch) {
 
         /* Either one beats a deadline or a killed debugger: the marker says
          * what happened. */
-        ap_debugger_end end = {.exited = false, .term_signal = SIGKILL, .deadline_hit = true,
-                               .timeout_s = 1};
+        ap_debugger_end end = {
+                .exited = false, .term_signal = SIGKILL, .deadline_hit = true, .timeout_s = 1};
         ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:moved\n", &end, &o, &err), -1);
         ck_assert_int_eq(err.code, AP_ERR_INJECTION_FAILED);
         ap_error_clear(&err);
@@ -777,8 +830,8 @@ START_TEST(test_moved_and_mismatch) {
 END_TEST
 
 START_TEST(test_deadline_before_attach) {
-        ap_debugger_end end = {.exited = false, .term_signal = SIGKILL, .deadline_hit = true,
-                               .timeout_s = 0.5};
+        ap_debugger_end end = {
+                .exited = false, .term_signal = SIGKILL, .deadline_hit = true, .timeout_s = 0.5};
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(classify("", &end, &o, &err), -1);
@@ -790,13 +843,13 @@ START_TEST(test_deadline_before_attach) {
 END_TEST
 
 START_TEST(test_deadline_while_loading) {
-        ap_debugger_end end = {.exited = true, .exit_code = 0, .deadline_hit = true,
-                               .timeout_s = 5};
+        ap_debugger_end end = {
+                .exited = true, .exit_code = 0, .deadline_hit = true, .timeout_s = 5};
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
-        ck_assert_int_eq(classify("@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 1\n", &end, &o,
-                                  &err),
-                         -1);
+        ck_assert_int_eq(
+                classify("@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 1\n", &end, &o, &err),
+                -1);
         ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
         ck_assert_msg(strstr(err.message, "while loading the agent"), "%s", err.message);
         ap_error_clear(&err);
@@ -809,9 +862,8 @@ START_TEST(test_killed_by_signal) {
                 ap_debugger_end end = {.exited = false, .term_signal = sigs[i], .timeout_s = 30};
                 ap_transcript_outcome o;
                 ap_error err = AP_ERROR_INIT;
-                ck_assert_int_eq(classify("@@ATTACHPY:attached\nsome gdb words  \r\n", &end, &o,
-                                          &err),
-                                 -1);
+                ck_assert_int_eq(
+                        classify("@@ATTACHPY:attached\nsome gdb words  \r\n", &end, &o, &err), -1);
                 ck_assert_int_eq(err.code, AP_ERR_DEBUGGER_FAILED);
                 char want[96];
                 snprintf(want, sizeof want, "gdb was killed by signal %d (%s) after attaching",
@@ -854,9 +906,9 @@ START_TEST(test_empty_and_null_text) {
         ck_assert_int_eq(ap_transcript_stage(NULL), AP_STAGE_NONE);
         ck_assert_int_eq(ap_transcript_stage(""), AP_STAGE_NONE);
         /* ret and err may be NULL. */
-        ck_assert_int_eq(ap_transcript_classify("@@ATTACHPY:started 0", "gdb", 1, NULL, NULL,
-                                                NULL, NULL),
-                         0);
+        ck_assert_int_eq(
+                ap_transcript_classify("@@ATTACHPY:started 0", "gdb", 1, NULL, NULL, NULL, NULL),
+                0);
         ck_assert_int_eq(ap_transcript_classify("", "gdb", 1, NULL, NULL, NULL, NULL), -1);
 }
 END_TEST
@@ -872,7 +924,8 @@ START_TEST(test_other_failure_markers) {
         };
         for (size_t i = 0; i < AP_ARRAY_SIZE(table); i++) {
                 char text[256];
-                snprintf(text, sizeof text, "@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 1\n%s\r\n",
+                snprintf(text, sizeof text,
+                         "@@ATTACHPY:attached\n@@ATTACHPY:safepoint parked 1\n%s\r\n",
                          table[i].marker);
                 ap_transcript_outcome o;
                 ap_error err = AP_ERROR_INIT;
@@ -924,17 +977,17 @@ START_TEST(test_pattern_substitutes_pid) {
         };
         ap_transcript_outcome o;
         ap_error err = AP_ERROR_INIT;
-        ck_assert_int_eq(ap_transcript_classify("x needle one y\n", "gdb", 77, &exit0, patterns, &o,
-                                                &err),
-                         -1);
+        ck_assert_int_eq(
+                ap_transcript_classify("x needle one y\n", "gdb", 77, &exit0, patterns, &o, &err),
+                -1);
         ck_assert_int_eq(err.code, AP_ERR_PERMISSION_DENIED);
         /* Only the first %d is the pid; the rest is copied as is, never
          * interpreted as a format. */
         ck_assert_str_eq(err.message, "pid 77 is %d%%");
         ck_assert_str_eq(err.hint, "h1");
         ap_error_clear(&err);
-        ck_assert_int_eq(ap_transcript_classify("needle two", "gdb", 77, &exit0, patterns, &o, &err),
-                         -1);
+        ck_assert_int_eq(
+                ap_transcript_classify("needle two", "gdb", 77, &exit0, patterns, &o, &err), -1);
         ck_assert_int_eq(err.code, AP_ERR_TARGET_EXITED);
         ck_assert_str_eq(err.message, "no pid here");
         ck_assert_ptr_null(err.hint);

@@ -13,9 +13,7 @@ void _Py_MergeZeroLocalRefcount(void *o);
 extern const unsigned long Py_Version;
 const unsigned long Py_Version = 0x030d01f0; /* 3.13.1 */
 
-int PyGILState_Ensure(void) {
-        return 0;
-}
+int PyGILState_Ensure(void) { return 0; }
 
 int Py_AddPendingCall(int (*func)(void *), void *arg) {
         (void)func;
@@ -23,9 +21,7 @@ int Py_AddPendingCall(int (*func)(void *), void *arg) {
         return -1;
 }
 
-int PyErr_CheckSignals(void) {
-        return 0;
-}
+int PyErr_CheckSignals(void) { return 0; }
 
 void *PyObject_Malloc(unsigned long n) {
         (void)n;
@@ -33,11 +29,7 @@ void *PyObject_Malloc(unsigned long n) {
 }
 
 #ifdef FREE_THREADED
-void _Py_DecRefShared(void *o) {
-        (void)o;
-}
+void _Py_DecRefShared(void *o) { (void)o; }
 
-void _Py_MergeZeroLocalRefcount(void *o) {
-        (void)o;
-}
+void _Py_MergeZeroLocalRefcount(void *o) { (void)o; }
 #endif
