@@ -42,8 +42,14 @@ end
 
 # The thread the CLI saw parked, if it still is: interrupted in its system
 # call, on the same stack, at the same place.
+# The main thread (gdb's thread 1) alone first: it is the one chosen most
+# often, and asking every thread for its registers costs about 0.3 ms a
+# thread while the target is stopped.
 set $attachpy_thread = 0
-thread apply all -ascending -q -s set $attachpy_thread = ($attachpy_thread == 0 && ({{guard}})) ? $_thread : $attachpy_thread
+thread apply 1 -q -s set $attachpy_thread = ({{guard}}) ? $_thread : 0
+if $attachpy_thread == 0
+  thread apply all -ascending -q -s set $attachpy_thread = ($attachpy_thread == 0 && ({{guard}})) ? $_thread : $attachpy_thread
+end
 if $attachpy_thread == 0
   printf "@@ATTACHPY:moved\n"
   detach

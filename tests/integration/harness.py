@@ -102,10 +102,92 @@ def supported(interpreters):
     return [i for i in interpreters if i.expect == "ok" and i.implementation == "cpython"]
 
 
+def readable_by_others(path, execute=False):
+    """Whether a user with no rights to the checkout can read path (and run
+    it: execute): every directory above it searchable by others, the file
+    readable (and executable) by others.  A checkout in a 0700 directory
+    (mktemp -d, a private home) is not."""
+    path = os.path.abspath(path)
+    try:
+        mode = os.stat(path).st_mode
+        if not mode & 0o004 or execute and not mode & 0o001:
+            return False
+        d = os.path.dirname(path)
+        while True:
+            if not os.stat(d).st_mode & 0o001:
+                return False
+            if d == "/":
+                return True
+            d = os.path.dirname(d)
+    except OSError:
+        return False
+
+
+_public = {}
+
+
+def _public_dir():
+    if "dir" not in _public:
+        import atexit
+        import shutil
+        import tempfile
+        d = tempfile.mkdtemp(prefix="aptest-public-")
+        os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, d, True)
+        _public["dir"] = d
+    return _public["dir"]
+
+
+def public_target():
+    """target.py where any user can read it: the checkout's, or a copy in a
+    directory of its own (removed at exit) when the checkout is private."""
+    if readable_by_others(TARGET):
+        return TARGET
+    if "target" not in _public:
+        import shutil
+        path = os.path.join(_public_dir(), "target.py")
+        shutil.copy(TARGET, path)
+        os.chmod(path, 0o644)
+        _public["target"] = path
+    return _public["target"]
+
+
+def public_attachpy(exe):
+    """attachpy where any user can run it: the build tree's exe, or, when
+    the checkout is private, a `meson install --destdir` of its build into a
+    directory of its own (removed at exit; the relocated install finds its
+    agent and scripts)."""
+    exe = os.path.abspath(exe)
+    builddir = os.path.dirname(os.path.dirname(exe))
+    agent = os.path.join(builddir, "agent", "attachpy-agent.so")
+    if readable_by_others(exe, execute=True) and readable_by_others(agent) and \
+            readable_by_others(os.path.join(ROOT, "gdbscripts", "direct.gdb")):
+        return exe
+    if "attachpy" not in _public:
+        dest = os.path.join(_public_dir(), "install")
+        p = subprocess.run(["meson", "install", "-C", builddir, "--destdir", dest,
+                            "--no-rebuild", "--quiet"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            raise RuntimeError("meson install failed:\n" + p.stdout.decode())
+        with open(os.path.join(builddir, "meson-info", "intro-buildoptions.json")) as f:
+            opts = dict((o["name"], o["value"]) for o in json.load(f))
+        prefix = dest + opts["prefix"]
+        for d, _, files in os.walk(dest):
+            os.chmod(d, 0o755)
+        _public["attachpy"] = os.path.join(prefix, opts["bindir"], "attachpy")
+    return _public["attachpy"]
+
+
 class Target(object):
-    """A target.py process in one mode, with its stdout collected."""
+    """A target.py process in one mode, with its stdout collected.  A
+    target run as another user runs a copy of target.py that user can read
+    when the checkout is private (self.script: the one it runs)."""
 
     def __init__(self, python, mode, env=None, extra_args=(), user=None, target=TARGET):
+        if user is not None and target == TARGET:
+            target = public_target()
+        self.script = target
         self.mode = mode
         self.lines = queue.Queue()
         self.all_lines = []
@@ -221,10 +303,14 @@ def check_alive(target, timeout=10.0):
         if not second or int(second.split()[1]) <= int(first.split()[1]):
             return "target stopped working: %s then %s" % (first, second)
         if target.mode == "threads":
+            # It ticks every 50 ms, but competes for the GIL with four
+            # allocating threads: on a loaded machine a tick can take long.
             n = len([l for l in target.all_lines if l.startswith("tick ")])
-            time.sleep(0.3)
-            if len([l for l in target.all_lines if l.startswith("tick ")]) <= n:
-                return "the target's printing thread stopped"
+            end = time.monotonic() + timeout
+            while len([l for l in target.all_lines if l.startswith("tick ")]) <= n:
+                if time.monotonic() > end:
+                    return "the target's printing thread stopped (no tick in %.0f s)" % timeout
+                time.sleep(0.05)
     return None
 
 

@@ -44,7 +44,8 @@ time.sleep(300)
 
 
 def run_ps(*extra, **kw):
-    argv = [ATTACHPY, "ps"] + list(extra)
+    exe = harness.public_attachpy(ATTACHPY) if "user" in kw else ATTACHPY
+    argv = [exe, "ps"] + list(extra)
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, **kw)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
@@ -163,7 +164,7 @@ class PsTest(unittest.TestCase):
                 pypy = "pypy" in t.interp.name
                 self.assertEqual(e["implementation"], "pypy" if pypy else "cpython")
                 self.assertEqual(e["executable"], os.path.realpath(t.interp.path))
-                self.assertEqual(e["cmdline"][-2:], [harness.TARGET, "sleep"])
+                self.assertEqual(e["cmdline"][-2:], [t.script, "sleep"])
                 # Exact, read from the process (PyPy: its language version).
                 self.assertEqual(e["version"], t.version)
                 self.assertEqual(e["reason"], t.expect_reason, e)
@@ -230,7 +231,7 @@ class PsTest(unittest.TestCase):
             if t.expect_reason == "traced":
                 want += " by %d" % self.tracer.pid
             self.assertEqual(attach, want)
-            self.assertTrue(line[cols[3]:].endswith(harness.TARGET + " sleep"), line)
+            self.assertTrue(line[cols[3]:].endswith(t.script + " sleep"), line)
         self.assertNotIn(self.sleeper.pid, rows)
 
     def test_another_users_view(self):
@@ -248,7 +249,7 @@ class PsTest(unittest.TestCase):
                 if t.expect_reason not in ("stopped", "traced"):  # state before owner
                     self.assertEqual(e["reason"], "other_user", e)
                     self.assertEqual(e["error"]["code"], "permission_denied")
-                self.assertEqual(e["cmdline"][-2:], [harness.TARGET, "sleep"])
+                self.assertEqual(e["cmdline"][-2:], [t.script, "sleep"])
 
     def test_usage_errors(self):
         rc, out, err = run_ps("42")
