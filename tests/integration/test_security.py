@@ -275,13 +275,14 @@ class OtherUsersProcess(Case):
         # is copied in; else it is not.
         agent = os.path.join(os.path.dirname(os.path.dirname(ATTACHPY)), "agent",
                              "attachpy-agent.so")
-        if harness.readable_by_others(agent):
-            self.assertEqual(lines[5], "attachpy-agent.so absent")
-        else:
+        copied = not harness.readable_by_others(agent)
+        if copied:
             self.assertEqual(lines[5], "attachpy-agent.so 0o500 65534 readable")
+        else:
+            self.assertEqual(lines[5], "attachpy-agent.so absent")
         # The debugger script is root's: nobody can neither read nor change it.
         self.assertEqual(lines[6], "script 0o600 0 unreadable")
-        self.assertEqual(lines[7], "agent False")
+        self.assertEqual(lines[7], "agent %s" % copied)
 
     def test_unreadable_agent_is_copied(self):
         hidden = tempfile.mkdtemp(prefix="hidden-agent-")  # 0700, root's
