@@ -500,14 +500,9 @@ def choose_pythons(interps):
     stripped 3.11 (the direct call's faults), those that exist.  (Every
     CPython is in the integration matrix; these two differ the most in how
     attachpy reaches them.)"""
-    cpython = [i for i in harness.supported(interps) if i.name[0].isdigit()]
-    cpython.sort(key=lambda i: tuple(int(x) for x in i.name.split(".")))
-    out = cpython[-1:]
-    for i in interps:
-        if i.implementation == "pypy" and i.expect == "ok":
-            out.append(i)
+    out = [harness.newest_cpython(interps), harness.pypy(interps)]
     out += [i for i in interps if i.name == "debian-3.11"]
-    return out
+    return [i for i in out if i]
 
 
 def main():

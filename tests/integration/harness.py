@@ -102,6 +102,18 @@ def supported(interpreters):
     return [i for i in interpreters if i.expect == "ok" and i.implementation == "cpython"]
 
 
+def newest_cpython(interpreters):
+    """The newest pyenv CPython attachpy injects into, or None."""
+    ok = [i for i in supported(interpreters) if i.name[0].isdigit()]
+    return max(ok, key=lambda i: tuple(int(x) for x in i.name.split(".")), default=None)
+
+
+def pypy(interpreters):
+    """PyPy, when it is here, or None."""
+    return next((i for i in interpreters if i.implementation == "pypy" and i.expect == "ok"),
+                None)
+
+
 def readable_by_others(path, execute=False):
     """Whether a user with no rights to the checkout can read path (and run
     it: execute): every directory above it searchable by others, the file
@@ -173,7 +185,7 @@ def public_attachpy(exe):
         with open(os.path.join(builddir, "meson-info", "intro-buildoptions.json")) as f:
             opts = dict((o["name"], o["value"]) for o in json.load(f))
         prefix = dest + opts["prefix"]
-        for d, _, files in os.walk(dest):
+        for d, _, _ in os.walk(dest):
             os.chmod(d, 0o755)
         _public["attachpy"] = os.path.join(prefix, opts["bindir"], "attachpy")
     return _public["attachpy"]

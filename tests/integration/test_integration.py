@@ -365,14 +365,9 @@ class Generic(AttachpyCase):
         python = "/usr/bin/python3.11"
         if not os.path.exists(python):
             self.skipTest("no interpreter outside /root for user nobody")
-        # A copy of the target that user nobody can read wherever the tree is.
-        where = tempfile.mkdtemp(prefix="nobody-target-")
-        self.addCleanup(shutil.rmtree, where)
-        os.chmod(where, 0o755)
-        target = os.path.join(where, "target.py")
-        shutil.copy(harness.TARGET, target)
-        os.chmod(target, 0o644)
-        t = self.start(python, "sleep", user=65534, target=target)
+        # Run as nobody, the target runs a copy of target.py nobody can read
+        # when the checkout is private (harness.public_target).
+        t = self.start(python, "sleep", user=65534)
         r = self.run_attachpy("--json", t.pid, "-c", "import os; print(os.getuid(), os.geteuid())")
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.json["result"]["stdout"], "65534 65534\n")

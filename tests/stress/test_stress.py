@@ -165,12 +165,10 @@ def main():
     ATTACHPY = os.path.abspath(args.attachpy)
     SOAK, SOAK_OTHER = args.soak, args.soak_other
     interps, missing = harness.discover()
-    ok = [i for i in harness.supported(interps) if i.name[0].isdigit()]
-    ok.sort(key=lambda i: tuple(int(x) for x in i.name.split(".")))
-    pythons = [(p, SOAK) for p in ok[-1:]]
-    pythons += [(i, SOAK_OTHER) for i in interps if i.implementation == "pypy" and i.expect == "ok"]
+    newest, pypy = harness.newest_cpython(interps), harness.pypy(interps)
+    pythons = [(p, n) for p, n in ((newest, SOAK), (pypy, SOAK_OTHER)) if p]
     print("stress runs against: %s" % ", ".join("%r (%d runs)" % p for p in pythons))
-    if harness.IN_CI and (not ok or missing):
+    if harness.IN_CI and (not newest or missing):
         print("FAILURE (CI=true): interpreters missing: %s" % ", ".join(missing))
         return 1
     if not pythons:
