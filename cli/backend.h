@@ -68,6 +68,8 @@ typedef struct ap_injection_plan {
         ap_faults faults;      /* ATTACHPY_FAULT (cli/fault.h) */
         const char *log_path;  /* where the debugger logs its allocations in the
                                   target (backends with logs_allocations) */
+        const char *page_path; /* the page, as a file the debugger copies into
+                                  the target (backends with page_from_file) */
 } ap_injection_plan;
 
 /* The page with the agent's path, the entry point's name, the session
@@ -160,8 +162,9 @@ typedef struct ap_backend {
         const char *script_dir; /* "gdbscripts" */
         const ap_debugger_pattern *patterns;
         /* argv to run the script at script_path with program; NULL-terminated,
-         * malloc'd, freed with ap_strv_free. */
-        char **(*argv)(const char *program, const char *script_path);
+         * malloc'd, freed with ap_strv_free.  warm_up: the idle process the
+         * debugger attaches to first (warms_up backends), or 0. */
+        char **(*argv)(const char *program, const char *script_path, pid_t warm_up);
         /* Add the backend's own values (generated blocks) to v. */
         int (*values)(ap_script_values *v, const ap_injection_plan *plan);
         /* The pause-after fault (cli/fault.h): a command that prints its
@@ -174,6 +177,20 @@ typedef struct ap_backend {
         /* The script templates for each plan mode. */
         const char *direct_script;
         const char *schedule_script;
+        /* Drop the templates' comment lines from the rendered script: gdb
+         * reads its command file a byte at a time (two system calls per
+         * byte). */
+        bool strip_comments;
+        /* The debugger copies the page into the target from a file the CLI
+         * writes next to the script (plan->page_path): one write instead of
+         * a command per word, while the target is stopped. */
+        bool page_from_file;
+        /* The debugger pays for its first attach in a run (gdb: probing
+         * ptrace's features with two forks of itself, and more: about 13 ms
+         * here) whatever it attaches to: the CLI gives it an idle child of
+         * its own to attach to and detach from first, so that the target is
+         * not stopped while it does. */
+        bool warms_up;
         /* 0: the CLI interrupts the debugger with SIGINT.  Else the signal
          * the CLI sends the target instead (the script makes the debugger
          * stop on it and keep it from the target): lldb in batch mode ignores

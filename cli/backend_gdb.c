@@ -40,7 +40,12 @@ static const ap_debugger_pattern gdb_patterns[] = {
         {NULL, AP_OK, NULL, NULL},
 };
 
-static char **gdb_argv(const char *program, const char *script_path) {
+/* The script only defines commands; the command line runs them.  Each -ex
+ * is a command of its own, so a warm-up attach that fails (the idle process
+ * gone, a security module's refusal) does not stop the injection. */
+static char **gdb_argv(const char *program, const char *script_path, pid_t warm_up) {
+        char attach[32];
+        snprintf(attach, sizeof attach, "attach %d", (int)warm_up);
         const char *args[] = {
                 program,  "-nx",
                 "-nh",    "-q",
@@ -48,23 +53,26 @@ static char **gdb_argv(const char *program, const char *script_path) {
                 "-iex",   "set auto-load off",
                 "-iex",   "set debuginfod enabled off",
                 "-x",     script_path,
+                "-ex",    attach,
+                "-ex",    "detach",
+                "-ex",    "attachpy_inject",
         };
-        return ap_strv_copy(args, AP_ARRAY_SIZE(args));
+        size_t n = AP_ARRAY_SIZE(args);
+        if (warm_up <= 0) {
+                /* No warm-up: drop its two -ex pairs. */
+                args[n - 6] = args[n - 2];
+                args[n - 5] = args[n - 1];
+                n -= 4;
+        }
+        return ap_strv_copy(args, n);
 }
 
 static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
-        ap_buf writes = {0};
-        int r = 0;
-        /* The page: only the non-zero 8-byte words, little-endian. */
-        for (size_t off = 0; r == 0 && off < AP_PAGE_SIZE; off += 8) {
-                uint64_t w = 0;
-                memcpy(&w, plan->page + off, 8);
-                if (w)
-                        r = ap_buf_printf(
-                                &writes,
-                                "%sset *(unsigned long *) ($attachpy_page + %zu) = 0x%" PRIx64,
-                                writes.len ? "\n" : "", off, w);
-        }
+        /* The page: gdb's restore copies the file the CLI wrote into the
+         * target in one write (inject.c). */
+        if (!plan->page_path)
+                return -1;
+        int r = ap_script_values_add(v, "page_file", "%s", plan->page_path);
         /* gdb reads the system call a thread is in ($orig_rax): on the
          * direct plan for a blocking call, any thread parked in one when gdb
          * stops the process will do (the one /proc showed may have woken up
@@ -79,11 +87,8 @@ static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
         if (!guard)
                 r = -1;
         if (r == 0)
-                r = ap_script_values_add(v, "page_writes", "%s", writes.data);
-        if (r == 0)
                 r = ap_script_values_add(v, "guard", "%s", guard);
         free(guard);
-        ap_buf_free(&writes);
         return r;
 }
 
@@ -93,6 +98,9 @@ const ap_backend ap_backend_gdb = {
         .script_dir = "gdbscripts",
         .direct_script = "direct.gdb",
         .schedule_script = "schedule.gdb",
+        .strip_comments = true,
+        .page_from_file = true,
+        .warms_up = true,
         .pause = {"shell echo @@ATTACHPY:paused ", "shell sleep 3"},
         .patterns = gdb_patterns,
         .argv = gdb_argv,

@@ -40,7 +40,8 @@ static const ap_debugger_pattern lldb_patterns[] = {
         {NULL, AP_OK, NULL, NULL},
 };
 
-static char **lldb_argv(const char *program, const char *script_path) {
+static char **lldb_argv(const char *program, const char *script_path, pid_t warm_up) {
+        (void)warm_up; /* lldb's costs are the target's own (backend.h warms_up) */
         const char *args[] = {program, "--no-lldbinit", "--batch", "-s", script_path};
         return ap_strv_copy(args, AP_ARRAY_SIZE(args));
 }

@@ -81,6 +81,8 @@ static int render_script(const ap_backend *b, const ap_injection_plan *plan, cha
         }
         r = ap_template_render(text, v.vars, v.n, ret, err);
         ap_script_values_free(&v);
+        if (r == 0 && b->strip_comments)
+                ap_template_strip_comments(*ret);
         return r;
 }
 
@@ -352,7 +354,7 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         pid_t pid = cfg->opts->pid;
         char *script = NULL, *script_path = NULL;
         char **argv = NULL, **envp = NULL;
-        ap_child child = AP_CHILD_INIT;
+        ap_child child = AP_CHILD_INIT, warm_up = AP_CHILD_INIT;
         ap_buf transcript = {0};
         int started = -1;
         memset(outcome, 0, sizeof *outcome);
@@ -367,6 +369,15 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                         goto out;
                 plan->log_path = log_path;
         }
+        _cleanup_free_ char *page_path = NULL;
+        if (backend->page_from_file) {
+                char page_name[32];
+                snprintf(page_name, sizeof page_name, "%d-%s.page", n, backend->name);
+                if (ap_session_write_script(c->session, page_name, plan->page, AP_PAGE_SIZE,
+                                            &page_path, err) < 0)
+                        goto out;
+                plan->page_path = page_path;
+        }
         /* Only values attachpy generated go into the script. */
         if (render_script(backend, plan, &script, err) < 0)
                 goto out;
@@ -376,7 +387,15 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         if (ap_session_write_script(c->session, name, script, strlen(script), &script_path, err) <
             0)
                 goto out;
-        argv = script_path ? backend->argv(c->program, script_path) : NULL;
+        if (backend->warms_up) {
+                /* Without it the debugger warms up on the target: slower
+                 * for the target, not wrong. */
+                ap_error e = AP_ERROR_INIT;
+                if (ap_spawn_idle(&warm_up, &e) < 0)
+                        vlog(cfg, "no process for %s to warm up on: %s", backend->name, e.message);
+                ap_error_clear(&e);
+        }
+        argv = script_path ? backend->argv(c->program, script_path, warm_up.pid) : NULL;
         envp = ap_debugger_environ();
         if (!script_path || !argv || !envp) {
                 ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "out of memory");
@@ -454,7 +473,9 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         }
 out:
         plan->log_path = NULL;
+        plan->page_path = NULL;
         ap_child_kill_and_reap(&child);
+        ap_child_kill_and_reap(&warm_up);
         ap_buf_free(&transcript);
         ap_strv_free(argv);
         ap_strv_free(envp);

@@ -121,6 +121,49 @@ int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t
         return 0;
 }
 
+int ap_spawn_idle(ap_child *c, ap_error *err) {
+        *c = (ap_child)AP_CHILD_INIT;
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull < 0)
+                return ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "cannot open /dev/null: %s",
+                                    strerror(errno));
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(devnull);
+                return ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "cannot fork: %s", strerror(e));
+        }
+        if (pid == 0) {
+                /* Child: only async-signal-safe calls from here on. */
+                setpgid(0, 0);
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(0);
+                struct sigaction dfl;
+                memset(&dfl, 0, sizeof dfl);
+                dfl.sa_handler = SIG_DFL;
+                for (int sig = 1; sig < NSIG; sig++)
+                        if (sig != SIGKILL && sig != SIGSTOP)
+                                sigaction(sig, &dfl, NULL);
+                sigset_t empty;
+                sigemptyset(&empty);
+                sigprocmask(SIG_SETMASK, &empty, NULL);
+                if (dup2(devnull, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0 ||
+                    dup2(devnull, STDERR_FILENO) < 0)
+                        _exit(0);
+                if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+                        for (int fd = 3; fd < 4096; fd++)
+                                close(fd);
+                for (;;)
+                        pause();
+        }
+        setpgid(pid, pid); /* also from the parent: no race with the child's own call */
+        close(devnull);
+        c->pid = pid;
+        return 0;
+}
+
 static void try_reap(ap_child *c) {
         if (c->exited || c->pid <= 0)
                 return;

@@ -39,6 +39,12 @@ int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t
  * reached EOF and it exited. */
 int ap_child_wait(ap_child *c, ap_buf *out, int extra_fd, double deadline_ms);
 
+/* Start an idle child: a fork of attachpy that waits in pause() with every
+ * other descriptor closed, in its own process group, killed if attachpy dies
+ * (the process a debugger warms up on: backend.h).  End it with
+ * ap_child_kill_and_reap. */
+int ap_spawn_idle(ap_child *c, ap_error *err) __attribute__((warn_unused_result));
+
 /* Send a signal to the child (only if not yet reaped). */
 void ap_child_signal(ap_child *c, int sig);
 

@@ -80,3 +80,19 @@ oom:
         ap_buf_free(&out);
         return ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "out of memory");
 }
+
+void ap_template_strip_comments(char *script) {
+        char *out = script;
+        const char *line = script;
+        while (*line) {
+                const char *end = strchr(line, '\n');
+                size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
+                size_t blank = strspn(line, " \t");
+                if (line[blank] != '#') {
+                        memmove(out, line, len);
+                        out += len;
+                }
+                line += len;
+        }
+        *out = '\0';
+}

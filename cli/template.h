@@ -24,5 +24,9 @@ typedef struct ap_template_var {
 int ap_template_render(const char *text, const ap_template_var *vars, size_t n_vars, char **ret,
                        ap_error *err) __attribute__((warn_unused_result));
 
+/* Remove, in place, every line whose first character other than blanks is
+ * '#' (the comments of gdb and lldb command files). */
+void ap_template_strip_comments(char *script);
+
 /* Is value safe to place into a debugger script? */
 int ap_template_value_ok(const char *value);

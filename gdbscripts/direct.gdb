@@ -4,8 +4,9 @@
 # Rendered by attachpy (cli/backend_gdb.c).  Every placeholder is a value
 # attachpy generated itself: the PID, addresses it computed from the target's
 # ELF files before attaching, the stack pointer and program counter of the
-# thread it saw in /proc/PID/task, and the words of the scratch page (the
-# agent's and the session's paths, the trampoline: cli/page.h).  Nothing the
+# thread it saw in /proc/PID/task, and the file holding the scratch page (the
+# agent's and the session's paths, the trampoline: cli/page.h), which the CLI
+# wrote next to this script.  Nothing the
 # user typed reaches this script.
 #
 # The CLI reads the lines starting with @@ATTACHPY: (docs/architecture.md).
@@ -19,6 +20,11 @@ set confirm off
 set verbose off
 set auto-load off
 set auto-solib-add off
+# No file of the target's is read: attachpy computed every address before
+# attaching, and opening the process's shared libraries (which auto-solib-add
+# off still does) costs gdb about 1 ms a library while the target is
+# stopped.  /dev/null/... is never a file.
+set sysroot /dev/null
 set debuginfod enabled off
 set breakpoint pending off
 set unwindonsignal on
@@ -26,6 +32,22 @@ set print thread-events off
 set print inferior-events off
 handle all nostop noprint pass
 
+# The thread to call in, when none is chosen yet: the current one if the
+# guard holds for it.
+define attachpy_check
+  if $attachpy_thread == 0 && ({{guard}})
+    set $attachpy_thread = $_thread
+  end
+end
+
+# Every command that runs while the target is stopped is read here, before
+# gdb attaches: gdb reads a command file a byte at a time (two system calls
+# per byte), and a defined command's body is already parsed when it runs.
+# The command line runs it (cli/backend_gdb.c), after gdb has attached to
+# and detached from an idle child of attachpy's, so that gdb's first-attach
+# costs (probing ptrace with forks of itself) are not paid while the target
+# is stopped.
+define attachpy_inject
 attach {{pid}}
 printf "@@ATTACHPY:attached\n"
 # Other threads run during our calls, so that none of them can keep a lock
@@ -46,9 +68,9 @@ end
 # often, and asking every thread for its registers costs about 0.3 ms a
 # thread while the target is stopped.
 set $attachpy_thread = 0
-thread apply 1 -q -s set $attachpy_thread = ({{guard}}) ? $_thread : 0
+thread apply 1 -q -s attachpy_check
 if $attachpy_thread == 0
-  thread apply all -ascending -q -s set $attachpy_thread = ($attachpy_thread == 0 && ({{guard}})) ? $_thread : $attachpy_thread
+  thread apply all -ascending -q -s attachpy_check
 end
 if $attachpy_thread == 0
   printf "@@ATTACHPY:moved\n"
@@ -72,7 +94,8 @@ if $attachpy_page == (void *) -1
 end
 printf "@@ATTACHPY:mapped 0x%lx\n", (unsigned long) $attachpy_page
 {{pause_mapped}}
-{{page_writes}}
+# The page's contents, in one write.
+restore {{page_file}} binary $attachpy_page
 {{pause_written}}
 # dlopen, dlsym, the entry point; on success the trampoline unmaps the page.
 set $attachpy_state = ((int (*)(void *)) ((char *) $attachpy_page + {{offset_direct}}))($attachpy_page)
@@ -98,3 +121,4 @@ end
 detach
 printf "@@ATTACHPY:detached\n"
 quit 0
+end

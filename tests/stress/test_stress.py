@@ -9,7 +9,9 @@ a bounded amount, and the agent is mapped once.
 
 Prints the soak figures (runs, time per run, RSS growth).  The full soak
 runs against the newest CPython; a shorter one (--soak-other runs, default
-50) and the many-threads test run against PyPy too (issue 6).
+50) and the many-threads test run against PyPy too (issue 6).  lldb, at
+about 1.2 s a run on a slow machine, soaks --soak-lldb runs (default 200,
+ATTACHPY_SOAK_LLDB) so that the whole suite keeps to CI's time budget.
 """
 import argparse
 import os
@@ -25,6 +27,7 @@ import harness  # noqa: E402
 ATTACHPY = None
 SOAK = 500
 SOAK_OTHER = 50
+SOAK_LLDB = 200
 # RSS the target may gain over a whole soak (after a warm-up of 10 runs):
 # the code's own objects are freed, what remains is allocator slack.
 RSS_BOUND_KB = 16 * 1024
@@ -107,9 +110,10 @@ class Stress(unittest.TestCase):
         base_maps = mappings(t.pid)
         agent = agent_mappings(t.pid)
         self.assertEqual(len(agent), 1, agent)
+        runs = min(self.runs, SOAK_LLDB) if debugger == "lldb" else self.runs
         t0 = time.monotonic()
         times = []
-        for i in range(self.runs):
+        for i in range(runs):
             r = self.inject(t, debugger, i)
             times.append(r.seconds)
         elapsed = time.monotonic() - t0
@@ -129,7 +133,7 @@ class Stress(unittest.TestCase):
         times.sort()
         FIGURES.append("%s, %s: %d runs ok in %.0f s; per run median %.3f s, p90 %.3f s, max %.3f s; "
                        "RSS %d -> %d KiB (%+d KiB); mappings %d -> %d; threads %d; fds %d; agent mapped once"
-                       % (self.python.name, debugger, self.runs, elapsed, times[len(times) // 2],
+                       % (self.python.name, debugger, runs, elapsed, times[len(times) // 2],
                           times[int(len(times) * 0.9)], times[-1], base_rss, rss,
                           rss - base_rss, base_maps, maps, base_threads, base_fds))
 
@@ -155,15 +159,17 @@ class Stress(unittest.TestCase):
 
 
 def main():
-    global ATTACHPY, SOAK, SOAK_OTHER
+    global ATTACHPY, SOAK, SOAK_OTHER, SOAK_LLDB
     ap = argparse.ArgumentParser()
     ap.add_argument("--attachpy", required=True)
     ap.add_argument("--soak", type=int, default=int(os.environ.get("ATTACHPY_SOAK", SOAK)))
     ap.add_argument("--soak-other", type=int, default=SOAK_OTHER)
+    ap.add_argument("--soak-lldb", type=int,
+                    default=int(os.environ.get("ATTACHPY_SOAK_LLDB", SOAK_LLDB)))
     ap.add_argument("-k", dest="pattern", default=None)
     args = ap.parse_args()
     ATTACHPY = os.path.abspath(args.attachpy)
-    SOAK, SOAK_OTHER = args.soak, args.soak_other
+    SOAK, SOAK_OTHER, SOAK_LLDB = args.soak, args.soak_other, args.soak_lldb
     interps, missing = harness.discover()
     newest, pypy = harness.newest_cpython(interps), harness.pypy(interps)
     pythons = [(p, n) for p, n in ((newest, SOAK), (pypy, SOAK_OTHER)) if p]

@@ -541,17 +541,26 @@ START_TEST(test_gdb_table) {
 }
 END_TEST
 
-START_TEST(test_gdb_argv) {
-        char **argv = ap_backend_gdb.argv("/usr/bin/gdb", SESSION "/inject.gdb");
-        ck_assert_ptr_nonnull(argv);
+static size_t strv_len(char **v) {
         size_t n = 0;
-        while (argv[n])
+        while (v[n])
                 n++;
-        ck_assert_uint_ge(n, 4);
+        return n;
+}
+
+START_TEST(test_gdb_argv) {
+        /* With a process to warm up on: the script defines, the command line
+         * runs: attach to the idle process, detach, then the injection. */
+        char **argv = ap_backend_gdb.argv("/usr/bin/gdb", SESSION "/inject.gdb", 4321);
+        ck_assert_ptr_nonnull(argv);
+        size_t n = strv_len(argv);
+        ck_assert_uint_ge(n, 10);
         ck_assert_str_eq(argv[0], "/usr/bin/gdb");
-        /* The script comes last, after -x. */
-        ck_assert_str_eq(argv[n - 1], SESSION "/inject.gdb");
-        ck_assert_str_eq(argv[n - 2], "-x");
+        const char *const tail[] = {
+                "-x",  SESSION "/inject.gdb", "-ex", "attach 4321", "-ex", "detach",
+                "-ex", "attachpy_inject"};
+        for (size_t i = 0; i < AP_ARRAY_SIZE(tail); i++)
+                ck_assert_str_eq(argv[n - AP_ARRAY_SIZE(tail) + i], tail[i]);
         bool nx = false, batch = false, readnever = false, nh = false;
         for (size_t i = 1; i < n; i++) {
                 nx |= strcmp(argv[i], "-nx") == 0;
@@ -567,8 +576,20 @@ START_TEST(test_gdb_argv) {
         ck_assert_msg(nh, "-nh missing");
         ck_assert_msg(batch, "-batch missing: gdb would wait for input");
         ck_assert_msg(readnever, "--readnever missing: gdb would read debug info");
+
+        /* Without one: the same, less the warm-up. */
+        char **bare = ap_backend_gdb.argv("/usr/bin/gdb", SESSION "/inject.gdb", 0);
+        ck_assert_ptr_nonnull(bare);
+        ck_assert_uint_eq(strv_len(bare), n - 4);
+        for (size_t i = 0; i < n - 6; i++)
+                ck_assert_str_eq(bare[i], argv[i]);
+        ck_assert_str_eq(bare[n - 6], "-ex");
+        ck_assert_str_eq(bare[n - 5], "attachpy_inject");
         ap_strv_free(argv);
+        ap_strv_free(bare);
         ap_strv_free(NULL);
+        ck_assert(ap_backend_gdb.warms_up);
+        ck_assert(!ap_backend_lldb.warms_up);
 }
 END_TEST
 
@@ -578,19 +599,27 @@ typedef struct gdb_values {
         ap_script_values v;
 } gdb_values;
 
+#define PAGE_FILE SESSION "/1-gdb.page"
+
 static void make_gdb_values(gdb_values *g, const char *agent, const char *session) {
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(ap_injection_plan_init(&g->plan, &g->t, agent, session, &err), 0);
+        g->plan.page_path = PAGE_FILE;
         memset(&g->v, 0, sizeof g->v);
         ck_assert_int_eq(ap_backend_gdb.values(&g->v, &g->plan), 0);
 }
 
 START_TEST(test_gdb_values_names) {
-        /* gdb's own values: the page writes and the guard, in both modes. */
-        static const char *const names[] = {"page_writes", "guard"};
+        /* gdb's own values: the page's file and the guard, in both modes. */
+        static const char *const names[] = {"page_file", "guard"};
         gdb_values g = {.t = fake_target()};
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(ap_injection_plan_init(&g.plan, &g.t, AGENT, SESSION, &err), 0);
+
+        /* No file for the page (the CLI writes one for gdb): no values. */
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), -1);
+        ap_script_values_free(&g.v);
+        g.plan.page_path = PAGE_FILE;
 
         /* Scheduled without a thread: gdb's first thread (the main thread). */
         g.plan.mode = AP_PLAN_SCHEDULE;
@@ -694,33 +723,6 @@ START_TEST(test_lldb_values_names) {
 }
 END_TEST
 
-/* Decode page_writes back into a page, as gdb would write it. */
-static void apply_page_writes(const char *writes, unsigned char *page) {
-        memset(page, 0, AP_PAGE_SIZE);
-        bool written[AP_PAGE_SIZE / 8] = {false};
-        size_t lines = 0;
-        for (const char *line = writes; line && *line; lines++) {
-                size_t off;
-                unsigned long long w;
-                int used = 0;
-                int k = sscanf(line, "set *(unsigned long *) ($attachpy_page + %zu) = 0x%llx%n",
-                               &off, &w, &used);
-                ck_assert_msg(k == 2, "cannot read page write: %.80s", line);
-                ck_assert_msg(line[used] == '\n' || line[used] == '\0', "trailing text: %.80s",
-                              line);
-                ck_assert_msg(off % 8 == 0 && off + 8 <= AP_PAGE_SIZE, "offset %zu", off);
-                ck_assert_msg(!written[off / 8], "offset %zu written twice", off);
-                ck_assert_msg(w != 0, "a zero word is written at %zu (the page starts zeroed)",
-                              off);
-                written[off / 8] = true;
-                for (int b = 0; b < 8; b++) /* unsigned long on x86_64: little-endian */
-                        page[off + (size_t)b] = (unsigned char)(w >> (8 * b));
-                const char *eol = strchr(line, '\n');
-                line = eol ? eol + 1 : NULL;
-        }
-        ck_assert_uint_gt(lines, 0);
-}
-
 /* Decode lldb's page_writes (one expression) back into a page. */
 static void apply_lldb_page_writes(const char *writes, unsigned char *page) {
         memset(page, 0, AP_PAGE_SIZE);
@@ -755,19 +757,14 @@ static void apply_lldb_page_writes(const char *writes, unsigned char *page) {
         ck_assert_uint_gt(n, 0);
 }
 
-START_TEST(test_gdb_page_writes) {
+START_TEST(test_gdb_page_file) {
+        /* gdb copies the page from the file the CLI wrote (inject.c writes
+         * plan->page there, whole): the script names that file. */
         gdb_values g = {.t = fake_target()};
         make_gdb_values(&g, AGENT, SESSION);
-        unsigned char page[AP_PAGE_SIZE];
-        apply_page_writes(value_of(&g.v, "page_writes"), page);
-        ck_assert_msg(memcmp(page, g.plan.page, AP_PAGE_SIZE) == 0,
-                      "the page writes do not reproduce the plan's page");
-        ck_assert_str_eq((const char *)page + AP_PAGE_OFFSET_SESSION, SESSION);
-        /* The trampoline and its slots travel too. */
-        extern const unsigned char ap_trampoline_code[];
-        ck_assert(memcmp(page + AP_PAGE_OFFSET_CODE, ap_trampoline_code, ap_trampoline_size()) ==
-                  0);
-        ck_assert_uint_eq(word_at(page, AP_PAGE_SLOT_MUNMAP), g.t.addr_munmap);
+        ck_assert_str_eq(value_of(&g.v, "page_file"), PAGE_FILE);
+        ck_assert(ap_backend_gdb.page_from_file);
+        ck_assert(!ap_backend_lldb.page_from_file);
         ap_script_values_free(&g.v);
 }
 END_TEST
@@ -797,7 +794,8 @@ END_TEST
 START_TEST(test_plan_set_cancel) {
         /* A scheduled plan's page is written unarmed (cancel 1): a call whose
          * debugger dies before its last step runs no code.  A direct plan's
-         * is armed.  The page writes carry the word. */
+         * is armed.  lldb's page writes carry the word (gdb's file is the
+         * page itself). */
         for (int m = 0; m < 2; m++) {
                 gdb_values g = {.t = fake_target()};
                 ap_error err = AP_ERROR_INIT;
@@ -809,37 +807,12 @@ START_TEST(test_plan_set_cancel) {
                 memcpy(&state, g.plan.page + AP_PAGE_STATE, sizeof state);
                 ck_assert_int_eq(cancel, m ? AP_CANCEL_UNARMED : AP_CANCEL_ARMED);
                 ck_assert_int_eq(state, AP_TRAMPOLINE_QUEUED);
-                ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
                 unsigned char page[AP_PAGE_SIZE];
-                apply_page_writes(value_of(&g.v, "page_writes"), page);
-                ck_assert(memcmp(page, g.plan.page, AP_PAGE_SIZE) == 0);
-                ap_script_values_free(&g.v);
                 ap_script_values lv = {0};
                 ck_assert_int_eq(ap_backend_lldb.values(&lv, &g.plan), 0);
                 apply_lldb_page_writes(value_of(&lv, "page_writes"), page);
                 ck_assert(memcmp(page, g.plan.page, AP_PAGE_SIZE) == 0);
                 ap_script_values_free(&lv);
-        }
-}
-END_TEST
-
-START_TEST(test_gdb_page_writes_odd_lengths) {
-        /* Every string length modulo 8, and strings with bytes >= 0x80 (the
-         * top bit of a word must not be sign-extended). */
-        for (size_t len = 1; len <= 24; len++) {
-                char agent[64], session[64];
-                memset(agent, 'A', sizeof agent);
-                memset(session, 0, sizeof session);
-                agent[0] = '/';
-                agent[len] = '\0';
-                snprintf(session, sizeof session, "/tmp/\xc3\xa9%.*s", (int)len,
-                         "0123456789abcdefghijklmnop");
-                gdb_values g = {.t = fake_target()};
-                make_gdb_values(&g, agent, session);
-                unsigned char page[AP_PAGE_SIZE];
-                apply_page_writes(value_of(&g.v, "page_writes"), page);
-                ck_assert_msg(memcmp(page, g.plan.page, AP_PAGE_SIZE) == 0, "length %zu", len);
-                ap_script_values_free(&g.v);
         }
 }
 END_TEST
@@ -869,6 +842,11 @@ static char *render_real(const ap_backend *b, ap_injection_plan *plan) {
         ap_error err = AP_ERROR_INIT;
         r = ap_template_render(text, v.vars, v.n, &script, &err);
         ck_assert_msg(r == 0, "render %s: %s", path, err.message ? err.message : "");
+        if (b->strip_comments) { /* as inject.c does */
+                ap_template_strip_comments(script);
+                ck_assert_ptr_null(strstr(script, "\n#"));
+                ck_assert_int_ne(script[0], '#');
+        }
         ck_assert_ptr_null(strstr(script, "{{"));
         ck_assert_ptr_null(strstr(script, "}}"));
         /* The session and agent paths travel only as page bytes. */
@@ -893,6 +871,7 @@ static void plan_for(ap_injection_plan *plan, const ap_target *t, ap_plan_mode m
                 .index = 2, .tid = 4243, .nr = 230, .sp = 0x7ffc00001230, .pc = 0x7f00000045a6};
         plan->safepoint = mode == AP_PLAN_DIRECT ? "parked" : "pending";
         plan->kind = AP_PARKED_WAITS;
+        plan->page_path = "/run/attachpy-test/1-gdb.page";
 }
 
 static void assert_has(const char *script, const char *what, const char *file) {
@@ -915,6 +894,21 @@ START_TEST(test_gdb_renders_real_scripts) {
                 else
                         assert_has(script, "$rsp == 0x7ffc00001230 && $pc == 0x7f00000045a6", file);
                 assert_has(script, "0x7f0000101000)((void *) 0, 4096, 7, 0x22, -1, 0)", file);
+                /* The page, from the CLI's file, in one command. */
+                assert_has(script,
+                           "\nrestore /run/attachpy-test/1-gdb.page binary $attachpy_page\n", file);
+                /* Everything that runs while the target is stopped is read
+                 * before gdb attaches: the script defines, the command line
+                 * runs (test_gdb_argv). */
+                assert_has(script, "\ndefine attachpy_inject\nattach 4242\n", file);
+                assert_has(script, "\ndefine attachpy_check\n", file);
+                const char *last = strstr(script, "\nquit 0\nend\n");
+                ck_assert_ptr_nonnull(last);
+                while (strstr(last + 1, "\nquit 0\nend\n"))
+                        last = strstr(last + 1, "\nquit 0\nend\n");
+                ck_assert_str_eq(last, "\nquit 0\nend\n");
+                /* gdb reads no file of the target's: no shared library. */
+                assert_has(script, "\nset sysroot /dev/null\n", file);
                 /* Markers the classifier reads, printed by the script. */
                 assert_has(script, "printf \"@@ATTACHPY:attached\\n\"", file);
                 assert_has(script, "printf \"@@ATTACHPY:mismatch\\n\"", file);
@@ -1155,7 +1149,7 @@ START_TEST(test_lldb_backend_table) {
          * CLI interrupts the target with SIGCONT (the script stops on it). */
         ck_assert_int_eq(ap_backend_lldb.interrupt_target_signal, SIGCONT);
         ck_assert_int_eq(ap_backend_gdb.interrupt_target_signal, 0);
-        char **v = ap_backend_lldb.argv("/usr/bin/lldb", "/tmp/s.lldb");
+        char **v = ap_backend_lldb.argv("/usr/bin/lldb", "/tmp/s.lldb", 4321);
         ck_assert_ptr_nonnull(v);
         ck_assert_str_eq(v[0], "/usr/bin/lldb");
         ck_assert_str_eq(v[1], "--no-lldbinit");
@@ -1499,8 +1493,7 @@ static Suite *backend_suite(void) {
         tcase_add_test(tc, test_gdb_argv);
         tcase_add_test(tc, test_gdb_values_names);
         tcase_add_test(tc, test_lldb_values_names);
-        tcase_add_test(tc, test_gdb_page_writes);
-        tcase_add_test(tc, test_gdb_page_writes_odd_lengths);
+        tcase_add_test(tc, test_gdb_page_file);
         tcase_add_test(tc, test_plan_set_cancel);
         tcase_add_test(tc, test_lldb_page_writes);
         tcase_add_test(tc, test_gdb_renders_real_scripts);

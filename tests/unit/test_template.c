@@ -322,6 +322,27 @@ START_TEST(test_error_replaces_previous) {
 }
 END_TEST
 
+START_TEST(test_strip_comments) {
+        char text[] =
+                "# head\nset a 1\n  # indented\nif x\n\t#tab\n  b # not a comment line\nend\n#last";
+        ap_template_strip_comments(text);
+        ck_assert_str_eq(text, "set a 1\nif x\n  b # not a comment line\nend\n");
+}
+END_TEST
+
+START_TEST(test_strip_comments_keeps_others) {
+        char empty[] = "";
+        ap_template_strip_comments(empty);
+        ck_assert_str_eq(empty, "");
+        char none[] = "a\n\nb";
+        ap_template_strip_comments(none);
+        ck_assert_str_eq(none, "a\n\nb");
+        char only[] = "#\n#\n";
+        ap_template_strip_comments(only);
+        ck_assert_str_eq(only, "");
+}
+END_TEST
+
 static Suite *template_suite(void) {
         Suite *s = suite_create("template");
         TCase *tc = tcase_create("render");
@@ -356,6 +377,11 @@ static Suite *template_suite(void) {
         tcase_add_test(tc, test_null_value_refused);
         tcase_add_test(tc, test_value_ok);
         tcase_add_test(tc, test_every_byte);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("comments");
+        tcase_add_test(tc, test_strip_comments);
+        tcase_add_test(tc, test_strip_comments_keeps_others);
         suite_add_tcase(s, tc);
         return s;
 }
