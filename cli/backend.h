@@ -191,6 +191,10 @@ typedef struct ap_backend {
          * its own to attach to and detach from first, so that the target is
          * not stopped while it does. */
         bool warms_up;
+        /* Once the script printed @@ATTACHPY:detached the debugger has
+         * nothing left to do with the target, and the CLI ends it rather
+         * than wait for it to quit (gdb takes 30 to 70 ms to, here). */
+        bool done_at_detach;
         /* 0: the CLI interrupts the debugger with SIGINT.  Else the signal
          * the CLI sends the target instead (the script makes the debugger
          * stop on it and keep it from the target): lldb in batch mode ignores

@@ -101,6 +101,7 @@ const ap_backend ap_backend_gdb = {
         .strip_comments = true,
         .page_from_file = true,
         .warms_up = true,
+        .done_at_detach = true,
         .pause = {"shell echo @@ATTACHPY:paused ", "shell sleep 3"},
         .patterns = gdb_patterns,
         .argv = gdb_argv,

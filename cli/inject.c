@@ -102,6 +102,13 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                 }
                 if (child->exited && child->out_fd < 0)
                         break;
+                if (backend->done_at_detach && !interrupted &&
+                    ap_transcript_stage(transcript->data) >= AP_STAGE_DETACHED) {
+                        /* Only quitting is left to it (its last command). */
+                        ap_child_kill_and_reap(child);
+                        end->let_go = true;
+                        break;
+                }
                 if (r == 1)
                         continue;
                 if (r < 0) {
@@ -166,7 +173,10 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                         ap_child_kill_and_reap(child);
                 break;
         }
-        if (WIFEXITED(child->status)) {
+        if (end->let_go) {
+                end->exited = true;
+                end->exit_code = 0;
+        } else if (WIFEXITED(child->status)) {
                 end->exited = true;
                 end->exit_code = WEXITSTATUS(child->status);
         } else if (WIFSIGNALED(child->status)) {
@@ -420,10 +430,18 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         run_debugger(cfg, &child, &transcript, c->deadline, backend, &end);
         double ms = ap_now_ms() - t;
         c->report->ms_debugger += ms;
-        if (cfg->verbose)
-                fprintf(cfg->verbose, "attachpy: ---- end of transcript (%s %s %d, %.1f ms) ----\n",
-                        backend->name, end.exited ? "exit status" : "killed by signal",
-                        end.exited ? end.exit_code : end.term_signal, ms);
+        if (cfg->verbose) {
+                if (end.let_go)
+                        fprintf(cfg->verbose,
+                                "attachpy: ---- end of transcript (%s detached; ended without "
+                                "waiting for it to quit, %.1f ms) ----\n",
+                                backend->name, ms);
+                else
+                        fprintf(cfg->verbose,
+                                "attachpy: ---- end of transcript (%s %s %d, %.1f ms) ----\n",
+                                backend->name, end.exited ? "exit status" : "killed by signal",
+                                end.exited ? end.exit_code : end.term_signal, ms);
+        }
 
         ensure_target_running(cfg, pid);
         if (log_path)

@@ -40,6 +40,8 @@ typedef struct ap_debugger_end {
         bool deadline_hit; /* attachpy interrupted it because --timeout expired */
         bool cancelled;    /* attachpy interrupted it because attachpy was asked to stop */
         double timeout_s;  /* the --timeout in force, for messages */
+        bool let_go;       /* ended by attachpy once it had detached (backend.h
+                              done_at_detach): counts as exited with 0 */
 } ap_debugger_end;
 
 typedef struct ap_transcript_outcome {

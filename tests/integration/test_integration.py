@@ -13,6 +13,7 @@ printed at the end.
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -483,6 +484,21 @@ class Generic(AttachpyCase):
         self.assertIn("attach %d" % t.pid, r.stderr)  # the rendered script
         self.assertIn("@@ATTACHPY:attached", r.stderr)  # the transcript
         self.assertIn("@@ATTACHPY:detached", r.stderr)
+        # gdb warms up on an idle child of attachpy's before it attaches to
+        # the target (docs/architecture.md), and the child is gone after.
+        m = re.search(r" -x \S+ -ex attach (\d+) -ex detach -ex attachpy_inject\n", r.stderr)
+        self.assertIsNotNone(m, r.stderr)
+        idle = int(m.group(1))
+        self.assertNotIn(idle, (t.pid, os.getpid()))
+        self.assertFalse(os.path.exists("/proc/%d" % idle), "the idle child %d is left" % idle)
+        # attachpy ends gdb once it has detached, rather than wait for it.
+        self.assertIn("(gdb detached; ended without waiting for it to quit, ", r.stderr)
+        # The rendered script has no comment lines (gdb reads it a byte at
+        # a time) and only defines: nothing runs until the command line.
+        script_part = r.stderr.split("---- gdb script ----")[1].split("---- gdb transcript")[0]
+        self.assertNotRegex(script_part, r"(?m)^\s*#")
+        self.assertRegex(script_part, r"(?m)^define attachpy_inject\nattach %d$" % t.pid)
+        self.assertRegex(script_part, r"\nquit 0\nend\nattachpy: $")
         self.assertAlive(t)
 
     def test_user_input_never_reaches_the_debugger(self):

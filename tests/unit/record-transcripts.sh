@@ -127,7 +127,8 @@ import re, sys
 log, dest, pid, timeout, n = sys.argv[1:]
 text = open(log, "rb").read().decode("utf-8", "surrogateescape")
 end_re = re.compile(r"attachpy: ---- end of transcript \((?:gdb|lldb) (exit status|killed by "
-                    r"signal) (-?\d+), [0-9.]+ ms\) ----\n")
+                    r"signal|detached; ended without waiting for it to quit)(?: (-?\d+))?, "
+                    r"[0-9.]+ ms\) ----\n")
 runs = []
 for m in re.finditer(r"^attachpy: ---- (gdb|lldb) transcript ----\n", text, re.M):
     e = end_re.search(text, m.end())
@@ -145,7 +146,9 @@ deadline = bool(re.search(r"^attachpy: (interrupting the debugger \(SIGINT\)|int
                           r"debugger \(SIGTERM\)|the debugger did not exit; terminating it|"
                           r"deadline passed while loading the agent)", body, re.M))
 body = re.sub(r"^attachpy: .*\n", "", body, flags=re.M)
-how = ("exit " if end.group(1) == "exit status" else "signal ") + end.group(2)
+# A debugger ended once it had detached (inject.c let_go) counts as exit 0.
+how = ("signal " + end.group(2) if end.group(1).startswith("killed")
+       else "exit " + (end.group(2) or "0"))
 line = ("deadline " if deadline else "") + how + " pid " + pid + " timeout " + timeout
 open(dest + ".txt", "w", encoding="utf-8", errors="surrogateescape").write(body)
 open(dest + ".end", "w").write(line + "\n")
