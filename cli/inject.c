@@ -370,6 +370,7 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         memset(outcome, 0, sizeof *outcome);
 
         _cleanup_free_ char *log_path = NULL;
+        _cleanup_free_ char *page_path = NULL;
         if (backend->logs_allocations) {
                 /* Written by the debugger: next to its script, where only
                  * attachpy can write. */
@@ -379,7 +380,6 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                         goto out;
                 plan->log_path = log_path;
         }
-        _cleanup_free_ char *page_path = NULL;
         if (backend->page_from_file) {
                 char page_name[32];
                 snprintf(page_name, sizeof page_name, "%d-%s.page", n, backend->name);

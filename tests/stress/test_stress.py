@@ -10,7 +10,7 @@ a bounded amount, and the agent is mapped once.
 Prints the soak figures (runs, time per run, RSS growth).  The full soak
 runs against the newest CPython; a shorter one (--soak-other runs, default
 50) and the many-threads test run against PyPy too (issue 6).  lldb, at
-about 1.2 s a run on a slow machine, soaks --soak-lldb runs (default 200,
+about 1.2 s a run on a slow machine, soaks --soak-lldb runs (default 150,
 ATTACHPY_SOAK_LLDB) so that the whole suite keeps to CI's time budget.
 """
 import argparse
@@ -27,7 +27,7 @@ import harness  # noqa: E402
 ATTACHPY = None
 SOAK = 500
 SOAK_OTHER = 50
-SOAK_LLDB = 200
+SOAK_LLDB = 150
 # RSS the target may gain over a whole soak (after a warm-up of 10 runs):
 # the code's own objects are freed, what remains is allocator slack.
 RSS_BOUND_KB = 16 * 1024
