@@ -62,8 +62,11 @@ void ap_plan_use_thread(ap_injection_plan *plan, const ap_parked_thread *t, ap_p
         plan->safepoint = kind == AP_PARKED_FUTEX ? "futex" : "parked";
 }
 
+static int find_parked(pid_t pid, ap_parked_kind kind, pid_t avoid, ap_parked_thread *ret);
+
 int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
         pid_t pid = plan->target->pid;
+        pid_t avoid = plan->avoid_tid;
         plan->have_thread = false;
         plan->mode = AP_PLAN_SCHEDULE;
         plan->safepoint = "pending";
@@ -75,9 +78,9 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
                  * lock, a join of the program's own), holds no lock of the C
                  * library.  The main thread first: it is the likeliest to
                  * stay where it is. */
-                int waits = ap_find_parked_thread(pid, AP_PARKED_WAITS, &t);
+                int waits = find_parked(pid, AP_PARKED_WAITS, avoid, &t);
                 ap_parked_thread f;
-                int futex = ap_find_parked_thread(pid, AP_PARKED_FUTEX, &f);
+                int futex = find_parked(pid, AP_PARKED_FUTEX, avoid, &f);
                 bool waits_main = waits == 1 && t.tid == pid;
                 bool futex_main = futex == 1 && f.tid == pid;
                 if (waits == 1 && (waits_main || !futex_main))
@@ -88,7 +91,7 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
                         return 0;
                 return 1;
         }
-        if (want == AP_WANT_ANY && ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1) {
+        if (want == AP_WANT_ANY && find_parked(pid, AP_PARKED_WAITS, avoid, &t) == 1) {
                 ap_plan_use_thread(plan, &t, AP_PARKED_WAITS);
                 return 1;
         }
@@ -96,7 +99,7 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
          * GIL) runs no bytecode, so a queued call would wait for it, and a
          * withdrawn one would stay in its queue: call in it directly.  It
          * holds no lock of the C library while it waits. */
-        if (want == AP_WANT_ANY && ap_find_parked_thread(pid, AP_PARKED_FUTEX, &t) == 1 &&
+        if (want == AP_WANT_ANY && find_parked(pid, AP_PARKED_FUTEX, avoid, &t) == 1 &&
             t.tid == pid) {
                 ap_plan_use_thread(plan, &t, AP_PARKED_FUTEX);
                 return 1;
@@ -111,7 +114,7 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
         }
         /* Schedule.  The calls (mmap, Py_AddPendingCall) are best made in a
          * thread that sits in a system call: it is in no critical section. */
-        if (ap_find_parked_thread(pid, AP_PARKED_ANY, &plan->thread) == 1)
+        if (find_parked(pid, AP_PARKED_ANY, avoid, &plan->thread) == 1)
                 plan->have_thread = true;
         return 1;
 }
@@ -272,7 +275,9 @@ static int cmp_pid(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-int ap_find_parked_thread(pid_t pid, ap_parked_kind kind, ap_parked_thread *ret) {
+/* The first thread in tid order parked in a call of kind, the main thread
+ * if it is one; avoid (a tid, or 0) is taken only when no other is. */
+static int find_parked(pid_t pid, ap_parked_kind kind, pid_t avoid, ap_parked_thread *ret) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
         DIR *d = opendir(path);
@@ -300,19 +305,30 @@ int ap_find_parked_thread(pid_t pid, ap_parked_kind kind, ap_parked_thread *ret)
         /* lldb numbers the threads it attaches to in ascending tid order. */
         qsort(tids, n, sizeof *tids, cmp_pid);
         int found = 0;
-        for (size_t i = 0; i < n; i++) {
-                long nr;
-                uint64_t sp, pc;
-                if (found && tids[i] != pid)
-                        continue;
-                if (!read_task_syscall(pid, tids[i], &nr, &sp, &pc) || !ap_parked_syscall(kind, nr))
-                        continue;
-                *ret = (ap_parked_thread){
-                        .index = (int)i + 1, .tid = tids[i], .nr = nr, .sp = sp, .pc = pc};
-                found = 1;
+        for (int pass = 0; pass < 2 && !found; pass++) {
+                for (size_t i = 0; i < n; i++) {
+                        long nr;
+                        uint64_t sp, pc;
+                        if (found && tids[i] != pid)
+                                continue;
+                        if (pass == 0 && avoid > 0 && tids[i] == avoid)
+                                continue;
+                        if (!read_task_syscall(pid, tids[i], &nr, &sp, &pc) ||
+                            !ap_parked_syscall(kind, nr))
+                                continue;
+                        *ret = (ap_parked_thread){
+                                .index = (int)i + 1, .tid = tids[i], .nr = nr, .sp = sp, .pc = pc};
+                        found = 1;
+                }
+                if (avoid <= 0)
+                        break;
         }
         free(tids);
         return found;
+}
+
+int ap_find_parked_thread(pid_t pid, ap_parked_kind kind, ap_parked_thread *ret) {
+        return find_parked(pid, kind, 0, ret);
 }
 
 int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan) {

@@ -70,6 +70,9 @@ typedef struct ap_injection_plan {
                                   target (backends with logs_allocations) */
         const char *page_path; /* the page, as a file the debugger copies into
                                   the target (backends with page_from_file) */
+        pid_t avoid_tid;       /* a thread that was not where the CLI saw it on
+                                  an earlier attempt: ap_plan_choose takes it
+                                  only when no other thread will do (0: none) */
 } ap_injection_plan;
 
 /* The page with the agent's path, the entry point's name, the session
@@ -94,7 +97,8 @@ typedef enum ap_plan_want {
 
 /* Decide how to inject, from /proc/PID/task (before attaching).  Returns 1,
  * or 0 when AP_WANT_WAITER finds no thread, or when the target has no
- * pending call to use (PyPy) and no thread waits. */
+ * pending call to use (PyPy) and no thread waits.  plan->avoid_tid is
+ * chosen only when no other thread fits. */
 int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) __attribute__((warn_unused_result));
 
 /* Make the plan a direct one in thread t, parked in a call of that kind. */

@@ -741,10 +741,12 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         ap_injection_plan fallback; /* the thread await_scheduled fell back to */
         bool fallback_used = false, have_fallback = false;
         int retries = 0;
+        pid_t moved_tid = 0; /* the thread that was not where attachpy saw it */
         for (int n = 1;; n++) {
                 if (ap_injection_plan_init(&plan, &target, session.agent, session.target_dir, err) <
                     0)
                         goto out;
+                plan.avoid_tid = moved_tid;
                 if (have_fallback) {
                         /* The waiting thread await_scheduled chose. */
                         ap_plan_use_thread(&plan, &fallback.thread, fallback.kind);
@@ -801,6 +803,11 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                                      "again",
                                      (int)o->pid);
                                 want = retries == 0 ? AP_WANT_WAITER : AP_WANT_SCHEDULE;
+                                /* A thread that wakes now and then (a main
+                                 * loop's tick) may move again: another
+                                 * one, if any waits, is chosen first. */
+                                if (plan.have_thread)
+                                        moved_tid = plan.thread.tid;
                                 retries++;
                                 ap_error_clear(err);
                                 continue;

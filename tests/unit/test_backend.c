@@ -6,6 +6,7 @@
  * with every placeholder filled.  The trampoline itself is executed in
  * test_trampoline.c. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -1300,12 +1301,90 @@ static pid_t pausing_child(void) {
         return -1;
 }
 
+/* A child whose main thread and a second thread both sit in pause(). */
+static pid_t two_pausing_child(void) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                child_guard();
+                pthread_t th;
+                if (pthread_create(&th, NULL, pause_forever, NULL) != 0)
+                        _exit(3);
+                for (;;)
+                        pause();
+        }
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+        for (int i = 0; i < 400; i++) {
+                ap_parked_thread t;
+                int tasks = 0;
+                DIR *d = opendir(path);
+                struct dirent *e;
+                while (d && (e = readdir(d)))
+                        tasks += e->d_name[0] != '.';
+                if (d)
+                        closedir(d);
+                if (tasks == 2 && ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1 &&
+                    t.tid == pid)
+                        return pid;
+                usleep(5000);
+        }
+        end_child(pid);
+        ck_abort_msg("the two-thread child never paused");
+        return -1;
+}
+
 static void plan_of(ap_injection_plan *plan, ap_target *t, pid_t pid) {
         *t = fake_target();
         t->pid = pid;
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(ap_injection_plan_init(plan, t, AGENT, SESSION, &err), 0);
 }
+
+START_TEST(test_plan_choose_avoids_moved_thread) {
+        /* A thread that was not where attachpy saw it (a main loop that
+         * ticks) is chosen last on the next attempt: another parked thread
+         * first, for the direct call and for the scheduled plan's calls. */
+        pid_t pid = two_pausing_child();
+        ap_target t;
+        ap_injection_plan any, sched, waiter, plain;
+        plan_of(&any, &t, pid);
+        any.avoid_tid = pid;
+        sched = waiter = any;
+        plain = any;
+        plain.avoid_tid = 0;
+        int r = ap_plan_choose(&any, AP_WANT_ANY);
+        int rs = ap_plan_choose(&sched, AP_WANT_SCHEDULE);
+        int rw = ap_plan_choose(&waiter, AP_WANT_WAITER);
+        int rp = ap_plan_choose(&plain, AP_WANT_ANY);
+        end_child(pid);
+        ck_assert_int_eq(r, 1);
+        ck_assert_int_eq(any.mode, AP_PLAN_DIRECT);
+        ck_assert(any.have_thread);
+        ck_assert_int_ne(any.thread.tid, pid);
+        ck_assert_int_eq(any.thread.index, 2);
+        ck_assert_int_eq(rs, 1);
+        ck_assert_int_eq(sched.mode, AP_PLAN_SCHEDULE);
+        ck_assert(sched.have_thread);
+        ck_assert_int_ne(sched.thread.tid, pid);
+        ck_assert_int_eq(rw, 1);
+        ck_assert_int_ne(waiter.thread.tid, pid);
+        /* Nothing to avoid: the main thread first, as always. */
+        ck_assert_int_eq(rp, 1);
+        ck_assert_int_eq(plain.thread.tid, pid);
+
+        /* The only thread that waits is the one to avoid: it is taken. */
+        pid = pausing_child();
+        ap_injection_plan only;
+        plan_of(&only, &t, pid);
+        only.avoid_tid = pid;
+        int ro = ap_plan_choose(&only, AP_WANT_ANY);
+        end_child(pid);
+        ck_assert_int_eq(ro, 1);
+        ck_assert_int_eq(only.mode, AP_PLAN_DIRECT);
+        ck_assert_int_eq(only.thread.tid, pid);
+}
+END_TEST
 
 START_TEST(test_plan_choose_parked) {
         pid_t pid = pausing_child();
@@ -1482,6 +1561,7 @@ static Suite *backend_suite(void) {
         tc = tcase_create("choose");
         tcase_set_timeout(tc, 20);
         tcase_add_test(tc, test_plan_choose_parked);
+        tcase_add_test(tc, test_plan_choose_avoids_moved_thread);
         tcase_add_test(tc, test_plan_choose_schedule_main);
         tcase_add_test(tc, test_plan_choose_futex);
         tcase_add_test(tc, test_plan_choose_main_first);
