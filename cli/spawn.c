@@ -36,6 +36,19 @@ char *ap_find_program(const char *name) {
         return NULL;
 }
 
+/* In a child just forked from parent: its own process group, and
+ * death_signal (0: none) when attachpy dies.  False if attachpy is already
+ * gone.  Async-signal-safe. */
+static bool become_own_group(pid_t parent, int death_signal) {
+        setpgid(0, 0);
+        if (death_signal) {
+                prctl(PR_SET_PDEATHSIG, death_signal);
+                if (getppid() != parent)
+                        return false;
+        }
+        return true;
+}
+
 int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t *child_mask,
              int death_signal, ap_error *err) {
         *c = (ap_child)AP_CHILD_INIT;
@@ -78,12 +91,8 @@ int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t
         }
         if (pid == 0) {
                 /* Child: only async-signal-safe calls from here on. */
-                setpgid(0, 0);
-                if (death_signal) {
-                        prctl(PR_SET_PDEATHSIG, death_signal);
-                        if (getppid() != parent)
-                                _exit(127); /* the parent is already gone */
-                }
+                if (!become_own_group(parent, death_signal))
+                        _exit(127); /* the parent is already gone */
                 sigset_t empty;
                 sigemptyset(&empty);
                 sigprocmask(SIG_SETMASK, child_mask ? child_mask : &empty, NULL);
@@ -136,9 +145,7 @@ int ap_spawn_idle(ap_child *c, ap_error *err) {
         }
         if (pid == 0) {
                 /* Child: only async-signal-safe calls from here on. */
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)
+                if (!become_own_group(parent, SIGKILL))
                         _exit(0);
                 struct sigaction dfl;
                 memset(&dfl, 0, sizeof dfl);

@@ -1282,33 +1282,15 @@ static pid_t joining_child(void) {
         return -1;
 }
 
-static pid_t pausing_child(void) {
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                child_guard();
-                for (;;)
-                        pause();
-        }
-        ap_parked_thread t;
-        for (int i = 0; i < 400; i++) {
-                if (ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1)
-                        return pid;
-                usleep(5000);
-        }
-        end_child(pid);
-        ck_abort_msg("the pausing child never paused");
-        return -1;
-}
-
-/* A child whose main thread and a second thread both sit in pause(). */
-static pid_t two_pausing_child(void) {
+/* A child whose main thread, and with_second a second thread, sit in
+ * pause(); returns once /proc shows every thread there. */
+static pid_t pausing_child_of(bool with_second) {
         pid_t pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
                 child_guard();
                 pthread_t th;
-                if (pthread_create(&th, NULL, pause_forever, NULL) != 0)
+                if (with_second && pthread_create(&th, NULL, pause_forever, NULL) != 0)
                         _exit(3);
                 for (;;)
                         pause();
@@ -1324,15 +1306,17 @@ static pid_t two_pausing_child(void) {
                         tasks += e->d_name[0] != '.';
                 if (d)
                         closedir(d);
-                if (tasks == 2 && ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1 &&
-                    t.tid == pid)
+                if (tasks == (with_second ? 2 : 1) &&
+                    ap_find_parked_thread(pid, AP_PARKED_WAITS, &t) == 1 && t.tid == pid)
                         return pid;
                 usleep(5000);
         }
         end_child(pid);
-        ck_abort_msg("the two-thread child never paused");
+        ck_abort_msg("the pausing child never paused");
         return -1;
 }
+
+static pid_t pausing_child(void) { return pausing_child_of(false); }
 
 static void plan_of(ap_injection_plan *plan, ap_target *t, pid_t pid) {
         *t = fake_target();
@@ -1345,7 +1329,7 @@ START_TEST(test_plan_choose_avoids_moved_thread) {
         /* A thread that was not where attachpy saw it (a main loop that
          * ticks) is chosen last on the next attempt: another parked thread
          * first, for the direct call and for the scheduled plan's calls. */
-        pid_t pid = two_pausing_child();
+        pid_t pid = pausing_child_of(true);
         ap_target t;
         ap_injection_plan any, sched, waiter, plain;
         plan_of(&any, &t, pid);

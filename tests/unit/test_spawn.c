@@ -16,19 +16,12 @@
 #include <unistd.h>
 
 #include "spawn.h"
+#include "target.h"
 
-/* The state letter of /proc/PID/stat ('?' when gone). */
+/* The state letter of pid ('?' when gone). */
 static char proc_state(pid_t pid) {
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-                return '?';
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *close = strrchr(buf, ')');
-        return close && close[1] == ' ' ? close[2] : '?';
+        ap_proc_state st;
+        return ap_proc_state_read(pid, &st) == 0 ? st.state : '?';
 }
 
 static void sleep_ms(long ms) {
