@@ -161,7 +161,7 @@ int ap_session_create_in(ap_session *s, const ap_target *t, const char *root, ap
 }
 
 int ap_session_create(ap_session *s, const ap_target *t, ap_error *err) {
-        if (t->same_mount_ns)
+        if (t->same_root)
                 return ap_session_create_in(s, t, NULL, err);
         char root[64];
         snprintf(root, sizeof root, "/proc/%d/root", (int)t->pid);

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "elf_symbols.h"
+#include "mapped_file.h"
+#include "runtimes.h"
 #include "util.h"
 
 #define MAX_PROC_FILE (4u * 1024 * 1024)
@@ -283,31 +285,19 @@ static int parse_maps(pid_t pid, object_list *out, ap_error *err) {
         }
         char *save = NULL;
         for (char *line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                unsigned long long start, end, offset;
-                int pathpos = -1;
-                if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &start, &end, &offset, &pathpos) <
-                            3 ||
-                    pathpos < 0)
+                ap_mapping_id m;
+                if (ap_mapping_parse_line(line, &m) < 0)
                         continue;
-                const char *path = line + pathpos;
-                if (path[0] != '/')
-                        continue;
-                bool deleted = false;
-                size_t plen = strlen(path);
-                const char *del = " (deleted)";
-                if (plen > strlen(del) && strcmp(path + plen - strlen(del), del) == 0) {
-                        deleted = true;
-                        plen -= strlen(del);
-                }
+                size_t plen = strlen(m.path) - (m.deleted ? strlen(" (deleted)") : 0);
                 mapped_object *o = NULL;
                 for (size_t i = 0; i < out->n; i++)
                         if (strlen(out->v[i].path) == plen &&
-                            strncmp(out->v[i].path, path, plen) == 0)
+                            strncmp(out->v[i].path, m.path, plen) == 0)
                                 o = &out->v[i];
                 if (o) {
-                        if (start < o->start) {
-                                o->start = start;
-                                o->start_offset = offset;
+                        if (m.start < o->start) {
+                                o->start = m.start;
+                                o->start_offset = m.offset;
                         }
                         continue;
                 }
@@ -319,14 +309,15 @@ static int parse_maps(pid_t pid, object_list *out, ap_error *err) {
                 out->v = nv;
                 o = &out->v[out->n++];
                 memset(o, 0, sizeof *o);
-                o->path = strndup(path, plen);
-                o->start = start;
-                o->start_offset = offset;
-                if (deleted)
-                        (void)!asprintf(&o->open_path, "/proc/%d/map_files/%llx-%llx", (int)pid,
-                                        start, end);
-                else
-                        (void)!asprintf(&o->open_path, "/proc/%d/root%s", (int)pid, o->path);
+                o->path = strndup(m.path, plen);
+                o->start = m.start;
+                o->start_offset = m.offset;
+                if (o->path) {
+                        /* Under another root, or in another mount namespace:
+                         * the candidate that is the mapped inode. */
+                        m.path = o->path;
+                        o->open_path = ap_mapped_file_locate(pid, &m);
+                }
                 if (!o->path || !o->open_path)
                         return ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
         }
@@ -506,13 +497,21 @@ static ap_refusal check_state(const ap_target *t, ap_error *err) {
         return AP_REFUSAL_NONE;
 }
 
-static bool same_mount_ns(pid_t pid) {
-        char path[64];
-        struct stat a, b;
-        snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
-        if (stat("/proc/self/ns/mnt", &a) < 0 || stat(path, &b) < 0)
-                return true; /* cannot tell: assume the common case */
-        return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+/* Whether the target sees the file system as attachpy does: the same mount
+ * namespace and the same root directory (not a chroot's). */
+static bool same_file_system_view(pid_t pid) {
+        const char *links[] = {"ns/mnt", "root"};
+        for (size_t i = 0; i < AP_ARRAY_SIZE(links); i++) {
+                char self[64], path[64];
+                struct stat a, b;
+                snprintf(self, sizeof self, "/proc/self/%s", links[i]);
+                snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, links[i]);
+                if (stat(self, &a) < 0 || stat(path, &b) < 0)
+                        continue; /* cannot tell: assume the common case */
+                if (a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+                        return false;
+        }
+        return true;
 }
 
 enum {
@@ -652,6 +651,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
         ap_elf_info found_info = {0};
         ap_elf_sym found_syms[SYM_COUNT_] = {{0}};
         int n_found = 0;
+        char range[64];
 
         for (size_t i = 0; i < objs->n; i++) {
                 const mapped_object *o = &objs->v[i];
@@ -720,6 +720,18 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                         rc = -1;
                         goto out;
                 }
+                if (t->version_major &&
+                    !ap_runtime_supported(AP_IMPL_PYPY, t->version_major, t->version_minor)) {
+                        ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
+                                     "process %d runs PyPy %s (Python %s), which attachpy does "
+                                     "not support",
+                                     (int)t->pid, t->impl_version ? t->impl_version : "?",
+                                     t->version);
+                        ap_error_hint(err, "attachpy supports %s",
+                                      ap_runtime_range(AP_IMPL_PYPY, range, sizeof range));
+                        rc = -1;
+                        goto out;
+                }
                 /* No pending call: PyPy_AddPendingCall takes the GIL, which a
                  * debugger must not do (docs/pypy.md).  Only the direct plan,
                  * in a thread that waits. */
@@ -765,8 +777,10 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                              "cannot tell which Python version process %d runs (%s)", (int)t->pid,
                              found->path);
-                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13 built as libpythonX.Y "
-                                   "or as pythonX.Y exporting its C API");
+                ap_error_hint(err,
+                              "attachpy supports %s built as libpythonX.Y or as pythonX.Y "
+                              "exporting its C API",
+                              ap_runtime_range(AP_IMPL_CPYTHON, range, sizeof range));
                 rc = -1;
                 goto out;
         }
@@ -779,8 +793,10 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                              "process %d runs a free-threaded CPython %s (built without the "
                              "GIL), which attachpy does not support yet",
                              (int)t->pid, t->version);
-                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13 with the GIL; "
-                                   "free-threaded builds are refused until one can be tested");
+                ap_error_hint(err,
+                              "attachpy supports %s with the GIL; free-threaded builds are "
+                              "refused until one can be tested",
+                              ap_runtime_range(AP_IMPL_CPYTHON, range, sizeof range));
                 rc = -1;
                 goto out;
         }
@@ -793,15 +809,17 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                              "process %d runs Python %s, which attachpy does not support "
                              "(Python 2 reached its end of life in 2020)",
                              (int)t->pid, t->version);
-                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13");
+                ap_error_hint(err, "attachpy supports %s",
+                              ap_runtime_range(AP_IMPL_CPYTHON, range, sizeof range));
                 rc = -1;
                 goto out;
         }
-        if (t->version_major != 3 || t->version_minor < 6 || t->version_minor > 13) {
+        if (!ap_runtime_supported(AP_IMPL_CPYTHON, t->version_major, t->version_minor)) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                              "process %d runs Python %s, which attachpy does not support",
                              (int)t->pid, t->version);
-                ap_error_hint(err, "attachpy supports CPython 3.6 to 3.13");
+                ap_error_hint(err, "attachpy supports %s",
+                              ap_runtime_range(AP_IMPL_CPYTHON, range, sizeof range));
                 rc = -1;
                 goto out;
         }
@@ -1011,9 +1029,10 @@ static ap_refusal inspect_python(ap_target *t, ap_error *err) {
         if (r < 0)
                 return AP_REFUSAL_UNSUPPORTED_LIBC;
 
-        /* Another mount namespace (a container) is fine: the session is
-         * staged through /proc/PID/root (cli/session.c). */
-        t->same_mount_ns = same_mount_ns(t->pid);
+        /* Another mount namespace (a container) or another root (a chroot)
+         * is fine: the session is staged through /proc/PID/root
+         * (cli/session.c). */
+        t->same_root = same_file_system_view(t->pid);
         return AP_REFUSAL_NONE;
 }
 

@@ -58,7 +58,7 @@ typedef struct ap_target {
         int version_minor;
         char *python_path; /* the object exporting the C API (libpython or the executable) */
         char *libc_path;
-        bool same_mount_ns;
+        bool same_root; /* same mount namespace and root directory as attachpy */
 
         /* Absolute addresses in the target. */
         uint64_t addr_mmap, addr_munmap, addr_dlopen, addr_dlsym, addr_dlerror;

@@ -53,7 +53,7 @@ static ap_target me(void) {
         t.pid = getpid();
         t.uid = geteuid();
         t.gid = getegid();
-        t.same_mount_ns = true;
+        t.same_root = true;
         return t;
 }
 
@@ -173,7 +173,7 @@ START_TEST(test_foreign_root) {
         _cleanup_free_ char *tmp = join(scratch, "tmp");
         ck_assert_int_eq(mkdir(tmp, 01777), 0);
         ap_target t = me();
-        t.same_mount_ns = false;
+        t.same_root = false;
         ck_assert_int_eq(ap_session_create_in(&session, &t, scratch, &error), 0);
         /* Created in the target's /tmp, named as the target sees it. */
         char want[PATH_MAX + 8];
@@ -222,7 +222,7 @@ START_TEST(test_foreign_root_tmp_symlink) {
         ck_assert_int_eq(mkdir(elsewhere, 0777), 0);
         ck_assert_int_eq(symlink(elsewhere, tmp), 0);
         ap_target t = me();
-        t.same_mount_ns = false;
+        t.same_root = false;
         ck_assert_int_eq(ap_session_create_in(&session, &t, scratch, &error), -1);
         ck_assert_str_eq(ap_code_name(error.code), "injection_failed");
         ck_assert_msg(strstr(error.message, "is not a directory"), "%s", error.message);
