@@ -21,6 +21,13 @@ if [ ! -f build/build.ninja ]; then
 fi
 meson compile -C build || exit 1
 
+# The newer Pythons (3.13-3.15, PyPy 8) in a root of their own, built once
+# (tools/sid-root.sh, about two minutes); NO_SID_ROOT=1 leaves them out
+# (the tests then say they are missing, and under CI=true fail).
+if [ -z "${NO_SID_ROOT:-}" ] && [ "$(id -u)" -eq 0 ]; then
+        ./tools/sid-root.sh || step_failed "the sid root (tools/sid-root.sh)"
+fi
+
 # Unit tests once more with sanitizers (the agent is never built with them).
 if [ -z "${NO_SANITIZE:-}" ]; then
         if [ ! -f build-sanitize/build.ninja ]; then

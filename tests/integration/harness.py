@@ -38,14 +38,53 @@ def pyenv_root():
 
 
 class Interpreter(object):
-    def __init__(self, name, path, expect="ok", implementation="cpython"):
-        self.name = name      # "3.12" or "debian-3.11"
-        self.path = path
+    def __init__(self, name, path, expect="ok", implementation="cpython", root=None):
+        self.name = name      # "3.12", "debian-3.11" or "sid-3.14"
+        self.path = path      # as the interpreter's own root sees it
         self.expect = expect  # "ok" or the error code attachpy must give
         self.implementation = implementation
+        self.root = root      # a root file system of its own (chroot), or None
 
     def __repr__(self):
+        if self.root:
+            return "%s (%s in %s)" % (self.name, self.path, self.root)
         return "%s (%s)" % (self.name, self.path)
+
+
+# Newer Pythons in a root file system of their own (tools/sid-root.sh builds
+# it with debootstrap): each runs under chroot, which is also the "target
+# under another root" case.
+SID_ROOT = os.environ.get("ATTACHPY_SID_ROOT", "/var/cache/attachpy/sid-root")
+EXPECTED_SID = [("sid-3.13", "/usr/bin/python3.13", "cpython"),
+                ("sid-3.14", "/usr/bin/python3.14", "cpython"),
+                ("sid-3.15", "/usr/bin/python3.15", "cpython"),
+                ("sid-pypy8", "/usr/bin/pypy3", "pypy")]
+
+
+def discover_rooted(root=SID_ROOT):
+    """Returns (interpreters, missing) for the interpreters in root."""
+    found, missing = [], []
+    ready = os.path.exists(os.path.join(root, ".attachpy-sid-root-ready"))
+    for name, path, impl in EXPECTED_SID:
+        if ready and os.access(root + path, os.X_OK):
+            found.append(Interpreter(name, path, "ok", impl, root=root))
+        else:
+            missing.append("%s (%s%s: run tools/sid-root.sh)" % (name, root, path))
+    return found, missing
+
+
+def rooted_copy(root, path):
+    """path (a test file) copied into root, for a target that runs there;
+    returns the path as the root sees it.  Rewritten each time: the
+    checkout may have changed."""
+    inside = os.path.join("/opt/attachpy-tests", os.path.basename(path))
+    os.makedirs(root + os.path.dirname(inside), exist_ok=True)
+    tmp = root + inside + ".tmp%d" % os.getpid()
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, root + inside)
+    return inside
 
 
 # What must work (issue 2), and what must be refused cleanly.
@@ -97,9 +136,11 @@ def second_libpython():
 
 
 def supported(interpreters):
-    """The CPython interpreters attachpy injects into: the ones tests that
-    need "a Python" pick from (PyPy injects only in some states)."""
-    return [i for i in interpreters if i.expect == "ok" and i.implementation == "cpython"]
+    """The host's CPython interpreters attachpy injects into: the ones tests
+    that need "a Python" pick from (PyPy injects only in some states; one
+    in a root of its own needs chroot)."""
+    return [i for i in interpreters
+            if i.expect == "ok" and i.implementation == "cpython" and not i.root]
 
 
 def newest_cpython(interpreters):
@@ -196,15 +237,28 @@ class Target(object):
     target run as another user runs a copy of target.py that user can read
     when the checkout is private (self.script: the one it runs)."""
 
-    def __init__(self, python, mode, env=None, extra_args=(), user=None, target=TARGET):
-        if user is not None and target == TARGET:
+    def __init__(self, python, mode, env=None, extra_args=(), user=None, target=TARGET,
+                 own_mount_ns=False):
+        """python: an executable's path, or an Interpreter (one with a root
+        of its own runs under chroot).  own_mount_ns: in a mount namespace
+        of its own too (unshare -m)."""
+        prefix = []
+        if isinstance(python, Interpreter):
+            if python.root:
+                target = rooted_copy(python.root, target)
+                prefix = ["chroot", python.root]
+            python = python.path
+        elif user is not None and target == TARGET:
             target = public_target()
+        if own_mount_ns:
+            prefix = ["unshare", "--mount", "--propagation", "private"] + prefix
         self.script = target
         self.mode = mode
         self.lines = queue.Queue()
         self.all_lines = []
+        # unshare and chroot exec the interpreter: the pid is the target's.
         self.proc = subprocess.Popen(
-            [python] + list(extra_args) + [target, mode],
+            prefix + [python] + list(extra_args) + [target, mode],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env,
             **({"user": user, "group": user, "extra_groups": []} if user is not None else {}))
