@@ -1290,6 +1290,27 @@ START_TEST(test_inspect_fake_runtime_free_threaded) {
 }
 END_TEST
 
+/* A version newer than the table's: unsupported_python naming it and the
+ * range (never not_python); a pre-release of a supported version is
+ * supported. */
+START_TEST(test_inspect_fake_runtime_future_and_prerelease) {
+        if (!may_trace_children())
+                return;
+        const char *const future[] = {fake_libpython("ATTACHPY_FAKE_LIBPYTHON_FUTURE"), NULL};
+        int r = inspect_and_end(spawn_host(future));
+        expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, "runs Python 3.16.0a1");
+        ck_assert_int_eq(target.refusal, AP_REFUSAL_UNSUPPORTED_PYTHON);
+        ck_assert_msg(error.hint && strstr(error.hint, "CPython 3.6 to 3.15"), "%s",
+                      error.hint ? error.hint : "");
+        ap_target_free(&target);
+        ap_error_clear(&error);
+        const char *const rc[] = {fake_libpython("ATTACHPY_FAKE_LIBPYTHON_PRERELEASE"), NULL};
+        r = inspect_and_end(spawn_host(rc));
+        ck_assert_msg(r == 0, "%s", error.message ? error.message : "");
+        ck_assert_str_eq(target.version, "3.15.0rc1");
+}
+END_TEST
+
 /* Two runtimes mapped: refused, naming how many. */
 START_TEST(test_inspect_two_runtimes) {
         if (!may_trace_children())
@@ -1386,6 +1407,7 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_inspect_exact_version_everywhere);
         tcase_add_test(tc, test_inspect_fake_runtime_with_gil);
         tcase_add_test(tc, test_inspect_fake_runtime_free_threaded);
+        tcase_add_test(tc, test_inspect_fake_runtime_future_and_prerelease);
         tcase_add_test(tc, test_inspect_two_runtimes);
         tcase_add_test(tc, test_inspect_pypy);
         suite_add_tcase(s, tc);

@@ -10,8 +10,11 @@ void *PyObject_Malloc(unsigned long n);
 void _Py_DecRefShared(void *o);
 void _Py_MergeZeroLocalRefcount(void *o);
 
+#ifndef FAKE_PY_VERSION
+#define FAKE_PY_VERSION 0x030d01f0 /* 3.13.1 */
+#endif
 extern const unsigned long Py_Version;
-const unsigned long Py_Version = 0x030d01f0; /* 3.13.1 */
+const unsigned long Py_Version = FAKE_PY_VERSION;
 
 int PyGILState_Ensure(void) { return 0; }
 
