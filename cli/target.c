@@ -522,6 +522,7 @@ enum {
         SYM_DECREF_SHARED,
         SYM_MERGE_ZERO_LOCAL,
         SYM_ADD_PENDING,
+        SYM_RUNTIME,
         SYM_COUNT_,
 };
 
@@ -603,13 +604,44 @@ static void pypy_versions(ap_target *t, const mapped_object *o) {
         munmap(data, (size_t)st.st_size);
 }
 
-/* The exact version, from the object the process maps: Py_Version (3.11+),
- * else the PY_VERSION string that Py_GetVersion() formats.  Sets t->version
- * and, where the name gave none, the major and minor. */
-static void exact_version(ap_target *t, const mapped_object *o, const ap_elf_sym *syms) {
+int ap_debug_offsets_parse(const uint8_t *data, size_t len, uint32_t *ret_hex,
+                           bool *ret_free_threaded) {
+        uint64_t version, free_threaded;
+        if (len < 24 || memcmp(data, "xdebugpy", 8) != 0)
+                return -1;
+        memcpy(&version, data + 8, 8);
+        memcpy(&free_threaded, data + 16, 8);
+        if (version > UINT32_MAX || free_threaded > 1)
+                return -1;
+        *ret_hex = (uint32_t)version;
+        *ret_free_threaded = free_threaded == 1;
+        return 0;
+}
+
+/* The exact version, from the object the process maps: what the runtime
+ * publishes at the start of _PyRuntime (_Py_DebugOffsets, 3.13+: a cookie,
+ * PY_VERSION_HEX and whether the build is free-threaded), else Py_Version
+ * (3.11+), else the PY_VERSION string that Py_GetVersion() formats.  Sets
+ * t->version and, where the name gave none, the major and minor;
+ * *ret_free_threaded when the runtime says it is. */
+static void exact_version(ap_target *t, const mapped_object *o, const ap_elf_sym *syms,
+                          bool *ret_free_threaded) {
         char buf[32];
         int major = 0, minor = 0;
 
+        if (syms[SYM_RUNTIME].found && syms[SYM_RUNTIME].size >= 24) {
+                uint8_t head[24];
+                uint32_t hex = 0;
+                bool ft = false;
+                if (ap_elf_read_at_vaddr(o->open_path, syms[SYM_RUNTIME].value, head,
+                                         sizeof head) == 0 &&
+                    ap_debug_offsets_parse(head, sizeof head, &hex, &ft) == 0 &&
+                    ap_python_version_from_hex(hex, buf, sizeof buf) == 0 &&
+                    ap_python_version_parse(buf, sizeof buf, &major, &minor) == 0) {
+                        *ret_free_threaded = ft;
+                        goto found;
+                }
+        }
         if (syms[SYM_PY_VERSION].found && syms[SYM_PY_VERSION].size >= 4) {
                 uint32_t hex = 0;
                 if (ap_elf_read_at_vaddr(o->open_path, syms[SYM_PY_VERSION].value, &hex, 4) == 0 &&
@@ -670,6 +702,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                         [SYM_DECREF_SHARED] = {.name = "_Py_DecRefShared"},
                         [SYM_MERGE_ZERO_LOCAL] = {.name = "_Py_MergeZeroLocalRefcount"},
                         [SYM_ADD_PENDING] = {.name = "Py_AddPendingCall"},
+                        [SYM_RUNTIME] = {.name = "_PyRuntime"},
                 };
                 ap_elf_info info;
                 ap_error e = AP_ERROR_INIT;
@@ -769,7 +802,8 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
             ap_python_version_from_name(found->path, &t->version_major, &t->version_minor,
                                         &free_threaded) < 0)
                 t->version_major = t->version_minor = 0;
-        exact_version(t, found, found_syms);
+        bool published_free_threaded = false;
+        exact_version(t, found, found_syms, &published_free_threaded);
         if (!t->version && t->version_major)
                 (void)!asprintf(&t->version, "%d.%d", t->version_major, t->version_minor);
 
@@ -787,7 +821,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
         /* Free-threaded: a "t" in the name (libpython3.13t.so, python3.13t),
          * or, whatever the file is called, the functions only such a build
          * exports. */
-        if (free_threaded || found_syms[SYM_DECREF_SHARED].found ||
+        if (free_threaded || published_free_threaded || found_syms[SYM_DECREF_SHARED].found ||
             found_syms[SYM_MERGE_ZERO_LOCAL].found) {
                 ap_error_set(err, AP_ERR_UNSUPPORTED_PYTHON,
                              "process %d runs a free-threaded CPython %s (built without the "

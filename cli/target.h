@@ -151,6 +151,13 @@ int ap_python_version_parse(const char *s, size_t n, int *major, int *minor);
  * is not a version. */
 int ap_python_version_from_hex(uint32_t hex, char *buf, size_t size);
 
+/* The head of _Py_DebugOffsets, which CPython 3.13+ places at the start of
+ * _PyRuntime (its own section, .PyRuntime): the cookie "xdebugpy", then
+ * PY_VERSION_HEX and free_threaded as 64-bit words.  Returns 0 with both
+ * set, -1 when data (len bytes) is not such a head. */
+int ap_debug_offsets_parse(const uint8_t *data, size_t len, uint32_t *ret_hex,
+                           bool *ret_free_threaded);
+
 /* Find PyPy's sys.version in a block of bytes (the libpypy file): "3.9.16
  * (7.3.11+dfsg..., date)\n[PyPy 7.3.11 with GCC ...]".  Returns 0 with the
  * language version ("3.9.16") and PyPy's ("7.3.11"), or -1. */

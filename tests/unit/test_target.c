@@ -1311,6 +1311,47 @@ START_TEST(test_inspect_fake_runtime_future_and_prerelease) {
 }
 END_TEST
 
+/* What 3.13+ publishes decides even when no exported function tells. */
+START_TEST(test_inspect_fake_runtime_published_free_threaded) {
+        if (!may_trace_children())
+                return;
+        const char *const libs[] = {fake_libpython("ATTACHPY_FAKE_LIBPYTHON_PUBLISHED_NOGIL"),
+                                    NULL};
+        int r = inspect_and_end(spawn_host(libs));
+        expect_error(r, AP_ERR_UNSUPPORTED_PYTHON, "free-threaded CPython 3.14.0");
+}
+END_TEST
+
+static const struct {
+        const char *data;
+        size_t len;
+        int ok;
+        uint32_t hex;
+        bool free_threaded;
+} debug_offsets_cases[] = {
+        {"xdebugpy\xf0\x01\x0e\x03\0\0\0\0\0\0\0\0\0\0\0\0", 24, 0, 0x030e01f0, false},
+        {"xdebugpy\xa1\x00\x10\x03\0\0\0\0\1\0\0\0\0\0\0\0", 24, 0, 0x031000a1, true},
+        /* a wrong cookie, a short head, a free_threaded that is no flag, a
+         * version wider than 32 bits */
+        {"ydebugpy\xf0\x01\x0e\x03\0\0\0\0\0\0\0\0\0\0\0\0", 24, -1, 0, false},
+        {"xdebugpy\xf0\x01\x0e\x03", 12, -1, 0, false},
+        {"xdebugpy\xf0\x01\x0e\x03\0\0\0\0\2\0\0\0\0\0\0\0", 24, -1, 0, false},
+        {"xdebugpy\xf0\x01\x0e\x03\1\0\0\0\0\0\0\0\0\0\0\0", 24, -1, 0, false},
+};
+
+START_TEST(test_debug_offsets_parse) {
+        uint32_t hex = 0;
+        bool ft = false;
+        int r = ap_debug_offsets_parse((const uint8_t *)debug_offsets_cases[_i].data,
+                                       debug_offsets_cases[_i].len, &hex, &ft);
+        ck_assert_int_eq(r, debug_offsets_cases[_i].ok);
+        if (r == 0) {
+                ck_assert_uint_eq(hex, debug_offsets_cases[_i].hex);
+                ck_assert_int_eq(ft, debug_offsets_cases[_i].free_threaded);
+        }
+}
+END_TEST
+
 /* Two runtimes mapped: refused, naming how many. */
 START_TEST(test_inspect_two_runtimes) {
         if (!may_trace_children())
@@ -1408,6 +1449,8 @@ static Suite *target_suite(void) {
         tcase_add_test(tc, test_inspect_fake_runtime_with_gil);
         tcase_add_test(tc, test_inspect_fake_runtime_free_threaded);
         tcase_add_test(tc, test_inspect_fake_runtime_future_and_prerelease);
+        tcase_add_test(tc, test_inspect_fake_runtime_published_free_threaded);
+        tcase_add_loop_test(tc, test_debug_offsets_parse, 0, AP_ARRAY_SIZE(debug_offsets_cases));
         tcase_add_test(tc, test_inspect_two_runtimes);
         tcase_add_test(tc, test_inspect_pypy);
         suite_add_tcase(s, tc);

@@ -16,6 +16,23 @@ void _Py_MergeZeroLocalRefcount(void *o);
 extern const unsigned long Py_Version;
 const unsigned long Py_Version = FAKE_PY_VERSION;
 
+#ifdef FAKE_DEBUG_OFFSETS_FREE_THREADED
+/* What 3.13+ publishes at the start of _PyRuntime (_Py_DebugOffsets' head):
+ * here a free-threaded build that exports none of the functions that would
+ * tell it otherwise. */
+struct fake_runtime {
+        char cookie[8];
+        unsigned long long version;
+        unsigned long long free_threaded;
+        char rest[64];
+};
+extern struct fake_runtime _PyRuntime;
+struct fake_runtime _PyRuntime = {{'x', 'd', 'e', 'b', 'u', 'g', 'p', 'y'},
+                                  FAKE_PY_VERSION,
+                                  FAKE_DEBUG_OFFSETS_FREE_THREADED,
+                                  {0}};
+#endif
+
 int PyGILState_Ensure(void) { return 0; }
 
 int Py_AddPendingCall(int (*func)(void *), void *arg) {
