@@ -148,8 +148,20 @@ def proc_status(pid):
 class Target(object):
     """A heartbeat.py process; its stdout lines arrive in a queue."""
 
-    def __init__(self, python, threads, libdir):
-        argv = [python, HEARTBEAT, "--threads", str(threads)]
+    def __init__(self, python, threads, libdir, root=None):
+        heartbeat = HEARTBEAT
+        prefix = []
+        if root:
+            # A Python in a root of its own (tools/sid-root.sh): the
+            # heartbeat is copied in, the target runs under chroot (which
+            # execs it: the pid is the target's).
+            heartbeat = "/opt/attachpy-bench/heartbeat.py"
+            os.makedirs(root + os.path.dirname(heartbeat), exist_ok=True)
+            shutil.copyfile(HEARTBEAT, root + heartbeat)
+            prefix = ["chroot", root]
+            if libdir:
+                libdir = libdir[len(root):]
+        argv = prefix + [python, heartbeat, "--threads", str(threads)]
         if libdir:
             argv += ["--libs", libdir]
         self.argv = argv
@@ -337,10 +349,11 @@ def ratio(a, b):
 
 # ---------------------------------------------------------------- libraries
 
-def make_libs(n, cc):
+def make_libs(n, cc, root=None):
     """n tiny shared libraries in a fresh temporary directory (not named
-    /tmp/attachpy-*: the integration suite looks for leftovers there)."""
-    d = tempfile.mkdtemp(prefix="apbench-libs-")
+    /tmp/attachpy-*: the integration suite looks for leftovers there); in
+    root's /tmp for a target under root."""
+    d = tempfile.mkdtemp(prefix="apbench-libs-", dir=(root + "/tmp") if root else None)
 
     def build(i):
         src = os.path.join(d, "apbench_%03d.c" % i)
@@ -393,7 +406,7 @@ def run_scenario(name, spec, methods, opts, lock, libdir, results):
     total = opts.warmup + opts.runs
 
     def start_target():
-        t = Target(opts.python, spec["threads"], libdir if spec["libs"] else None)
+        t = Target(opts.python, spec["threads"], libdir if spec["libs"] else None, opts.root)
         if t.threads != spec["threads"] or t.libs != spec["libs"]:
             t.stop()
             raise RuntimeError("target has %d threads and %d libraries, wanted %d and %d"
@@ -693,6 +706,8 @@ def main():
     ap.add_argument("--attachpy", default=os.path.join(ROOT, "build", "cli", "attachpy"))
     ap.add_argument("--python", default=None, help="target interpreter (default: the newest "
                     "pyenv CPython attachpy supports, else python3.X on PATH)")
+    ap.add_argument("--root", default=None, help="run the target under chroot ROOT (--python "
+                    "is then its path inside ROOT), e.g. the newer Pythons of tools/sid-root.sh")
     ap.add_argument("--runs", type=int, default=20, help="measured runs per method and "
                     "scenario (default 20)")
     ap.add_argument("--warmup", type=int, default=1, help="unmeasured runs first (default 1)")
@@ -740,7 +755,9 @@ def main():
         log("bench: no attachpy at %s (build it, or pass --attachpy)" % opts.attachpy)
         return 1
     opts.python = opts.python or find_python()
-    if not opts.python or not os.access(opts.python, os.X_OK):
+    if opts.root and not opts.python.startswith("/"):
+        ap.error("--python must be an absolute path inside --root")
+    if not opts.python or not os.access((opts.root or "") + opts.python, os.X_OK):
         log("bench: no target interpreter (pyenv CPython 3.7-3.13, or --python)")
         return 1 if IN_CI else 77
     missing = []
@@ -770,7 +787,7 @@ def main():
 
     meta = {"methods": methods, "scenarios": scenarios,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "python": opts.python, "attachpy": opts.attachpy, "runs": opts.runs,
+            "python": opts.python, "root": opts.root, "attachpy": opts.attachpy, "runs": opts.runs,
             "warmup": opts.warmup, "gdb": tool_version([opts.gdb, "--version"]) if opts.gdb
             else None, "lldb": tool_version([opts.lldb, "--version"]) if opts.lldb else None,
             "attachpy_sha256": file_sha256(opts.attachpy) if os.path.exists(opts.attachpy)
@@ -786,7 +803,7 @@ def main():
         if any(SCENARIOS[s]["libs"] for s in scenarios):
             n = max(SCENARIOS[s]["libs"] for s in scenarios)
             t0 = time.monotonic()
-            libdir = make_libs(n, opts.cc)
+            libdir = make_libs(n, opts.cc, opts.root)
             log("bench: %d libraries built in %.1f s" % (n, time.monotonic() - t0))
         for s in scenarios:
             run_scenario(s, SCENARIOS[s], methods, opts, lock, libdir, results)
