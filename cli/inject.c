@@ -19,6 +19,7 @@
 #include "page.h"
 #include "paths.h"
 #include "pending.h"
+#include "pypy_remote.h"
 #include "request.h"
 #include "scrub.h"
 #include "session.h"
@@ -642,6 +643,62 @@ out:
         return conn;
 }
 
+/* PyPy 8's own remote execution (cli/pypy_remote.h), for a PyPy whose
+ * threads all run Python: no debugger, no stop.  The target runs a script
+ * of the session that starts the agent; the agent connects as after a
+ * debugger's call.  Returns the agent's connection, or -1 with err set (the
+ * request withdrawn at the deadline). */
+static int inject_through_pypy_remote(run_ctx *c, const ap_target *t, ap_error *err) {
+        const ap_run_config *cfg = c->cfg;
+        pid_t pid = t->pid;
+        ap_buf script = {0};
+        ap_pypy_remote r = AP_PYPY_REMOTE_INIT;
+        _cleanup_free_ char *inside = NULL;
+        int conn = -1;
+        if (ap_pypy_remote_script(c->session->agent, c->session->target_dir, &script) < 0 ||
+            asprintf(&inside, "%s/remote.py", c->session->target_dir) < 0) {
+                inside = NULL;
+                ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
+                goto out;
+        }
+        if (ap_session_write(c->session, "remote.py", script.data, script.len, err) < 0 ||
+            ap_pypy_remote_open(&r, pid, t->addr_pypy_remote, err) < 0 ||
+            ap_pypy_remote_request(&r, inside, err) < 0)
+                goto out;
+        vlog(cfg, "asked process %d to run %s (PyPy's remote execution)", (int)pid, inside);
+        ap_progress_stage(cfg->progress, "waiting for %d to run Python", (int)pid);
+        conn = ap_session_accept(c->session, pid, cfg->cancel_fd, c->deadline, err);
+        if (conn != -2)
+                goto out;
+        conn = -1;
+        if (ap_pypy_remote_withdraw(&r) == 1) {
+                ap_error_set(err, AP_ERR_TIMEOUT,
+                             "process %d did not take attachpy's request within %g s: none of "
+                             "its threads ran Python code (PyPy's remote execution); the "
+                             "request was withdrawn, nothing was injected and it runs on",
+                             (int)pid, cfg->opts->timeout_s);
+                ap_error_hint(err, "its threads may be in long C calls; try again with a longer "
+                                   "--timeout");
+                goto out;
+        }
+        /* Taken just now: give the agent a moment to connect. */
+        ap_error_clear(err);
+        conn = ap_session_accept(c->session, pid, cfg->cancel_fd, ap_now_ms() + GRACE_FOR_CALLS_MS,
+                                 err);
+        if (conn == -2) {
+                conn = -1;
+                ap_error_set(err, AP_ERR_TIMEOUT,
+                             "process %d took attachpy's request but its agent did not report "
+                             "back within %g s; the code did not run",
+                             (int)pid, cfg->opts->timeout_s);
+                ap_error_hint(err, "try again with a longer --timeout");
+        }
+out:
+        ap_pypy_remote_close(&r);
+        ap_buf_free(&script);
+        return conn;
+}
+
 void ap_run(const ap_run_config *cfg, ap_report *report) {
         const ap_options *o = cfg->opts;
         memset(report, 0, sizeof *report);
@@ -755,6 +812,19 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                            !ap_plan_choose(&plan, AP_WANT_SCHEDULE)) {
                         ap_proc_state st;
                         bool alive = ap_proc_state_read(o->pid, &st) == 0 && st.state != 'Z';
+                        if (!target.addr_add_pending_call && alive && target.addr_pypy_remote &&
+                            o->debugger == AP_DEBUGGER_AUTO) {
+                                /* PyPy 8, every thread running: its own
+                                 * remote execution needs no thread that
+                                 * waits. */
+                                conn = inject_through_pypy_remote(&ctx, &target, err);
+                                if (conn < 0)
+                                        goto out;
+                                report->debugger = NULL;
+                                report->mechanism = "remote_exec";
+                                snprintf(report->safepoint, sizeof report->safepoint, "remote");
+                                break;
+                        }
                         if (!target.addr_add_pending_call && alive) {
                                 /* PyPy, every thread running: no safe point
                                  * yet (docs/pypy.md).  Look again. */
@@ -827,6 +897,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                         }
                         if (conn < 0)
                                 goto out;
+                        report->mechanism = "debugger";
                         break;
                 }
                 fallback.target = &target;
@@ -838,6 +909,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 if (conn < 0)
                         goto out;
                 snprintf(report->safepoint, sizeof report->safepoint, "pending");
+                report->mechanism = "debugger";
                 break;
         }
 

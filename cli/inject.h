@@ -21,7 +21,9 @@
 
 typedef struct ap_report {
         pid_t pid;
-        const char *debugger; /* "gdb", or NULL when none was run */
+        const char *debugger;  /* "gdb", or NULL when none was run */
+        const char *mechanism; /* how the agent got in: "debugger", "remote_exec" (the
+                                  runtime's own interface), or NULL: it did not */
         bool have_target;
         ap_impl impl;
         char *version;

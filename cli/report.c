@@ -80,6 +80,7 @@ json_t *ap_report_to_json(const ap_report *r) {
         json_object_set_new(o, "ok", json_boolean(r->ok));
         json_object_set_new(o, "pid", json_integer(r->pid));
         json_object_set_new(o, "debugger", r->debugger ? json_string(r->debugger) : json_null());
+        json_object_set_new(o, "mechanism", r->mechanism ? json_string(r->mechanism) : json_null());
         if (r->have_target) {
                 json_t *t = json_object();
                 json_object_set_new(t, "implementation", json_string(ap_impl_name(r->impl)));

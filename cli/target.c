@@ -14,6 +14,7 @@
 
 #include "elf_symbols.h"
 #include "mapped_file.h"
+#include "pypy_remote.h"
 #include "runtimes.h"
 #include "util.h"
 
@@ -523,6 +524,7 @@ enum {
         SYM_MERGE_ZERO_LOCAL,
         SYM_ADD_PENDING,
         SYM_RUNTIME,
+        SYM_PYPY_REMOTE,
         SYM_COUNT_,
 };
 
@@ -703,6 +705,7 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                         [SYM_MERGE_ZERO_LOCAL] = {.name = "_Py_MergeZeroLocalRefcount"},
                         [SYM_ADD_PENDING] = {.name = "Py_AddPendingCall"},
                         [SYM_RUNTIME] = {.name = "_PyRuntime"},
+                        [SYM_PYPY_REMOTE] = {.name = "pypysig_counter"},
                 };
                 ap_elf_info info;
                 ap_error e = AP_ERROR_INIT;
@@ -769,6 +772,11 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                  * debugger must not do (docs/pypy.md).  Only the direct plan,
                  * in a thread that waits. */
                 t->addr_add_pending_call = 0;
+                /* PyPy 8's own remote execution, where it has it. */
+                if (found_syms[SYM_PYPY_REMOTE].found &&
+                    found_syms[SYM_PYPY_REMOTE].size >= AP_PYPY_REMOTE_MIN_SIZE)
+                        t->addr_pypy_remote =
+                                absolute(found, &found_info, found_syms[SYM_PYPY_REMOTE].value);
                 t->addr_check = absolute(found, &found_info, found_syms[SYM_PYPY_GIL_ENSURE].value);
                 if (ap_elf_read_at_vaddr(found->open_path, found_syms[SYM_PYPY_GIL_ENSURE].value,
                                          &t->check_code, 8) < 0) {

@@ -412,13 +412,34 @@ def debugger_processes():
     return pids
 
 
+def _session_is_ours(d):
+    """Whether session directory d belongs to an attachpy of this test run
+    (its environment has our tag) or to one that is gone (a leftover,
+    whoever left it).  A session whose owner file is not written yet, or
+    whose attachpy runs outside this test run (another suite on the same
+    machine), is not ours to judge."""
+    try:
+        with open(os.path.join(d, "owner")) as f:
+            pid = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return OWNER in f.read().split(b"\0")
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
 def session_dirs():
     """attachpy's session directories in /tmp: attachpy-<10 letters and
     digits> (6 before the sessions were made with mkdirat).  Not the lock
-    file, nor another test's attachpy-test-... scratch directory."""
+    file, nor another test's attachpy-test-... scratch directory, nor the
+    session of an attachpy that another test run started."""
     return set(d for d in glob.glob("/tmp/attachpy-*")
                if re.match(r"^attachpy-[A-Za-z0-9]{6}(?:[A-Za-z0-9]{4})?$", os.path.basename(d))
-               and os.path.isdir(d))
+               and os.path.isdir(d) and _session_is_ours(d))
 
 
 class Run(object):

@@ -71,8 +71,10 @@ class AttachpyCase(unittest.TestCase):
     def assertJsonShape(self, r):
         j = r.json
         self.assertIsNotNone(j, "stdout is not one JSON object\n%r" % r)
-        self.assertEqual(set(j), {"ok", "pid", "debugger", "target", "result", "error",
-                                  "timing_ms"}, r)
+        self.assertEqual(set(j), {"ok", "pid", "debugger", "mechanism", "target", "result",
+                                  "error", "timing_ms"}, r)
+        if j["debugger"] is not None and j["ok"]:
+            self.assertEqual(j["mechanism"], "debugger", r)
         self.assertIsInstance(j["ok"], bool)
         self.assertIsInstance(j["pid"], int)
         self.assertIn("total", j["timing_ms"])
@@ -258,6 +260,38 @@ def make_own_namespace_test(interp):
             self.assertEqual(j["result"]["stdout"], t.version + "\n", r)
             self.assertAlive(t, r)
             MATRIX[(interp.name, "own-ns", debugger)] = "ok %.2fs" % r.seconds
+    return test
+
+
+def make_remote_exec_test(interp):
+    """PyPy 8 with every thread running Python: no thread waits for a
+    debugger's call, so attachpy (its debugger left to choose) uses PyPy's
+    own remote execution: no debugger, no stop, the target intact.  With a
+    debugger named, the debugger it is (a clean timeout)."""
+    def test(self):
+        for state in PYPY_NO_SAFE_POINT:
+            t = self.start(interp, state)
+            r = self.run_attachpy("--json", t.pid, script("probe.py"), "x")
+            j = self.assertJsonShape(r)
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual((j["debugger"], j["mechanism"]), (None, "remote_exec"), r)
+            self.assertEqual(j["result"]["stdout"].splitlines()[:3], [
+                "probe-name __attachpy__", "probe-file " + script("probe.py"),
+                "probe-args ['x']"], r)
+            self.assertEqual(harness.proc_status(t.pid)["TracerPid"], "0")
+            # A second run, and an exception, the same way.
+            r = self.run_attachpy("--json", t.pid, "-c", "raise ValueError('remote')")
+            j = self.assertJsonShape(r)
+            self.assertEqual((r.rc, j["mechanism"]), (1, "remote_exec"), r)
+            self.assertEqual(j["result"]["exception"]["type"], "ValueError", r)
+            self.assertAlive(t, r)
+            self.assertFalse([l for l in t.all_lines + t.stderr_lines
+                              if "Traceback" in l or "probe-" in l], t.stderr_lines[-10:])
+            r = self.run_attachpy("--json", "--timeout=3", "--debugger=gdb", t.pid, "-c", "pass")
+            self.assertEqual((r.rc, r.json["error"]["code"]), (7, "timeout"), r)
+            self.assertAlive(t, r)
+            MATRIX[(interp.name, state, "remote")] = "ok %.2fs" % r.seconds
+            t.stop()
     return test
 
 
@@ -554,6 +588,8 @@ def build_suite(interpreters, pattern):
             attrs["test_threading_imported_by_code_lldb"] = make_threading_test(interp, "lldb")
             if interp.root:
                 attrs["test_own_mount_namespace"] = make_own_namespace_test(interp)
+            if interp.root and interp.implementation == "pypy":
+                attrs["test_remote_exec_while_every_thread_runs"] = make_remote_exec_test(interp)
         else:
             attrs["test_refused"] = make_refused_test(interp)
         name = "Python_" + interp.name.replace(".", "_").replace("-", "_")
