@@ -93,22 +93,6 @@ void ap_pypy_remote_close(ap_pypy_remote *r) {
         r->mem_fd = -1;
 }
 
-/* s as a Python bytes literal, b'...', with every byte that is not plain
- * printable ASCII (and every quote and backslash) escaped. */
-static int bytes_literal(ap_buf *out, const char *s) {
-        if (ap_buf_append(out, "b'", 2) < 0)
-                return -1;
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                if (*p >= 0x20 && *p < 0x7f && *p != '\'' && *p != '\\') {
-                        if (ap_buf_append(out, p, 1) < 0)
-                                return -1;
-                } else if (ap_buf_printf(out, "\\x%02x", *p) < 0) {
-                        return -1;
-                }
-        }
-        return ap_buf_append(out, "'", 1);
-}
-
 int ap_pypy_remote_script(const char *agent_path, const char *session_dir, ap_buf *out) {
         static const char head[] =
                 "# attachpy: load the agent, start it, leave nothing behind.\n"
@@ -131,8 +115,8 @@ int ap_pypy_remote_script(const char *agent_path, const char *session_dir, ap_bu
         static const char tail[] = ")\n"
                                    "finally:\n"
                                    "    del _attachpy_start\n";
-        if (ap_buf_append(out, head, sizeof head - 1) < 0 || bytes_literal(out, agent_path) < 0 ||
-            ap_buf_append(out, ", ", 2) < 0 || bytes_literal(out, session_dir) < 0 ||
+        if (ap_buf_append(out, head, sizeof head - 1) < 0 || ap_buf_py_bytes(out, agent_path) < 0 ||
+            ap_buf_append(out, ", ", 2) < 0 || ap_buf_py_bytes(out, session_dir) < 0 ||
             ap_buf_append(out, tail, sizeof tail - 1) < 0)
                 return -1;
         return 0;

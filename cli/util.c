@@ -122,3 +122,19 @@ double ap_now_ms(void) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
+
+/* s as a Python bytes literal, b'...', with every byte that is not plain
+ * printable ASCII (and every quote and backslash) escaped. */
+int ap_buf_py_bytes(ap_buf *out, const char *s) {
+        if (ap_buf_append(out, "b'", 2) < 0)
+                return -1;
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (*p >= 0x20 && *p < 0x7f && *p != '\'' && *p != '\\') {
+                        if (ap_buf_append(out, p, 1) < 0)
+                                return -1;
+                } else if (ap_buf_printf(out, "\\x%02x", *p) < 0) {
+                        return -1;
+                }
+        }
+        return ap_buf_append(out, "'", 1);
+}

@@ -33,6 +33,9 @@ int ap_buf_append(ap_buf *b, const void *data, size_t len) __attribute__((warn_u
 int ap_buf_printf(ap_buf *b, const char *fmt, ...)
         __attribute__((format(printf, 2, 3), warn_unused_result));
 void ap_buf_free(ap_buf *b);
+/* Append s as a Python bytes literal, b'...': every byte that is not
+ * printable ASCII, and every quote and backslash, as \xNN. */
+int ap_buf_py_bytes(ap_buf *b, const char *s) __attribute__((warn_unused_result));
 /* Hand the data over to the caller (NUL-terminated; never NULL on success). */
 char *ap_buf_steal(ap_buf *b);
 
