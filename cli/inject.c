@@ -19,8 +19,8 @@
 #include "page.h"
 #include "paths.h"
 #include "pending.h"
-#include "pypy_remote.h"
 #include "request.h"
+#include "runtime_remote.h"
 #include "scrub.h"
 #include "session.h"
 #include "session_reaper.h"
@@ -643,39 +643,73 @@ out:
         return conn;
 }
 
-/* PyPy 8's own remote execution (cli/pypy_remote.h), for a PyPy whose
- * threads all run Python: no debugger, no stop.  The target runs a script
- * of the session that starts the agent; the agent connects as after a
- * debugger's call.  Returns the agent's connection, or -1 with err set (the
- * request withdrawn at the deadline). */
-static int inject_through_pypy_remote(run_ctx *c, const ap_target *t, ap_error *err) {
+/* How long a request to the runtime's own remote execution may stay
+ * pending before attachpy withdraws it and lets the debugger in, where the
+ * debugger can (a main thread in a long C call that holds the GIL). */
+#define RUNTIME_REMOTE_PATIENCE_MS 150.0
+
+/* Whether the target's main thread runs (is in no system call): then it
+ * runs bytecode or C code, and the runtime's remote execution answers as
+ * soon as it next checks its eval breaker. */
+static bool main_thread_runs(pid_t pid) {
+        char path[64];
+        _cleanup_free_ char *text = NULL;
+        snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+        return ap_read_file(path, 4096, &text, NULL) == 0 && strncmp(text, "running", 7) == 0;
+}
+
+/* The runtime's own remote execution (cli/runtime_remote.h): no debugger, no
+ * stop.  The target runs a script of the session that starts the agent; the
+ * agent connects as after a debugger's call.  Returns the agent's
+ * connection; -2 when the runtime cannot be asked (err says why) or the
+ * request was withdrawn within patience_ms (the debugger's turn); -1 with
+ * err set at the deadline (the request withdrawn). */
+static int inject_through_runtime(run_ctx *c, const ap_target *t, double patience_ms,
+                                  ap_error *err) {
         const ap_run_config *cfg = c->cfg;
         pid_t pid = t->pid;
         ap_buf script = {0};
-        ap_pypy_remote r = AP_PYPY_REMOTE_INIT;
+        ap_runtime_remote r = AP_RUNTIME_REMOTE_INIT;
         _cleanup_free_ char *inside = NULL;
-        int conn = -1;
-        if (ap_pypy_remote_script(c->session->agent, c->session->target_dir, &script) < 0 ||
+        int conn = -2;
+        if (ap_runtime_remote_open(&r, t, err) < 0)
+                goto out;
+        if (ap_runtime_remote_script(&r, c->session->agent, c->session->target_dir, &script) < 0 ||
             asprintf(&inside, "%s/remote.py", c->session->target_dir) < 0) {
                 inside = NULL;
+                conn = -1;
                 ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
                 goto out;
         }
         if (ap_session_write(c->session, "remote.py", script.data, script.len, err) < 0 ||
-            ap_pypy_remote_open(&r, pid, t->addr_pypy_remote, err) < 0 ||
-            ap_pypy_remote_request(&r, inside, err) < 0)
+            ap_runtime_remote_request(&r, inside, err) < 0) {
+                conn = -1;
                 goto out;
-        vlog(cfg, "asked process %d to run %s (PyPy's remote execution)", (int)pid, inside);
+        }
+        vlog(cfg, "asked process %d to run %s (the runtime's own remote execution)", (int)pid,
+             inside);
         ap_progress_stage(cfg->progress, "waiting for %d to run Python", (int)pid);
-        conn = ap_session_accept(c->session, pid, cfg->cancel_fd, c->deadline, err);
+        double until = c->deadline;
+        if (patience_ms > 0 && ap_now_ms() + patience_ms < until)
+                until = ap_now_ms() + patience_ms;
+        conn = ap_session_accept(c->session, pid, cfg->cancel_fd, until, err);
+        if (conn == -2 && until < c->deadline && ap_runtime_remote_withdraw(&r) == 1) {
+                vlog(cfg, "process %d did not take the request within %.0f ms; withdrew it",
+                     (int)pid, patience_ms);
+                ap_error_clear(err);
+                goto out; /* -2: the debugger's turn */
+        }
+        if (conn == -2 && until < c->deadline) /* taken meanwhile */
+                conn = ap_session_accept(c->session, pid, cfg->cancel_fd, c->deadline, err);
         if (conn != -2)
                 goto out;
         conn = -1;
-        if (ap_pypy_remote_withdraw(&r) == 1) {
+        if (ap_runtime_remote_withdraw(&r) == 1) {
                 ap_error_set(err, AP_ERR_TIMEOUT,
                              "process %d did not take attachpy's request within %g s: none of "
-                             "its threads ran Python code (PyPy's remote execution); the "
-                             "request was withdrawn, nothing was injected and it runs on",
+                             "its threads ran Python code (the runtime's own remote "
+                             "execution); the request was withdrawn, nothing was injected and "
+                             "it runs on",
                              (int)pid, cfg->opts->timeout_s);
                 ap_error_hint(err, "its threads may be in long C calls; try again with a longer "
                                    "--timeout");
@@ -694,7 +728,7 @@ static int inject_through_pypy_remote(run_ctx *c, const ap_target *t, ap_error *
                 ap_error_hint(err, "try again with a longer --timeout");
         }
 out:
-        ap_pypy_remote_close(&r);
+        ap_runtime_remote_close(&r);
         ap_buf_free(&script);
         return conn;
 }
@@ -792,6 +826,27 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                        .session = &session,
                        .deadline = deadline,
                        .report = report};
+        /* CPython 3.14+ whose main thread runs: the runtime's own remote
+         * execution, no debugger and no stop; the debugger when it does not
+         * take the request at once (a long C call), and for a main thread
+         * that waits (it runs no bytecode until it wakes). */
+        if (target.impl == AP_IMPL_CPYTHON && ap_runtime_remote_available(&target) &&
+            o->debugger == AP_DEBUGGER_AUTO && main_thread_runs(o->pid)) {
+                conn = inject_through_runtime(&ctx, &target, RUNTIME_REMOTE_PATIENCE_MS, err);
+                if (conn == -1)
+                        goto out;
+                if (conn >= 0) {
+                        report->debugger = NULL;
+                        report->mechanism = "remote_exec";
+                        snprintf(report->safepoint, sizeof report->safepoint, "remote");
+                }
+                if (conn == -2) {
+                        vlog(cfg, "the runtime's remote execution: %s; using %s",
+                             err->message ? err->message : "withdrawn", backend->name);
+                        ap_error_clear(err);
+                        conn = -1;
+                }
+        }
         ap_faults faults = ap_faults_parse(getenv("ATTACHPY_FAULT"));
         ap_injection_plan plan;
         ap_plan_want want = faults.schedule ? AP_WANT_SCHEDULE : AP_WANT_ANY;
@@ -799,7 +854,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         bool fallback_used = false, have_fallback = false;
         int retries = 0;
         pid_t moved_tid = 0; /* the thread that was not where attachpy saw it */
-        for (int n = 1;; n++) {
+        for (int n = 1; conn < 0; n++) {
                 if (ap_injection_plan_init(&plan, &target, session.agent, session.target_dir, err) <
                     0)
                         goto out;
@@ -812,12 +867,15 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                            !ap_plan_choose(&plan, AP_WANT_SCHEDULE)) {
                         ap_proc_state st;
                         bool alive = ap_proc_state_read(o->pid, &st) == 0 && st.state != 'Z';
-                        if (!target.addr_add_pending_call && alive && target.addr_pypy_remote &&
+                        if (!target.addr_add_pending_call && alive &&
+                            ap_runtime_remote_available(&target) &&
                             o->debugger == AP_DEBUGGER_AUTO) {
                                 /* PyPy 8, every thread running: its own
                                  * remote execution needs no thread that
                                  * waits. */
-                                conn = inject_through_pypy_remote(&ctx, &target, err);
+                                conn = inject_through_runtime(&ctx, &target, 0, err);
+                                if (conn == -2)
+                                        conn = -1;
                                 if (conn < 0)
                                         goto out;
                                 report->debugger = NULL;

@@ -875,6 +875,9 @@ static int find_python(ap_target *t, const object_list *objs, ap_error *err) {
                 goto out;
         }
         t->addr_add_pending_call = absolute(found, &found_info, found_syms[SYM_ADD_PENDING].value);
+        /* The runtime's own remote execution (3.14+), where it publishes it. */
+        if (found_syms[SYM_RUNTIME].found && t->version_major == 3 && t->version_minor >= 14)
+                t->addr_runtime = absolute(found, &found_info, found_syms[SYM_RUNTIME].value);
         /* The script compares these bytes with the process's before it calls
          * anything: a PID reused by another process fails the check. */
         t->addr_check = t->addr_add_pending_call;

@@ -64,6 +64,7 @@ typedef struct ap_target {
         uint64_t addr_mmap, addr_munmap, addr_dlopen, addr_dlsym, addr_dlerror;
         uint64_t addr_add_pending_call; /* Py_AddPendingCall; 0: none to use (PyPy) */
         uint64_t addr_pypy_remote;      /* PyPy 8's pypysig_counter (cli/pypy_remote.h), or 0 */
+        uint64_t addr_runtime; /* CPython 3.14+'s _PyRuntime (cli/cpython_remote.h), or 0 */
         /* The scripts compare the first 8 bytes of code at addr_check with
          * check_code, read from the file, before calling anything: a PID
          * reused by another program fails (Py_AddPendingCall, or

@@ -38,12 +38,16 @@ def pyenv_root():
 
 
 class Interpreter(object):
-    def __init__(self, name, path, expect="ok", implementation="cpython", root=None):
+    def __init__(self, name, path, expect="ok", implementation="cpython", root=None,
+                 remote_exec=False):
         self.name = name      # "3.12", "debian-3.11" or "sid-3.14"
         self.path = path      # as the interpreter's own root sees it
         self.expect = expect  # "ok" or the error code attachpy must give
         self.implementation = implementation
         self.root = root      # a root file system of its own (chroot), or None
+        # The runtime has its own remote execution attachpy uses (CPython
+        # 3.14+, PyPy 8).
+        self.remote_exec = remote_exec
 
     def __repr__(self):
         if self.root:
@@ -55,19 +59,19 @@ class Interpreter(object):
 # it with debootstrap): each runs under chroot, which is also the "target
 # under another root" case.
 SID_ROOT = os.environ.get("ATTACHPY_SID_ROOT", "/var/cache/attachpy/sid-root")
-EXPECTED_SID = [("sid-3.13", "/usr/bin/python3.13", "cpython"),
-                ("sid-3.14", "/usr/bin/python3.14", "cpython"),
-                ("sid-3.15", "/usr/bin/python3.15", "cpython"),
-                ("sid-pypy8", "/usr/bin/pypy3", "pypy")]
+EXPECTED_SID = [("sid-3.13", "/usr/bin/python3.13", "cpython", False),
+                ("sid-3.14", "/usr/bin/python3.14", "cpython", True),
+                ("sid-3.15", "/usr/bin/python3.15", "cpython", True),
+                ("sid-pypy8", "/usr/bin/pypy3", "pypy", True)]
 
 
 def discover_rooted(root=SID_ROOT):
     """Returns (interpreters, missing) for the interpreters in root."""
     found, missing = [], []
     ready = os.path.exists(os.path.join(root, ".attachpy-sid-root-ready"))
-    for name, path, impl in EXPECTED_SID:
+    for name, path, impl, remote_exec in EXPECTED_SID:
         if ready and os.access(root + path, os.X_OK):
-            found.append(Interpreter(name, path, "ok", impl, root=root))
+            found.append(Interpreter(name, path, "ok", impl, root=root, remote_exec=remote_exec))
         else:
             missing.append("%s (%s%s: run tools/sid-root.sh)" % (name, root, path))
     return found, missing

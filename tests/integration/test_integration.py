@@ -264,12 +264,15 @@ def make_own_namespace_test(interp):
 
 
 def make_remote_exec_test(interp):
-    """PyPy 8 with every thread running Python: no thread waits for a
-    debugger's call, so attachpy (its debugger left to choose) uses PyPy's
-    own remote execution: no debugger, no stop, the target intact.  With a
-    debugger named, the debugger it is (a clean timeout)."""
+    """The runtime's own remote execution (CPython 3.14+'s PEP 768, PyPy 8's),
+    which attachpy uses, its debugger left to choose, where the main thread
+    runs (CPython) or every thread runs Python (PyPy: no thread waits for a
+    debugger's call): no debugger, no stop, the target intact.  With a
+    debugger named, the debugger it is (PyPy: a clean timeout)."""
+    states = PYPY_NO_SAFE_POINT if interp.implementation == "pypy" else ["busy", "spin"]
+
     def test(self):
-        for state in PYPY_NO_SAFE_POINT:
+        for state in states:
             t = self.start(interp, state)
             r = self.run_attachpy("--json", t.pid, script("probe.py"), "x")
             j = self.assertJsonShape(r)
@@ -287,8 +290,20 @@ def make_remote_exec_test(interp):
             self.assertAlive(t, r)
             self.assertFalse([l for l in t.all_lines + t.stderr_lines
                               if "Traceback" in l or "probe-" in l], t.stderr_lines[-10:])
-            r = self.run_attachpy("--json", "--timeout=3", "--debugger=gdb", t.pid, "-c", "pass")
-            self.assertEqual((r.rc, r.json["error"]["code"]), (7, "timeout"), r)
+            # The module that loaded the agent is gone again (the target never
+            # imported it).
+            r = self.run_attachpy("--json", t.pid, "-c", "import sys\n"
+                                  "print(sorted(m for m in sys.modules if 'ctypes' in m or "
+                                  "'cffi' in m))")
+            self.assertEqual((r.rc, r.json["result"]["stdout"]), (0, "[]\n"), r)
+            if interp.implementation == "pypy":
+                r = self.run_attachpy("--json", "--timeout=3", "--debugger=gdb", t.pid, "-c",
+                                      "pass")
+                self.assertEqual((r.rc, r.json["error"]["code"]), (7, "timeout"), r)
+            else:
+                r = self.run_attachpy("--json", "--debugger=gdb", t.pid, "-c", "pass")
+                self.assertEqual((r.rc, r.json["debugger"], r.json["mechanism"]),
+                                 (0, "gdb", "debugger"), r)
             self.assertAlive(t, r)
             MATRIX[(interp.name, state, "remote")] = "ok %.2fs" % r.seconds
             t.stop()
@@ -588,8 +603,8 @@ def build_suite(interpreters, pattern):
             attrs["test_threading_imported_by_code_lldb"] = make_threading_test(interp, "lldb")
             if interp.root:
                 attrs["test_own_mount_namespace"] = make_own_namespace_test(interp)
-            if interp.root and interp.implementation == "pypy":
-                attrs["test_remote_exec_while_every_thread_runs"] = make_remote_exec_test(interp)
+            if interp.remote_exec:
+                attrs["test_remote_exec"] = make_remote_exec_test(interp)
         else:
             attrs["test_refused"] = make_refused_test(interp)
         name = "Python_" + interp.name.replace(".", "_").replace("-", "_")
