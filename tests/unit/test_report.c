@@ -41,6 +41,7 @@ static void report_success(ap_report *r) {
         memset(r, 0, sizeof *r);
         r->pid = 4242;
         r->debugger = "gdb";
+        r->mechanism = "debugger";
         set_target(r);
         set_result(r, "hi\n", 3, "", 0);
         r->result.end = strdup("ok");
@@ -107,9 +108,13 @@ static const char *str_of(json_t *o, const char *key) {
 
 /* Every key of the contract, with its type, whatever the outcome. */
 static void check_shape(json_t *j) {
-        static const char *const top[] = {"ok",     "pid",   "debugger", "target",
-                                          "result", "error", "timing_ms"};
+        static const char *const top[] = {"ok",     "pid",    "debugger", "mechanism",
+                                          "target", "result", "error",    "timing_ms"};
         expect_keys(j, top, AP_ARRAY_SIZE(top));
+        json_t *m = get(j, "mechanism");
+        ck_assert(json_is_null(m) ||
+                  (json_is_string(m) && (strcmp(json_string_value(m), "debugger") == 0 ||
+                                         strcmp(json_string_value(m), "remote_exec") == 0)));
         ck_assert(json_is_boolean(get(j, "ok")));
         ck_assert(json_is_integer(get(j, "pid")));
         json_t *d = get(j, "debugger");
@@ -170,6 +175,7 @@ START_TEST(test_json_success) {
         ck_assert(json_is_true(get(j, "ok")));
         ck_assert_int_eq(json_integer_value(get(j, "pid")), 4242);
         ck_assert_str_eq(str_of(j, "debugger"), "gdb");
+        ck_assert_str_eq(str_of(j, "mechanism"), "debugger");
         json_t *t = get(j, "target");
         ck_assert_str_eq(str_of(t, "implementation"), "cpython");
         ck_assert_str_eq(str_of(t, "version"), "3.12.1");
