@@ -310,6 +310,49 @@ def make_remote_exec_test(interp):
     return test
 
 
+def make_optout_audit_test(interp):
+    """The newer runtimes honour the opt-outs (attachpy refuses before it
+    touches the process) and the audit hook sees, and may veto, the code:
+    through the debugger (a main thread that sleeps) and through the
+    runtime's own remote execution (one that runs)."""
+    def test(self):
+        for env, extra in ((dict(os.environ, PYTHON_DISABLE_REMOTE_DEBUG="1"), []),
+                           (None, ["-X", "disable_remote_debug"])):
+            t = self.start(interp, "busy", env=env, extra_args=extra)
+            r = self.run_attachpy("--json", t.pid, "-c", "print('x')")
+            j = self.assertJsonShape(r)
+            self.assertEqual((r.rc, j["error"]["code"]), (4, "remote_debug_disabled"), r)
+            self.assertEqual((j["debugger"], j["mechanism"]), (None, None), r)
+            with open("/proc/%d/maps" % t.pid) as f:
+                self.assertNotIn("attachpy-agent", f.read())
+            self.assertAlive(t, r)
+            t.stop()
+        for mode, mechanism in (("audit", "debugger"),
+                                ("auditbusy", "remote_exec" if interp.remote_exec else "debugger")):
+            t = self.start(interp, mode)
+            r = self.run_attachpy("--json", t.pid, "-c", "print('welcome')")
+            j = self.assertJsonShape(r)
+            self.assertEqual((r.rc, j["result"]["stdout"], j["mechanism"]),
+                             (0, "welcome\n", mechanism), r)
+            self.assertTrue(t.expect(lambda l: l == "audit <string>", 10), t.all_lines[-5:])
+            # A path with "veto" in it: the hook refuses, nothing runs.
+            with tempfile.TemporaryDirectory(prefix="attachpy-test-veto") as d:
+                veto = os.path.join(d, "veto.py")
+                marker = os.path.join(d, "ran")
+                with open(veto, "w") as f:
+                    f.write("open(%r, 'w').close()\n" % marker)
+                r = self.run_attachpy("--json", t.pid, veto)
+                j = self.assertJsonShape(r)
+                self.assertEqual((r.rc, j["error"]["code"], j["mechanism"]),
+                                 (6, "injection_failed", mechanism), r)
+                self.assertIn("vetoed", j["error"]["message"], r)
+                self.assertFalse(os.path.exists(marker), "the vetoed code ran")
+            self.assertAlive(t, r)
+            t.stop()
+        MATRIX[(interp.name, "optout-audit")] = "ok"
+    return test
+
+
 def make_refused_test(interp):
     def test(self):
         t = self.start(interp, "sleep")
@@ -605,6 +648,8 @@ def build_suite(interpreters, pattern):
                 attrs["test_own_mount_namespace"] = make_own_namespace_test(interp)
             if interp.remote_exec:
                 attrs["test_remote_exec"] = make_remote_exec_test(interp)
+            if interp.root and interp.implementation == "cpython":
+                attrs["test_optouts_and_audit"] = make_optout_audit_test(interp)
         else:
             attrs["test_refused"] = make_refused_test(interp)
         name = "Python_" + interp.name.replace(".", "_").replace("-", "_")

@@ -25,6 +25,7 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   audit    like sleep, with an audit hook (3.8+) that prints "audit <path>"
            for each attachpy.remote_exec event and vetoes the code when its
            path contains "veto"
+  auditbusy the audit hook of audit, the main thread in busy's loop
 
 Runs on Python 2.7 and 3.6 to 3.13 (for the refusal tests too).
 """
@@ -213,7 +214,7 @@ elif MODE == "nodump":
         time.sleep(3600)
         work[0] += 1
 
-elif MODE == "audit":
+elif MODE in ("audit", "auditbusy"):
     def hook(event, args):
         if event == "attachpy.remote_exec":
             say("audit", args[0])
@@ -222,6 +223,11 @@ elif MODE == "audit":
 
     sys.addaudithook(hook)
     say("ready", os.getpid(), version)
+    if MODE == "auditbusy":
+        n = 10 ** 30
+        while True:
+            n += 1
+            work[0] += 1
     while True:
         time.sleep(3600)
         work[0] += 1
