@@ -269,7 +269,9 @@ def make_remote_exec_test(interp):
     runs (CPython) or every thread runs Python (PyPy: no thread waits for a
     debugger's call): no debugger, no stop, the target intact.  With a
     debugger named, the debugger it is (PyPy: a clean timeout)."""
-    states = PYPY_NO_SAFE_POINT if interp.implementation == "pypy" else ["busy", "spin"]
+    # (CPython's busy loop allocates: caught in a system call now and then,
+    # it is the debugger's; spin never leaves Python.)
+    states = PYPY_NO_SAFE_POINT if interp.implementation == "pypy" else ["spin"]
 
     def test(self):
         for state in states:
@@ -327,13 +329,16 @@ def make_optout_audit_test(interp):
                 self.assertNotIn("attachpy-agent", f.read())
             self.assertAlive(t, r)
             t.stop()
-        for mode, mechanism in (("audit", "debugger"),
-                                ("auditbusy", "remote_exec" if interp.remote_exec else "debugger")):
+        # A main thread that sleeps may be caught between two sleeps: either
+        # way in is right there.  One that spins always runs.
+        for mode, mechanisms in (("audit", ("debugger", "remote_exec")),
+                                 ("auditspin",
+                                  ("remote_exec",) if interp.remote_exec else ("debugger",))):
             t = self.start(interp, mode)
             r = self.run_attachpy("--json", t.pid, "-c", "print('welcome')")
             j = self.assertJsonShape(r)
-            self.assertEqual((r.rc, j["result"]["stdout"], j["mechanism"]),
-                             (0, "welcome\n", mechanism), r)
+            self.assertEqual((r.rc, j["result"]["stdout"]), (0, "welcome\n"), r)
+            self.assertIn(j["mechanism"], mechanisms, r)
             self.assertTrue(t.expect(lambda l: l == "audit <string>", 10), t.all_lines[-5:])
             # A path with "veto" in it: the hook refuses, nothing runs.
             with tempfile.TemporaryDirectory(prefix="attachpy-test-veto") as d:
@@ -343,8 +348,8 @@ def make_optout_audit_test(interp):
                     f.write("open(%r, 'w').close()\n" % marker)
                 r = self.run_attachpy("--json", t.pid, veto)
                 j = self.assertJsonShape(r)
-                self.assertEqual((r.rc, j["error"]["code"], j["mechanism"]),
-                                 (6, "injection_failed", mechanism), r)
+                self.assertEqual((r.rc, j["error"]["code"]), (6, "injection_failed"), r)
+                self.assertIn(j["mechanism"], mechanisms, r)
                 self.assertIn("vetoed", j["error"]["message"], r)
                 self.assertFalse(os.path.exists(marker), "the vetoed code ran")
             self.assertAlive(t, r)

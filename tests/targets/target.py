@@ -25,7 +25,7 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   audit    like sleep, with an audit hook (3.8+) that prints "audit <path>"
            for each attachpy.remote_exec event and vetoes the code when its
            path contains "veto"
-  auditbusy the audit hook of audit, the main thread in busy's loop
+  auditspin the audit hook of audit, the main thread in spin's loop
 
 Runs on Python 2.7 and 3.6 to 3.13 (for the refusal tests too).
 """
@@ -214,7 +214,7 @@ elif MODE == "nodump":
         time.sleep(3600)
         work[0] += 1
 
-elif MODE in ("audit", "auditbusy"):
+elif MODE in ("audit", "auditspin"):
     def hook(event, args):
         if event == "attachpy.remote_exec":
             say("audit", args[0])
@@ -223,11 +223,9 @@ elif MODE in ("audit", "auditbusy"):
 
     sys.addaudithook(hook)
     say("ready", os.getpid(), version)
-    if MODE == "auditbusy":
-        n = 10 ** 30
+    if MODE == "auditspin":
         while True:
-            n += 1
-            work[0] += 1
+            pass
     while True:
         time.sleep(3600)
         work[0] += 1
