@@ -648,14 +648,22 @@ out:
  * debugger can (a main thread in a long C call that holds the GIL). */
 #define RUNTIME_REMOTE_PATIENCE_MS 150.0
 
-/* Whether the target's main thread runs (is in no system call): then it
- * runs bytecode or C code, and the runtime's remote execution answers as
- * soon as it next checks its eval breaker. */
-static bool main_thread_runs(pid_t pid) {
+/* Whether the target's main thread may run bytecode soon: it is in no
+ * system call, or in one that is no long wait (a futex: most often the GIL,
+ * which the busy threads of a process hand round).  A main thread parked
+ * in a read, a poll or a sleep runs no bytecode until it wakes: that is the
+ * debugger's (a direct call in that thread). */
+static bool main_thread_may_run(pid_t pid) {
         char path[64];
         _cleanup_free_ char *text = NULL;
         snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
-        return ap_read_file(path, 4096, &text, NULL) == 0 && strncmp(text, "running", 7) == 0;
+        if (ap_read_file(path, 4096, &text, NULL) < 0)
+                return false;
+        if (strncmp(text, "running", 7) == 0)
+                return true;
+        char *end = NULL;
+        long nr = strtol(text, &end, 10);
+        return end != text && !ap_parked_syscall(AP_PARKED_WAITS, nr);
 }
 
 /* The runtime's own remote execution (cli/runtime_remote.h): no debugger, no
@@ -826,12 +834,13 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                        .session = &session,
                        .deadline = deadline,
                        .report = report};
-        /* CPython 3.14+ whose main thread runs: the runtime's own remote
-         * execution, no debugger and no stop; the debugger when it does not
-         * take the request at once (a long C call), and for a main thread
-         * that waits (it runs no bytecode until it wakes). */
+        /* CPython 3.14+ whose main thread may run bytecode soon: the
+         * runtime's own remote execution, no debugger and no stop; the
+         * debugger when it does not take the request at once (a long C
+         * call, a lock), and for a main thread parked in a read or a sleep
+         * (it runs no bytecode until it wakes). */
         if (target.impl == AP_IMPL_CPYTHON && ap_runtime_remote_available(&target) &&
-            o->debugger == AP_DEBUGGER_AUTO && main_thread_runs(o->pid)) {
+            o->debugger == AP_DEBUGGER_AUTO && main_thread_may_run(o->pid)) {
                 conn = inject_through_runtime(&ctx, &target, RUNTIME_REMOTE_PATIENCE_MS, err);
                 if (conn == -1)
                         goto out;

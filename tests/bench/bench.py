@@ -10,6 +10,8 @@ Each method injects `pass` into a heartbeat target (tests/bench/heartbeat.py):
 
   attachpy-gdb    attachpy --debugger=gdb PID -c pass
   attachpy-lldb   attachpy --debugger=lldb PID -c pass
+  attachpy-auto   attachpy PID -c pass: attachpy chooses (the runtime's own
+                  remote execution where it applies, else gdb)
   gdb-pyrasite    gdb -p PID -batch, three calls (PyGILState_Ensure,
                   PyRun_SimpleString("pass"), PyGILState_Release), default
                   symbol loading: pyrasite's way
@@ -24,7 +26,10 @@ For every method: the end-to-end wall time of the command (median, p90) and
 the target's pause, the longest gap between two 1 ms heartbeat ticks of its
 main thread during the run (median, p90).  Scenarios: a target with 1, 100
 and 1000 threads (the extra ones idle in time.sleep), and one with 300 extra
-shared libraries (generated with gcc into a temporary directory).  Runs go
+shared libraries (generated with gcc into a temporary directory), and one
+whose every thread runs bytecode (busy-8: 8 busy threads and a heartbeat that
+spins; its gaps include the GIL's switch interval, so read them against
+"none").  --root runs the target under chroot (the newer Pythons).  Runs go
 round-robin over the methods so that drift on a shared machine hits all of
 them alike; attachpy's figures are reported as ratios to the baselines of the
 same run, and every method's figures at scale as ratios to its own figures
@@ -67,9 +72,10 @@ LOCK_PATH = "/tmp/attachpy-itest.lock"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SUPPORTED_MINORS = range(13, 6, -1)  # attachpy supports 3.7 to 3.13: newest first
 
-METHODS = ["attachpy-gdb", "attachpy-lldb", "gdb-pyrasite", "gdb-readnever", "lldb-calls",
+METHODS = ["attachpy-gdb", "attachpy-lldb", "attachpy-auto", "gdb-pyrasite", "gdb-readnever", "lldb-calls",
            "gdb-attach", "lldb-attach", "none"]
-NEEDS = {"attachpy-gdb": "gdb", "attachpy-lldb": "lldb", "gdb-pyrasite": "gdb",
+NEEDS = {"attachpy-gdb": "gdb", "attachpy-lldb": "lldb", "attachpy-auto": None,
+         "gdb-pyrasite": "gdb",
          "gdb-readnever": "gdb", "lldb-calls": "lldb", "gdb-attach": "gdb",
          "lldb-attach": "lldb", "none": None}
 SCENARIOS = {
@@ -77,6 +83,9 @@ SCENARIOS = {
     "threads-100": {"threads": 100, "libs": 0},
     "threads-1000": {"threads": 1000, "libs": 0},
     "libs-300": {"threads": 1, "libs": 300},
+    # Every thread runs bytecode: 8 busy threads and a main thread that ticks
+    # without sleeping (no thread parked in a system call).
+    "busy-8": {"threads": 9, "libs": 0, "busy": 8},
 }
 BASE_SCENARIO = "threads-1"
 
@@ -148,7 +157,7 @@ def proc_status(pid):
 class Target(object):
     """A heartbeat.py process; its stdout lines arrive in a queue."""
 
-    def __init__(self, python, threads, libdir, root=None):
+    def __init__(self, python, threads, libdir, root=None, busy=0):
         heartbeat = HEARTBEAT
         prefix = []
         if root:
@@ -161,7 +170,9 @@ class Target(object):
             prefix = ["chroot", root]
             if libdir:
                 libdir = libdir[len(root):]
-        argv = prefix + [python, heartbeat, "--threads", str(threads)]
+        argv = prefix + [python, heartbeat, "--threads", str(threads - busy)]
+        if busy:
+            argv += ["--busy", str(busy), "--spin"]
         if libdir:
             argv += ["--libs", libdir]
         self.argv = argv
@@ -248,6 +259,11 @@ def method_argv(method, pid, opts):
     if method in ("attachpy-gdb", "attachpy-lldb"):
         return [opts.attachpy, "--debugger=" + method.split("-")[1],
                 "--timeout=%d" % opts.timeout, pid, "-c", "pass"]
+    if method == "attachpy-auto":
+        # attachpy choosing its way in: the runtime's own remote execution
+        # where it applies (CPython 3.14+ whose main thread runs, PyPy 8
+        # whose threads all run Python), else gdb
+        return [opts.attachpy, "--timeout=%d" % opts.timeout, pid, "-c", "pass"]
     if method == "gdb-pyrasite":
         # pyrasite's command, with -nx so that no gdbinit of this machine counts
         return [opts.gdb, "-nx", "-p", pid, "-batch",
@@ -406,7 +422,8 @@ def run_scenario(name, spec, methods, opts, lock, libdir, results):
     total = opts.warmup + opts.runs
 
     def start_target():
-        t = Target(opts.python, spec["threads"], libdir if spec["libs"] else None, opts.root)
+        t = Target(opts.python, spec["threads"], libdir if spec["libs"] else None, opts.root,
+                   spec.get("busy", 0))
         if t.threads != spec["threads"] or t.libs != spec["libs"]:
             t.stop()
             raise RuntimeError("target has %d threads and %d libraries, wanted %d and %d"

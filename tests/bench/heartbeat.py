@@ -1,11 +1,16 @@
 """A target for attachpy's benchmark: a main thread that ticks every
 millisecond and remembers the longest gap between two ticks.
 
-    python heartbeat.py [--threads N] [--libs DIR]
+    python heartbeat.py [--threads N] [--libs DIR] [--busy N --spin]
 
 --threads N   N threads in all: the heartbeat (the main thread) and N-1 idle
               threads sleeping in time.sleep()
 --libs DIR    load every *.so in DIR with ctypes.CDLL first
+--busy N      N more threads that run bytecode all the time
+--spin        the main thread does not sleep between ticks: with --busy, no
+              thread of the process is ever parked in a system call (its
+              gaps then include the GIL's switch interval: compare with the
+              "none" method)
 
 The main thread sleeps 1 ms per tick (time.sleep: clock_nanosleep, a thread
 parked in a system call, as in an idle server).  While the process is
@@ -32,6 +37,8 @@ import time
 parser = argparse.ArgumentParser()
 parser.add_argument("--threads", type=int, default=1)
 parser.add_argument("--libs", default=None)
+parser.add_argument("--busy", type=int, default=0)
+parser.add_argument("--spin", action="store_true")
 args = parser.parse_args()
 
 TICK = 0.001
@@ -64,6 +71,19 @@ for _ in range(max(0, args.threads - 1)):
 for _ in range(max(0, args.threads - 1)):
     started.acquire()
 
+
+def busy():
+    started.release()
+    n = 0
+    while True:
+        n += 1
+
+
+for _ in range(args.busy):
+    threading.Thread(target=busy, daemon=True).start()
+for _ in range(args.busy):
+    started.acquire()
+
 state = {"max_gap": 0.0, "ticks": 0, "report_at": None, "resets": 0}
 
 
@@ -91,7 +111,13 @@ say("ready", os.getpid(), "%d.%d.%d" % sys.version_info[:3], threading.active_co
 clock = time.perf_counter
 last = clock()
 while True:
-    time.sleep(TICK)
+    if args.spin:
+        # ticks as fast as the loop runs, the GIL permitting
+        t_end = clock() + TICK
+        while clock() < t_end:
+            pass
+    else:
+        time.sleep(TICK)
     now = clock()
     gap = now - last
     last = now
