@@ -1027,5 +1027,6 @@ void ap_report_free(ap_report *report) {
         free(report->executable);
         ap_result_free(&report->result);
         ap_error_clear(&report->error);
+        json_decref(report->recipe_data);
         memset(report, 0, sizeof *report);
 }

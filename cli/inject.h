@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ typedef struct ap_report {
         ap_error error;
         char safepoint[16]; /* how the agent got in: "parked", "futex" or "pending" */
         double ms_total, ms_preflight, ms_debugger, ms_run;
+        const char *recipe;  /* the recipe that ran ("stacks"), or NULL */
+        json_t *recipe_data; /* its document (owned), or NULL */
 } ap_report;
 
 typedef struct ap_run_config {

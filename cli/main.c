@@ -15,11 +15,14 @@
 #include "options.h"
 #include "progress.h"
 #include "ps.h"
+#include "recipe.h"
 #include "report.h"
 #include "util.h"
 
 static int load_code(const ap_options *o, char **ret_code, size_t *ret_len, char **ret_filename,
                      ap_error *err) {
+        if (o->command == AP_CMD_RECIPE)
+                return ap_recipe_load(o->recipe, ret_code, ret_len, ret_filename, err);
         if (o->code) {
                 *ret_code = strdup(o->code);
                 *ret_len = strlen(o->code);
@@ -125,6 +128,8 @@ int main(int argc, char **argv) {
         }
         free(cfg_path);
         ap_options_apply_config(&opts, &cfg);
+        /* A recipe that waits by design (objects --diff) gets that long more. */
+        opts.timeout_s += opts.recipe_wait_s;
 
         char *code = NULL, *filename = NULL;
         size_t code_len = 0;
@@ -151,6 +156,10 @@ int main(int argc, char **argv) {
         ap_report report;
         ap_run(&run, &report);
         ap_progress_free(run.progress); /* erased before the report is printed */
+        if (opts.command == AP_CMD_RECIPE)
+                ap_recipe_take_output(opts.recipe, &report);
+        if (!opts.json)
+                ap_recipe_print_text(&report, stdout);
         int status = opts.json ? ap_report_print_json(&report, stdout)
                                : ap_report_print_text(&report, stdout, stderr);
         ap_report_free(&report);

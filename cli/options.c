@@ -14,7 +14,9 @@
  * that a shell alias can be overridden.  -c may not.
  *
  * "ps" where PID would be is the subcommand (a PID is digits only, so the
- * two cannot be confused); only --json and --help may follow it.
+ * two cannot be confused); only --json and --help may follow it.  So are
+ * the recipes, "stacks" and "objects": their own options and the usual ones
+ * (not -c, not --no-wait) may follow, then PID, and nothing after it.
  */
 #include "options.h"
 
@@ -35,6 +37,8 @@ const char ap_usage_text[] =
         "Usage: attachpy [OPTIONS] PID SCRIPT [ARG...]\n"
         "       attachpy [OPTIONS] PID -c CODE [ARG...]\n"
         "       attachpy ps [--json]\n"
+        "       attachpy [OPTIONS] stacks [--locals] PID\n"
+        "       attachpy [OPTIONS] objects [--top=N] [--diff=SECONDS] PID\n"
         "\n"
         "Run Python code inside the running Python process PID, through gdb or lldb.\n"
         "The target keeps running; the code's output and any exception are reported\n"
@@ -55,6 +59,13 @@ const char ap_usage_text[] =
         "\n"
         "Every word after SCRIPT or CODE is an argument for the code, even when it\n"
         "starts with '-'.\n"
+        "\n"
+        "Recipes (answers without writing code; their options follow the word):\n"
+        "  stacks [--locals]      every thread's Python stack, and each asyncio task's;\n"
+        "                         --locals: each frame's local variables too\n"
+        "  objects [--top=N]      the objects the garbage collector tracks, counted and\n"
+        "                         sized by type, the N most numerous (default 20)\n"
+        "          [--diff=SECONDS]  and which grew in SECONDS (added to --timeout)\n"
         "\n"
         "What the code sees:\n"
         "  __name__ == \"__attachpy__\"  a fresh module namespace (the target's globals\n"
@@ -446,6 +457,141 @@ static int parse_ps(ap_options *o, int argc, char *const *argv, int i, ap_error 
         return 0;
 }
 
+static const char *const recipe_names[] = {
+        [AP_RECIPE_NONE] = NULL,
+        [AP_RECIPE_STACKS] = "stacks",
+        [AP_RECIPE_OBJECTS] = "objects",
+};
+
+const char *ap_recipe_name(ap_recipe r) {
+        return (unsigned)r < AP_ARRAY_SIZE(recipe_names) ? recipe_names[r] : NULL;
+}
+
+static ap_recipe recipe_from_word(const char *word) {
+        for (size_t r = 1; r < AP_ARRAY_SIZE(recipe_names); r++)
+                if (strcmp(word, recipe_names[r]) == 0)
+                        return (ap_recipe)r;
+        return AP_RECIPE_NONE;
+}
+
+static int add_arg(ap_options *o, const char *word, ap_error *err) {
+        char **nv = realloc(o->args, (o->n_args + 1) * sizeof *nv);
+        if (!nv)
+                return out_of_memory(err);
+        o->args = nv;
+        o->args[o->n_args] = strdup(word);
+        return o->args[o->n_args++] ? 0 : out_of_memory(err);
+}
+
+/* One of the recipe's own options, "--NAME" or "--NAME=VALUE" (or the value
+ * in the next word).  Returns 1 when word was one (its value checked and
+ * passed to the recipe as ["--NAME", VALUE]), 0 when it is not, -1 on a
+ * bad value. */
+static int recipe_option(ap_options *o, const char *word, int argc, char *const *argv, int *i,
+                         ap_error *err) {
+        static const struct {
+                ap_recipe recipe;
+                const char *name;
+                bool value;
+                double min, max; /* the value's range */
+        } own[] = {
+                {AP_RECIPE_STACKS, "locals", false, 0, 0},
+                {AP_RECIPE_OBJECTS, "top", true, 1, 100000},
+                {AP_RECIPE_OBJECTS, "diff", true, 0.001, AP_MAX_TIMEOUT_S},
+        };
+        if (strncmp(word, "--", 2) != 0)
+                return 0;
+        const char *name = word + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        for (size_t k = 0; k < AP_ARRAY_SIZE(own); k++) {
+                if (own[k].recipe != o->recipe || strlen(own[k].name) != len ||
+                    strncmp(own[k].name, name, len) != 0)
+                        continue;
+                if (!own[k].value) {
+                        if (eq)
+                                return ap_error_set(err, AP_ERR_USAGE,
+                                                    "option '--%s' takes no value, got '%s'",
+                                                    own[k].name, word),
+                                       ap_error_hint(err, "write '--%s' alone", own[k].name), -1;
+                        return add_arg(o, word, err) < 0 ? -1 : 1;
+                }
+                const char *value = eq ? eq + 1 : *i < argc ? argv[(*i)++] : NULL;
+                char *end = NULL;
+                double v = value ? strtod(value, &end) : 0;
+                if (!value || !*value || *end || !(v >= own[k].min && v <= own[k].max) ||
+                    (strcmp(own[k].name, "top") == 0 && v != (double)(long)v))
+                        return ap_error_set(err, AP_ERR_USAGE, "invalid value for '--%s': '%s'",
+                                            own[k].name, value ? value : ""),
+                               ap_error_hint(err,
+                                             strcmp(own[k].name, "top") == 0
+                                                     ? "give a whole number from 1 to 100000, "
+                                                       "e.g. --top=20"
+                                                     : "give a number of seconds greater than 0, "
+                                                       "e.g. --diff=10"),
+                               -1;
+                if (strcmp(own[k].name, "diff") == 0)
+                        o->recipe_wait_s = v;
+                char flag[16];
+                snprintf(flag, sizeof flag, "--%s", own[k].name);
+                return add_arg(o, flag, err) < 0 || add_arg(o, value, err) < 0 ? -1 : 1;
+        }
+        return 0;
+}
+
+/* A recipe and the words after it: its options and ours, then PID. */
+static int parse_recipe(ap_options *o, ap_recipe recipe, int argc, char *const *argv, int i,
+                        ap_error *err) {
+        o->command = AP_CMD_RECIPE;
+        o->recipe = recipe;
+        const char *name = ap_recipe_name(recipe);
+        if (o->code)
+                return ap_error_set(err, AP_ERR_USAGE,
+                                    "'attachpy %s' runs its own code: -c does "
+                                    "not apply",
+                                    name),
+                       ap_error_hint(err, "write 'attachpy %s PID', or 'attachpy PID -c CODE'",
+                                     name),
+                       -1;
+        while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
+                const char *word = argv[i++];
+                int r = recipe_option(o, word, argc, argv, &i, err);
+                if (r < 0)
+                        return -1;
+                if (r == 1)
+                        continue;
+                const char *value;
+                const struct opt_spec *spec = match_option(word, &value);
+                if (spec && (spec->id == OPT_CODE || spec->id == OPT_NO_WAIT))
+                        return ap_error_set(err, AP_ERR_USAGE,
+                                            "option '%s' does not apply to 'attachpy %s'", word,
+                                            name),
+                               ap_error_hint(err, "run 'attachpy --help' for what %s takes", name),
+                               -1;
+                if (parse_option(o, word, argc, argv, &i, err) < 0)
+                        return -1;
+        }
+        if (i < argc && strcmp(argv[i], "--") == 0)
+                i++;
+        if (o->show_help)
+                return 0;
+        if (i >= argc)
+                return ap_error_set(err, AP_ERR_USAGE, "missing PID after '%s'", name),
+                       ap_error_hint(err,
+                                     "write 'attachpy %s PID'; 'attachpy ps' lists the "
+                                     "Python processes",
+                                     name),
+                       -1;
+        if (parse_pid(o, argv[i++], err) < 0)
+                return -1;
+        if (i < argc)
+                return ap_error_set(err, AP_ERR_USAGE,
+                                    "'attachpy %s' takes nothing after PID, "
+                                    "got '%s'",
+                                    name, argv[i]),
+                       ap_error_hint(err, "its options come before PID"), -1;
+        return 0;
+}
+
 /* opts is overwritten (not freed first); on failure it is left zeroed. */
 int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *err) {
         ap_options o = {.debugger = AP_DEBUGGER_AUTO, .timeout_s = AP_DEFAULT_TIMEOUT_S};
@@ -484,6 +630,13 @@ int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *er
         }
         if (!dashdash && strcmp(argv[i], "ps") == 0) {
                 if (parse_ps(&o, argc, argv, i + 1, &first) < 0)
+                        goto fail;
+                *opts = o;
+                return 0;
+        }
+        ap_recipe recipe = dashdash ? AP_RECIPE_NONE : recipe_from_word(argv[i]);
+        if (recipe != AP_RECIPE_NONE) {
+                if (parse_recipe(&o, recipe, argc, argv, i + 1, &first) < 0)
                         goto fail;
                 *opts = o;
                 return 0;

@@ -29,7 +29,15 @@ typedef enum ap_debugger_choice {
 typedef enum ap_command {
         AP_CMD_INJECT = 0, /* attachpy [OPTIONS] PID SCRIPT|-c CODE [ARG...] */
         AP_CMD_PS,         /* attachpy [OPTIONS] ps [--json] */
+        AP_CMD_RECIPE,     /* attachpy [OPTIONS] stacks|objects [RECIPE OPTIONS] PID */
 } ap_command;
+
+/* The recipes: answers without writing code (cli/recipe.h). */
+typedef enum ap_recipe {
+        AP_RECIPE_NONE = 0,
+        AP_RECIPE_STACKS,  /* stacks [--locals] */
+        AP_RECIPE_OBJECTS, /* objects [--top=N] [--diff=SECONDS] */
+} ap_recipe;
 
 typedef struct ap_options {
         ap_command command;
@@ -50,7 +58,14 @@ typedef struct ap_options {
         char *code;        /* the -c text, or NULL with SCRIPT */
         char **args;       /* the code's own arguments (attachpy_args) */
         size_t n_args;
+
+        ap_recipe recipe;     /* with AP_CMD_RECIPE; its options are in args */
+        double recipe_wait_s; /* seconds the recipe waits by design (objects
+                                 --diff), added to the timeout */
 } ap_options;
+
+/* The recipe's name as typed ("stacks"), or NULL. */
+const char *ap_recipe_name(ap_recipe r);
 
 /* Parse argv.  On success returns 0; opts->show_help or show_version may be
  * set, in which case pid/script may be unset; with command AP_CMD_PS only

@@ -121,6 +121,13 @@ json_t *ap_report_to_json(const ap_report *r) {
         } else {
                 json_object_set_new(o, "error", json_null());
         }
+        if (r->recipe) {
+                json_t *rec = json_object();
+                json_object_set_new(rec, "name", json_string(r->recipe));
+                json_object_set_new(rec, "data",
+                                    r->recipe_data ? json_incref(r->recipe_data) : json_null());
+                json_object_set_new(o, "recipe", rec);
+        }
         json_t *t = json_object();
         json_object_set_new(t, "total", json_real(r->ms_total));
         json_object_set_new(t, "preflight", json_real(r->ms_preflight));

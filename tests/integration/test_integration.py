@@ -71,8 +71,8 @@ class AttachpyCase(unittest.TestCase):
     def assertJsonShape(self, r):
         j = r.json
         self.assertIsNotNone(j, "stdout is not one JSON object\n%r" % r)
-        self.assertEqual(set(j), {"ok", "pid", "debugger", "mechanism", "target", "result",
-                                  "error", "timing_ms"}, r)
+        self.assertEqual(set(j) - {"recipe"}, {"ok", "pid", "debugger", "mechanism", "target",
+                                               "result", "error", "timing_ms"}, r)
         if j["debugger"] is not None and j["ok"]:
             self.assertEqual(j["mechanism"], "debugger", r)
         self.assertIsInstance(j["ok"], bool)
@@ -635,6 +635,135 @@ class Generic(AttachpyCase):
         self.assertAlive(t)
 
 
+class Recipes(AttachpyCase):
+    """attachpy stacks and objects against real targets, with gdb and lldb;
+    the answer checked, the target intact, nothing left in sys.modules."""
+
+    def python(self):
+        newest = harness.newest_cpython(INTERPRETERS)
+        if not newest:
+            self.skipTest("no pyenv CPython")
+        return newest
+
+    def modules(self, t):
+        r = self.run_attachpy("--json", t.pid, "-c",
+                              "import sys; print(' '.join(sorted(sys.modules)))")
+        self.assertEqual(r.rc, 0, r)
+        return set(r.json["result"]["stdout"].split())
+
+    def test_stacks_threads(self):
+        t = self.start(self.python().path, "threads")
+        before = self.modules(t)
+        for debugger in ("gdb", "lldb"):
+            r = self.run_attachpy("--json", "--debugger=" + debugger, "stacks", t.pid)
+            j = self.assertJsonShape(r)
+            self.assertEqual((r.rc, j["result"]["stdout"]), (0, ""), r)
+            self.assertEqual(j["recipe"]["name"], "stacks", r)
+            threads = j["recipe"]["data"]["threads"]
+            main = [th for th in threads if th["main"]]
+            self.assertEqual(len(main), 1, r)
+            self.assertEqual((main[0]["name"], main[0]["native_id"]), ("MainThread", t.pid), r)
+            self.assertIn("join", main[0]["frames"][-1]["function"], r)
+            names = sorted(th["name"] for th in threads)
+            self.assertEqual(len(threads), 6, names)  # main, 4 allocating, the ticker
+            for th in threads:
+                self.assertTrue(th["frames"], th)
+                self.assertIn(th["state"], ("running", "sleeping"), th)
+            self.assertAlive(t, r)
+        # The text: one block per thread, the main thread first, innermost frame first.
+        r = self.run_attachpy("stacks", t.pid)
+        self.assertEqual(r.rc, 0, r)
+        self.assertRegex(r.stdout, r"^Process %d: cpython " % t.pid)
+        self.assertRegex(r.stdout, r"\nThread %d \"MainThread\" \(main, sleeping\)\n    "
+                                   r"Thread\.join \(" % t.pid)
+        self.assertEqual(r.stdout.count("\nThread "), 6, r.stdout)
+        self.assertEqual(self.modules(t), before)
+        self.assertAlive(t)
+
+    def test_stacks_locals_never_call_the_targets_repr(self):
+        t = self.start(self.python().path, "badrepr")
+        r = self.run_attachpy("--json", "--timeout=20", "stacks", "--locals", t.pid)
+        j = self.assertJsonShape(r)
+        self.assertEqual(r.rc, 0, r)
+        self.assertLess(r.seconds, 15, r)
+        frames = j["recipe"]["data"]["threads"][0]["frames"]
+        hold = [f for f in frames if f["function"] == "hold"][0]
+        self.assertRegex(hold["locals"]["a"]["repr"], r"^<__main__\.Raises object at 0x")
+        self.assertRegex(hold["locals"]["b"]["repr"], r"^<__main__\.Forever object at 0x")
+        self.assertEqual(hold["locals"]["a"]["type"], "__main__.Raises")
+        self.assertAlive(t, r)
+
+    def test_stacks_asyncio_tasks(self):
+        t = self.start(self.python().path, "asyncio")
+        r = self.run_attachpy("--json", "stacks", t.pid)
+        j = self.assertJsonShape(r)
+        self.assertEqual(r.rc, 0, r)
+        loops = j["recipe"]["data"]["asyncio"]
+        self.assertEqual(len(loops), 1, r)
+        self.assertTrue(loops[0]["running"])
+        tasks = loops[0]["tasks"]
+        coros = sorted(task["coro"] for task in tasks)
+        self.assertEqual((coros.count("waiter"), coros.count("napper"), coros.count("main")),
+                         (40, 10, 1), coros)
+        napper = [task for task in tasks if task["coro"] == "napper"][0]
+        chain = [f["function"] for f in napper["awaits"]]
+        self.assertEqual(chain[:4], ["napper"] * 4, chain)  # the await chain, outermost first
+        self.assertIn("sleep", chain, chain)
+        r = self.run_attachpy("stacks", t.pid)
+        self.assertIn("\nEvent loop <", r.stdout)
+        self.assertEqual(r.stdout.count("\n  Task "), 51, r.stdout[-2000:])
+        self.assertAlive(t, r)
+
+    def test_objects_top_and_diff(self):
+        t = self.start(self.python().path, "leak")
+        before = self.modules(t)
+        for debugger in ("gdb", "lldb"):
+            r = self.run_attachpy("--json", "--debugger=" + debugger, "objects", "--top=5",
+                                  "--diff=1", t.pid)
+            j = self.assertJsonShape(r)
+            self.assertEqual(r.rc, 0, r)
+            data = j["recipe"]["data"]
+            self.assertEqual(len(data["top"]), 5, data)
+            self.assertGreater(data["tracked"], 1000, data)
+            grew = dict((g["type"], g["delta"]) for g in data["diff"]["grew"])
+            self.assertGreater(grew.get("builtins.dict", 0), 40, data["diff"])
+            self.assertAlive(t, r)
+        r = self.run_attachpy("objects", "--top", "3", t.pid)
+        self.assertEqual(r.rc, 0, r)
+        self.assertRegex(r.stdout, r"objects tracked by the garbage collector")
+        self.assertEqual(self.modules(t), before)
+
+    def test_recipe_usage_errors(self):
+        t = self.start(self.python().path, "sleep")
+        for args, fragment in ((["stacks", "--top=3"], "unknown option '--top=3'"),
+                               (["objects", "--top=0"], "invalid value for '--top'"),
+                               (["stacks", "-c", "pass"], "does not apply"),
+                               (["stacks"], "missing PID")):
+            r = self.run_attachpy("--json", *(args + ([t.pid] if args[-1] != "stacks" else [])))
+            self.assertEqual((r.rc, r.json["error"]["code"]), (2, "usage"), r)
+            self.assertIn(fragment, r.json["error"]["message"], r)
+        self.assertAlive(t)
+
+    def test_stacks_on_other_runtimes(self):
+        # PyPy (frames, names; no native ids before 3.8's threading) and the
+        # runtime's own remote execution on 3.14+.
+        picks = [i for i in INTERPRETERS
+                 if i.expect == "ok" and (i.implementation == "pypy" or i.name == "debian-3.11"
+                                          or (i.remote_exec and i.implementation == "cpython"))]
+        if not picks:
+            self.skipTest("no PyPy, Debian 3.11 or 3.14+")
+        for interp in picks:
+            t = self.start(interp, "threads")
+            r = self.run_attachpy("--json", "stacks", t.pid)
+            j = self.assertJsonShape(r)
+            self.assertEqual(r.rc, 0, r)
+            threads = j["recipe"]["data"]["threads"]
+            self.assertEqual(len(threads), 6, (interp, threads))
+            self.assertEqual([th["name"] for th in threads if th["main"]], ["MainThread"], r)
+            self.assertAlive(t, r)
+            t.stop()
+
+
 def build_suite(interpreters, pattern):
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
@@ -661,6 +790,7 @@ def build_suite(interpreters, pattern):
         cls = type(name, (AttachpyCase,), attrs)
         suite.addTests(loader.loadTestsFromTestCase(cls))
     suite.addTests(loader.loadTestsFromTestCase(Generic))
+    suite.addTests(loader.loadTestsFromTestCase(Recipes))
     if pattern:
         def keep(t):
             return pattern in t.id()

@@ -26,6 +26,11 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
            for each attachpy.remote_exec event and vetoes the code when its
            path contains "veto"
   auditspin the audit hook of audit, the main thread in spin's loop
+  asyncio  an event loop in the main thread with 50 tasks: 40 wait on an
+           Event, 10 in asyncio.sleep chains (3.7+)
+  leak     the main thread keeps every dict it makes, 100 a second
+  badrepr  like sleep, with locals whose __repr__ raises and whose __repr__
+           never returns
 
 Runs on Python 2.7 and 3.6 to 3.13 (for the refusal tests too).
 """
@@ -213,6 +218,60 @@ elif MODE == "nodump":
     while True:
         time.sleep(3600)
         work[0] += 1
+
+elif MODE == "asyncio":
+    # In a string: target.py must stay valid Python 2.7 for the refusal tests.
+    exec("""
+import asyncio
+
+async def waiter(event):
+    await event.wait()
+
+async def napper(depth):
+    if depth:
+        await napper(depth - 1)
+    else:
+        while True:
+            await asyncio.sleep(3600)
+
+async def main():
+    event = asyncio.Event()
+    tasks = [asyncio.ensure_future(waiter(event)) for _ in range(40)]
+    tasks += [asyncio.ensure_future(napper(3)) for _ in range(10)]
+    await asyncio.sleep(0)
+    say("ready", os.getpid(), version)
+    while True:
+        await asyncio.sleep(0.05)
+        work[0] += 1
+
+asyncio.new_event_loop().run_until_complete(main())
+""")
+
+elif MODE == "leak":
+    kept = []
+    say("ready", os.getpid(), version)
+    while True:
+        kept.append({"n": len(kept), "payload": [work[0]]})
+        work[0] += 1
+        time.sleep(0.01)
+
+elif MODE == "badrepr":
+    class Raises(object):
+        def __repr__(self):
+            raise RuntimeError("repr of Raises")
+
+    class Forever(object):
+        def __repr__(self):
+            while True:
+                time.sleep(1)
+
+    def hold(a, b):
+        say("ready", os.getpid(), version)
+        while True:
+            time.sleep(3600)
+            work[0] += 1
+
+    hold(Raises(), Forever())
 
 elif MODE in ("audit", "auditspin"):
     def hook(event, args):

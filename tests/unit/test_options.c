@@ -979,6 +979,89 @@ START_TEST(test_ps_as_script_is_a_script) {
 }
 END_TEST
 
+/* The recipes: their own options and ours after the word, then PID. */
+static const struct {
+        const char *words[6];
+        ap_recipe recipe;
+        const char *args[5]; /* what the recipe gets as attachpy_args */
+        double wait_s;
+        bool json;
+} recipe_ok[] = {
+        {{"stacks", "42"}, AP_RECIPE_STACKS, {NULL}, 0, false},
+        {{"stacks", "--locals", "42"}, AP_RECIPE_STACKS, {"--locals"}, 0, false},
+        {{"--json", "stacks", "--locals", "--timeout=5", "42"},
+         AP_RECIPE_STACKS,
+         {"--locals"},
+         0,
+         true},
+        {{"stacks", "--json", "--", "42"}, AP_RECIPE_STACKS, {NULL}, 0, true},
+        {{"objects", "42"}, AP_RECIPE_OBJECTS, {NULL}, 0, false},
+        {{"objects", "--top=5", "42"}, AP_RECIPE_OBJECTS, {"--top", "5"}, 0, false},
+        {{"objects", "--top", "7", "--diff=2.5", "42"},
+         AP_RECIPE_OBJECTS,
+         {"--top", "7", "--diff", "2.5"},
+         2.5,
+         false},
+};
+
+START_TEST(test_recipe_ok) {
+        const char *argv[8] = {"attachpy"};
+        int argc = 1;
+        for (int k = 0; recipe_ok[_i].words[k]; k++)
+                argv[argc++] = recipe_ok[_i].words[k];
+        argv[argc] = NULL;
+        assert_ok(parse_words(argv));
+        ck_assert_int_eq(o.command, AP_CMD_RECIPE);
+        ck_assert_int_eq(o.recipe, recipe_ok[_i].recipe);
+        ck_assert_int_eq(o.pid, 42);
+        ck_assert_int_eq(o.json, recipe_ok[_i].json);
+        ck_assert(o.recipe_wait_s == recipe_ok[_i].wait_s);
+        size_t n = 0;
+        while (n < 5 && recipe_ok[_i].args[n])
+                n++;
+        ck_assert_uint_eq(o.n_args, n);
+        for (size_t k = 0; k < n; k++)
+                ck_assert_str_eq(o.args[k], recipe_ok[_i].args[k]);
+}
+END_TEST
+
+static const struct {
+        const char *words[5];
+        const char *message;
+} recipe_bad[] = {
+        {{"stacks"}, "missing PID after 'stacks'"},
+        {{"stacks", "42", "x"}, "'attachpy stacks' takes nothing after PID, got 'x'"},
+        {{"stacks", "--top=3", "42"}, "unknown option '--top=3'"},
+        {{"stacks", "--locals=yes", "42"}, "option '--locals' takes no value, got '--locals=yes'"},
+        {{"objects", "--top=0", "42"}, "invalid value for '--top': '0'"},
+        {{"objects", "--top=2.5", "42"}, "invalid value for '--top': '2.5'"},
+        {{"objects", "--diff=-1", "42"}, "invalid value for '--diff': '-1'"},
+        {{"objects", "--diff"}, "invalid value for '--diff': ''"},
+        {{"objects", "--no-wait", "42"}, "option '--no-wait' does not apply to 'attachpy objects'"},
+        {{"-c", "pass", "stacks", "42"}, "'attachpy stacks' runs its own code: -c does not apply"},
+        {{"stacks", "abc"}, "abc"},
+};
+
+START_TEST(test_recipe_bad) {
+        const char *argv[8] = {"attachpy"};
+        int argc = 1;
+        for (int k = 0; recipe_bad[_i].words[k]; k++)
+                argv[argc++] = recipe_bad[_i].words[k];
+        argv[argc] = NULL;
+        ck_assert_int_eq(parse_words(argv), -1);
+        ck_assert_int_eq(e.code, AP_ERR_USAGE);
+        ck_assert_msg(strstr(e.message, recipe_bad[_i].message), "%s", e.message);
+        ck_assert_ptr_nonnull(e.hint);
+}
+END_TEST
+
+/* A PID that happens to follow "--" is a PID, not a recipe. */
+START_TEST(test_recipe_word_after_double_dash_is_pid) {
+        ck_assert_int_eq(PARSE("--", "stacks", "-c", "pass"), -1);
+        ck_assert_ptr_nonnull(strstr(e.message, "stacks"));
+}
+END_TEST
+
 static Suite *options_suite(void) {
         Suite *s = suite_create("options");
         TCase *tc;
@@ -1103,6 +1186,9 @@ static Suite *options_suite(void) {
                 tcase_add_test(tc, test_ps_after_alias_options);
                 tcase_add_test(tc, test_ps_help);
                 tcase_add_test(tc, test_ps_rejects_arguments);
+                tcase_add_loop_test(tc, test_recipe_ok, 0, AP_ARRAY_SIZE(recipe_ok));
+                tcase_add_loop_test(tc, test_recipe_bad, 0, AP_ARRAY_SIZE(recipe_bad));
+                tcase_add_test(tc, test_recipe_word_after_double_dash_is_pid);
                 tcase_add_test(tc, test_ps_is_not_a_pid_after_double_dash);
                 tcase_add_test(tc, test_ps_as_script_is_a_script);
         });

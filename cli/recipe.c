@@ -1,0 +1,168 @@
+/* recipe.c: answers without writing code. */
+#include "recipe.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "paths.h"
+#include "util.h"
+
+int ap_recipe_load(ap_recipe r, char **ret_code, size_t *ret_len, char **ret_filename,
+                   ap_error *err) {
+        const char *name = ap_recipe_name(r);
+        char file[32];
+        snprintf(file, sizeof file, "%s.py", name ? name : "?");
+        _cleanup_free_ char *path = ap_path_script("recipes", file);
+        char *code = NULL, *filename = NULL;
+        size_t len = 0;
+        if (!name || !path || ap_read_file(path, AP_MAX_CODE_BYTES, &code, &len) < 0)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "cannot read the %s recipe %s: %s", name ? name : "?",
+                                    path ? path : "?", strerror(errno)),
+                       ap_error_hint(err, "reinstall attachpy (meson install), or set "
+                                          "ATTACHPY_DATADIR to the directory holding recipes/"),
+                       -1;
+        if (asprintf(&filename, "<attachpy %s>", name) < 0) {
+                free(code);
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
+        }
+        *ret_code = code;
+        *ret_len = len;
+        *ret_filename = filename;
+        return 0;
+}
+
+void ap_recipe_take_output(ap_recipe r, ap_report *report) {
+        report->recipe = ap_recipe_name(r);
+        if (!report->ok || !report->have_result)
+                return;
+        ap_buf *out = &report->result.out;
+        json_error_t jerr;
+        json_t *doc = json_loadb(out->data ? out->data : "", out->len, 0, &jerr);
+        if (!json_is_object(doc)) {
+                json_decref(doc);
+                report->ok = false;
+                ap_error_set(&report->error, AP_ERR_INJECTION_FAILED,
+                             "the %s recipe's answer from process %d could not be read (%s)",
+                             report->recipe, (int)report->pid, jerr.text);
+                ap_error_hint(&report->error, "run with --verbose and report it");
+                return;
+        }
+        report->recipe_data = doc;
+        out->len = 0;
+        if (out->data)
+                out->data[0] = '\0';
+}
+
+static const char *str(json_t *o, const char *key) {
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : "";
+}
+
+static void print_frames(json_t *frames, FILE *out) {
+        size_t n = json_array_size(frames);
+        /* innermost first, as py-spy and pystack show them */
+        for (size_t k = n; k-- > 0;) {
+                json_t *f = json_array_get(frames, k);
+                if (json_object_get(f, "awaits")) {
+                        fprintf(out, "    (waits on %s %s)\n", str(f, "function"),
+                                str(f, "awaits"));
+                        continue;
+                }
+                fprintf(out, "    %s (%s:%lld)\n", str(f, "function"), str(f, "file"),
+                        (long long)json_integer_value(json_object_get(f, "line")));
+                const char *name;
+                json_t *v;
+                json_object_foreach(json_object_get(f, "locals"), name, v) {
+                        fprintf(out, "        %s = %s  (%s)\n", name, str(v, "repr"),
+                                str(v, "type"));
+                }
+        }
+}
+
+static void print_stacks(const ap_report *r, json_t *doc, FILE *out) {
+        fprintf(out, "Process %d: %s %s (%s)\n", (int)r->pid, ap_impl_name(r->impl),
+                r->version ? r->version : "?", r->executable ? r->executable : "?");
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(doc, "threads"), i, t) {
+                json_t *native = json_object_get(t, "native_id");
+                const char *name = str(t, "name");
+                fprintf(out, "\nThread %lld",
+                        (long long)(json_is_integer(native)
+                                            ? json_integer_value(native)
+                                            : json_integer_value(json_object_get(t, "ident"))));
+                if (*name)
+                        fprintf(out, " \"%s\"", name);
+                const char *words[3] = {json_is_true(json_object_get(t, "main")) ? "main" : "",
+                                        str(t, "state"),
+                                        json_is_true(json_object_get(t, "daemon")) ? "daemon" : ""};
+                const char *sep = " (";
+                for (int w = 0; w < 3; w++)
+                        if (*words[w]) {
+                                fprintf(out, "%s%s", sep, words[w]);
+                                sep = ", ";
+                        }
+                fputs(*sep == ',' ? ")\n" : "\n", out);
+                print_frames(json_object_get(t, "frames"), out);
+        }
+        json_t *loop;
+        json_array_foreach(json_object_get(doc, "asyncio"), i, loop) {
+                fprintf(out, "\nEvent loop %s (%s)\n", str(loop, "loop"),
+                        json_is_true(json_object_get(loop, "running"))  ? "running"
+                        : json_is_true(json_object_get(loop, "closed")) ? "closed"
+                                                                        : "not running");
+                size_t k;
+                json_t *task;
+                json_array_foreach(json_object_get(loop, "tasks"), k, task) {
+                        fprintf(out, "  Task %s: %s (%s)\n", str(task, "name"), str(task, "coro"),
+                                str(task, "state"));
+                        print_frames(json_object_get(task, "awaits"), out);
+                }
+        }
+}
+
+static void print_objects(json_t *doc, FILE *out) {
+        fprintf(out, "%lld objects tracked by the garbage collector; the most numerous types:\n",
+                (long long)json_integer_value(json_object_get(doc, "tracked")));
+        fprintf(out, "%10s %12s  %s\n", "count", "bytes", "type");
+        size_t i;
+        json_t *row;
+        json_array_foreach(json_object_get(doc, "top"), i, row) {
+                fprintf(out, "%10lld %12lld  %s\n",
+                        (long long)json_integer_value(json_object_get(row, "count")),
+                        (long long)json_integer_value(json_object_get(row, "size")),
+                        str(row, "type"));
+        }
+        json_t *diff = json_object_get(doc, "diff");
+        if (!json_is_object(diff))
+                return;
+        json_t *grew = json_object_get(diff, "grew");
+        fprintf(out, "\nIn %g s: %lld -> %lld objects tracked; %s\n",
+                json_number_value(json_object_get(diff, "seconds")),
+                (long long)json_integer_value(json_object_get(diff, "tracked_before")),
+                (long long)json_integer_value(json_object_get(diff, "tracked_after")),
+                json_array_size(grew) ? "grew:" : "no type grew");
+        if (!json_array_size(grew))
+                return;
+        fprintf(out, "%10s %10s %10s %12s  %s\n", "delta", "before", "after", "bytes", "type");
+        json_array_foreach(grew, i, row) {
+                fprintf(out, "%+10lld %10lld %10lld %+12lld  %s\n",
+                        (long long)json_integer_value(json_object_get(row, "delta")),
+                        (long long)json_integer_value(json_object_get(row, "before")),
+                        (long long)json_integer_value(json_object_get(row, "after")),
+                        (long long)json_integer_value(json_object_get(row, "size_delta")),
+                        str(row, "type"));
+        }
+}
+
+void ap_recipe_print_text(const ap_report *r, FILE *out) {
+        if (!r->recipe_data)
+                return;
+        if (r->recipe && strcmp(r->recipe, "stacks") == 0)
+                print_stacks(r, r->recipe_data, out);
+        else
+                print_objects(r->recipe_data, out);
+        fflush(out);
+}
