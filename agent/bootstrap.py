@@ -161,6 +161,86 @@ def _record(tag, payload):
 # ---- capture -------------------------------------------------------------
 
 
+# What the agent holds back of a stream before sending it, and the largest
+# record it sends: output goes to the CLI at each newline, each flush(),
+# and whenever this much has gathered, so the target never keeps more than
+# this of it, and what was written before the process ended is not lost.
+# The CLI keeps the first AP_MAX_RESULT_BYTES of each stream and counts the
+# rest (result.truncated).
+_HOLD = 64 * 1024
+_CHUNK = 1024 * 1024
+
+
+def _complete_utf8(data):
+    # How many leading bytes of data end on a character boundary: a UTF-8
+    # sequence cut by the chunking waits for its last bytes.
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        c = data[n - back]
+        if c < 0x80:
+            return n
+        if c >= 0xC0:
+            need = 2 if c < 0xE0 else 3 if c < 0xF0 else 4
+            return n if back >= need else n - back
+    return n
+
+
+class _Channel(object):
+    # One captured stream on its way to the CLI as OUT or ERR records,
+    # through agent.c's __attachpy_send__.  Without it (an interpreter that
+    # cannot make the function) the records are kept until the code ends,
+    # at most _CAPTURE_LIMIT bytes, with a note saying how much was dropped.
+
+    def __init__(self, tag, send):
+        self._tag = tag
+        self._send = send
+        self._held = bytearray()
+        self._kept = []
+        self._kept_size = 0
+        self._dropped = 0
+        self._open = True
+
+    def write(self, data):
+        if not self._open:
+            return
+        start = len(self._held)
+        self._held += data
+        if len(self._held) >= _HOLD or self._held.find(b"\n", start) >= 0:
+            self.push(False)
+
+    def push(self, final):
+        held = self._held
+        if not held or not self._open:
+            return
+        cut = len(held) if final else _complete_utf8(held)
+        if cut == 0:
+            return
+        self._held = held[cut:]
+        for i in range(0, cut, _CHUNK):
+            self._emit(_record(self._tag, _utf8(bytes(held[i:min(i + _CHUNK, cut)]))))
+
+    def _emit(self, record):
+        if self._send is not None:
+            self._send(record)
+            return
+        room = _CAPTURE_LIMIT - self._kept_size
+        if len(record) - 8 > room:
+            self._dropped += len(record) - 8
+            return
+        self._kept.append(record)
+        self._kept_size += len(record) - 8
+
+    def close(self):
+        # The rest, and then nothing more; returns what was kept.
+        self.push(True)
+        self._open = False
+        if self._dropped:
+            note = "\n[attachpy: %d more bytes dropped]\n" % self._dropped
+            self._kept.append(_record(self._tag, note.encode("ascii")))
+        kept, self._kept = self._kept, []
+        return kept
+
+
 class _Py2Capture(object):
     # Python 2: a file-like sink taking str and unicode, as print does.
     softspace = 0
@@ -168,10 +248,8 @@ class _Py2Capture(object):
     errors = "strict"
     closed = False
 
-    def __init__(self):
-        self._chunks = []
-        self._size = 0
-        self._dropped = 0
+    def __init__(self, channel):
+        self._channel = channel
 
     def write(self, data):
         if isinstance(data, _TEXT):
@@ -180,19 +258,14 @@ class _Py2Capture(object):
             data = _BINARY(data)
         else:
             raise TypeError("expected a string or other character buffer object")
-        room = _CAPTURE_LIMIT - self._size
-        if len(data) > room:
-            self._dropped += len(data) - max(room, 0)
-            data = data[:max(room, 0)]
-        self._chunks.append(data)
-        self._size += len(data)
+        self._channel.write(data)
 
     def writelines(self, lines):
         for line in lines:
             self.write(line)
 
     def flush(self):
-        pass
+        self._channel.push(False)
 
     def isatty(self):
         return False
@@ -200,51 +273,27 @@ class _Py2Capture(object):
     def close(self):
         pass
 
-    def _attachpy_value(self):
-        return b"".join(self._chunks), self._dropped
 
-
-def _new_capture(io):
-    # Python 3: a text stream like sys.stdout (with .buffer) over a bounded
-    # in-memory sink that survives close().
+def _new_capture(io, channel):
+    # Python 3: a text stream like sys.stdout (with .buffer) over a sink
+    # that hands everything to the channel and survives close().
     class _Sink(io.BytesIO):
-        def __init__(self, limit):
-            io.BytesIO.__init__(self)
-            self._attachpy_limit = limit
-            self._attachpy_kept = None
-            self._attachpy_dropped = 0
-
         def write(self, data):
-            size = memoryview(data).nbytes
-            room = self._attachpy_limit - self.tell()
-            if size > room:
-                self._attachpy_dropped += size - max(room, 0)
-                if room <= 0:
-                    return size
-                data = bytes(memoryview(data).cast("B")[:room])
-            io.BytesIO.write(self, data)
-            return size
+            if self.closed:
+                raise ValueError("write to closed file")
+            view = memoryview(data).cast("B")
+            channel.write(view)
+            return view.nbytes
 
-        def close(self):
+        def flush(self):
             if not self.closed:
-                self._attachpy_kept = self.getvalue()
-            io.BytesIO.close(self)
+                channel.push(False)
 
-    sink = _Sink(_CAPTURE_LIMIT)
     stream = io.TextIOWrapper(
-        sink, encoding="utf-8", errors="backslashreplace", line_buffering=False,
+        _Sink(), encoding="utf-8", errors="backslashreplace", line_buffering=False,
         write_through=True,
     )
-
-    def value():
-        try:
-            stream.flush()
-        except Exception:
-            pass
-        data = sink._attachpy_kept if sink.closed else sink.getvalue()
-        return data, sink._attachpy_dropped
-
-    return stream, value
+    return stream
 
 
 class _StreamProxy(object):
@@ -417,14 +466,15 @@ def _format_traceback(exc_info, filename, source):
         _forget_modules([name for name in list(sys.modules) if name not in before])
 
 
-def _run_captured(source, filename, namespace, get_ident):
+def _run_captured(source, filename, namespace, get_ident, send):
+    out_channel = _Channel(b"OUT ", send)
+    err_channel = _Channel(b"ERR ", send)
     if _PY3:
         io = sys.modules["io"]
-        out, out_value = _new_capture(io)
-        err, err_value = _new_capture(io)
+        out = _new_capture(io, out_channel)
+        err = _new_capture(io, err_channel)
     else:
-        out, err = _Py2Capture(), _Py2Capture()
-        out_value, err_value = out._attachpy_value, err._attachpy_value
+        out, err = _Py2Capture(out_channel), _Py2Capture(err_channel)
 
     me = get_ident()
     stdout = _StreamProxy(sys.stdout, out, me, get_ident)
@@ -441,12 +491,12 @@ def _run_captured(source, filename, namespace, get_ident):
         stderr._attachpy_deactivate()
 
     records = []
-    for tag, value in ((b"OUT ", out_value), (b"ERR ", err_value)):
-        data, dropped = value()
-        data = _utf8(data)
-        if dropped:
-            data += ("\n[attachpy: %d more bytes dropped]\n" % dropped).encode("ascii")
-        records.append(_record(tag, data))
+    for stream, channel in ((out, out_channel), (err, err_channel)):
+        try:
+            stream.flush()  # what TextIOWrapper may still hold
+        except Exception:
+            pass
+        records.extend(channel.close())
     if exc_info is None:
         records.append(_record(b"END ", b"ok"))
         return records
@@ -565,7 +615,7 @@ def _audit_veto(filename):
     return None
 
 
-def _run(request):
+def _run(request, send):
     fields = _parse_request(request)
     filename = _fs_text(fields[0][1])
     source = fields[1][1]
@@ -592,7 +642,7 @@ def _run(request):
         namespace["attachpy_args"] = args
         try:
             if wait:
-                records = _run_captured(source, filename, namespace, thread.get_ident)
+                records = _run_captured(source, filename, namespace, thread.get_ident, send)
             else:
                 records = _run_uncaptured(source, filename, namespace)
         finally:
@@ -608,9 +658,9 @@ def _run(request):
     return b"".join(records)
 
 
-def _main(request):
+def _main(request, send):
     try:
-        return _run(request)
+        return _run(request, send)
     except BaseException:
         exc = sys.exc_info()[1]
         message = "agent bootstrap error: %s: %s" % (_type_name(exc), _message(exc))
@@ -619,4 +669,5 @@ def _main(request):
 
 
 # agent.c put the request there; it leaves the namespace at once.
-__attachpy_result__ = _main(globals().pop("__attachpy_request__"))
+__attachpy_result__ = _main(globals().pop("__attachpy_request__"),
+                            globals().pop("__attachpy_send__", None))

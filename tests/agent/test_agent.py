@@ -155,6 +155,9 @@ class Result(object):
 
     def raw(self, tag):
         values = [payload for t, payload in self.records if t == tag]
+        if tag in ("OUT ", "ERR "):
+            # Streamed: any number of records, in the order written.
+            return b"".join(values)
         if len(values) != 1:
             raise AssertionError("%d %r records in %r" % (len(values), tag, self.tags))
         return values[0]
@@ -402,11 +405,18 @@ class AgentCases(object):
             payload.decode("utf-8")
         end = result.text("END ")
         self.assertEqual(tags[-1], "END ")
+        # OUT and ERR come as the code writes, between RUN and what ends
+        # the stream; none is empty.
+        rest = [tag for tag in tags[3:] if tag not in ("OUT ", "ERR ")]
+        streamed = tags[3:len(tags) - len(rest)]
+        self.assertEqual([t for t in tags[3:] if t in ("OUT ", "ERR ")], streamed, result)
+        for tag, payload in result.records:
+            if tag in ("OUT ", "ERR "):
+                self.assertNotEqual(payload, b"", result)
         if end == "ok":
-            self.assertEqual(tags, ["HELO", "VERS", "RUN ", "OUT ", "ERR ", "END "])
+            self.assertEqual(rest, ["END "], result)
         elif end == "exception":
-            self.assertEqual(tags, ["HELO", "VERS", "RUN ", "OUT ", "ERR ", "EXTY", "EXMS",
-                                    "EXTB", "END "])
+            self.assertEqual(rest, ["EXTY", "EXMS", "EXTB", "END "], result)
         else:
             self.fail("END %r: %r" % (end, result))
 
@@ -819,18 +829,61 @@ class AgentCases(object):
         finally:
             self.target.run("sys.stdout, sys.stderr = orig_stdout, orig_stderr")
 
-    def test_output_limit(self):
-        limit = 64 * 1024 * 1024
-        # PyPy takes some 40 s over 64 MiB of output (docs/pypy.md).
+    def test_large_output_streamed(self):
+        # Everything reaches the CLI (which keeps the first 16 MiB and
+        # counts the rest), in records of at most 1 MiB: the target never
+        # holds more than 64 KiB of it, and a character cut by the
+        # chunking is not mangled (check_stream decodes every payload).
+        size = 20 * 1024 * 1024 + 10
         r = self.inject(b"import sys\n"
-                        b"sys.stdout.write('x' * (%d + 10))\n"
-                        b"sys.stdout.write('tail')\n"
-                        b"print('short')\n" % limit, timeout=150 if self.pypy else DEADLINE_S)
+                        b"sys.stdout.write('x' * %d)\n"
+                        b"sys.stdout.write(u'\\u00e9' * 700000)\n"
+                        b"print('short')\n" % size, timeout=150 if self.pypy else DEADLINE_S)
         out = r.raw("OUT ")
-        self.assertEqual(out[:limit], b"x" * limit)
-        self.assertEqual(out[limit:], b"\n[attachpy: 20 more bytes dropped]\n")
+        self.assertEqual(len(out), size + 1400000 + 6)
+        self.assertEqual(out[:size], b"x" * size)
+        self.assertEqual(out[size:].decode("utf-8"), u"\u00e9" * 700000 + u"short\n")
+        sizes = [len(p) for t, p in r.records if t == "OUT "]
+        self.assertLessEqual(max(sizes), 1024 * 1024, sizes[:5])
         self.assertEqual(r.text("ERR "), "")
         self.check_alive()
+
+    def test_output_sent_as_written(self):
+        # A line reaches the CLI while the code still runs (it waits until
+        # the harness has seen it); a partial line waits for a flush.
+        self.target.run("import threading\nseen = threading.Event()\n")
+        session = self.session(b"import sys, __main__\n"
+                               b"print('first line')\n"
+                               b"sys.stdout.write('partial')\n"
+                               b"sys.stdout.flush()\n"
+                               b"sys.stderr.write('err line\\n')\n"
+                               b"__main__.seen.wait(30)\n"
+                               b"print('after')\n")
+        self.assertEqual(self.target.start(session.dir), 0)
+        conn = session.accept(self.target.pid)
+        try:
+            conn.sendall(GO)
+            head = read_records(conn, 6)
+            self.assertEqual(head[3:], [("OUT ", b"first line\n"), ("OUT ", b"partial"),
+                                        ("ERR ", b"err line\n")])
+            self.target.run("seen.set()")
+            result = Result(head + parse_records(read_to_eof(conn)))
+        finally:
+            conn.close()
+        self.check_stream(result)
+        self.assertEqual(result.text("OUT "), "first line\npartialafter\n")
+
+    def test_output_before_exit_kept(self):
+        # The code ends the process: what it had written is out already,
+        # the stream ends without END.
+        session = self.session(b"import os\nprint('bye', flush=True)\nos._exit(3)\n"
+                               if self.py3 else
+                               b"import os, sys\nprint 'bye'\nsys.stdout.flush()\nos._exit(3)\n")
+        self.assertEqual(self.target.start(session.dir), 0)
+        result = session.collect(self.target.pid)
+        self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "OUT "], result)
+        self.assertEqual(result.text("OUT "), "bye\n")
+        self.assertEqual(self.target.proc.wait(DEADLINE_S), 3)
 
     def test_code_runs_with_the_callers_signal_mask(self):
         # The agent's thread blocks every signal until the go-ahead, then
@@ -1210,7 +1263,7 @@ class AgentCases(object):
             result = session.collect(proc.pid)
         finally:
             status, err = self._embedder_end(proc)
-        self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "OUT ", "ERR ", "END "], result)
+        self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "OUT ", "END "], result)
         self.assertEqual(result.text("HELO"), "1 %d" % proc.pid)
         self.assertEqual(result.text("OUT "), "%s __attachpy__\n" % self.version)
         self.assertEqual(status, 0, err)
@@ -1234,8 +1287,7 @@ class AgentCases(object):
                 out, err = proc.communicate()
         self.assertEqual(proc.returncode, 0, err)
         if result is not None:
-            self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "OUT ", "ERR ", "END "],
-                             result)
+            self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "OUT ", "END "], result)
             self.assertEqual(result.text("OUT "), "%s __attachpy__\n" % self.version)
             self.assertEqual(result.text("END "), "ok")
         # The host's main thread takes the GIL back and runs Python again.
