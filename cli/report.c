@@ -1,6 +1,7 @@
 /* report.c: text and JSON reporters. */
 #include "report.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -107,6 +108,10 @@ json_t *ap_report_to_json(const ap_report *r) {
                 } else {
                         json_object_set_new(j, "exception", json_null());
                 }
+                json_t *dropped = json_object();
+                json_object_set_new(dropped, "stdout", json_integer((json_int_t)res->out_dropped));
+                json_object_set_new(dropped, "stderr", json_integer((json_int_t)res->err_dropped));
+                json_object_set_new(j, "truncated", dropped);
                 json_object_set_new(o, "result", j);
         } else {
                 json_object_set_new(o, "result", json_null());
@@ -154,8 +159,16 @@ int ap_report_print_text(const ap_report *r, FILE *out, FILE *err) {
                         if (res->exc_traceback[n - 1] != '\n')
                                 fputc('\n', err);
                 }
-                if (res->truncated)
-                        fputs("attachpy: note: the output was truncated at 64 MiB\n", err);
+                if (res->out_dropped)
+                        fprintf(err,
+                                "attachpy: note: stdout was cut at %u MiB: %" PRIu64
+                                " more bytes were dropped\n",
+                                AP_MAX_RESULT_BYTES / (1024 * 1024), res->out_dropped);
+                if (res->err_dropped)
+                        fprintf(err,
+                                "attachpy: note: stderr was cut at %u MiB: %" PRIu64
+                                " more bytes were dropped\n",
+                                AP_MAX_RESULT_BYTES / (1024 * 1024), res->err_dropped);
         }
         if (r->scheduled_only)
                 fprintf(err,
