@@ -74,6 +74,19 @@ static json_t *jstr(const char *s, size_t len) {
 
 static json_t *jstr0(const char *s) { return jstr(s, s ? strlen(s) : 0); }
 
+/* How the target ended: {"exit_code": N, "signal": null, ...}; both null
+ * when it could not be learned. */
+static json_t *exit_to_json(const ap_exit_status *s) {
+        json_t *e = json_object();
+        bool code = s->how == AP_EXIT_CODE, sig = s->how == AP_EXIT_SIGNAL;
+        const char *name = sig ? ap_signal_name(s->value) : NULL;
+        json_object_set_new(e, "exit_code", code ? json_integer(s->value) : json_null());
+        json_object_set_new(e, "signal", sig ? json_integer(s->value) : json_null());
+        json_object_set_new(e, "signal_name", name ? json_string(name) : json_null());
+        json_object_set_new(e, "core_dumped", json_boolean(sig && s->core_dumped));
+        return e;
+}
+
 json_t *ap_report_to_json(const ap_report *r) {
         json_t *o = json_object();
         if (!o)
@@ -112,6 +125,8 @@ json_t *ap_report_to_json(const ap_report *r) {
                 json_object_set_new(dropped, "stdout", json_integer((json_int_t)res->out_dropped));
                 json_object_set_new(dropped, "stderr", json_integer((json_int_t)res->err_dropped));
                 json_object_set_new(j, "truncated", dropped);
+                json_object_set_new(j, "target_exit",
+                                    r->target_ended ? exit_to_json(&r->exit) : json_null());
                 json_object_set_new(o, "result", j);
         } else {
                 json_object_set_new(o, "result", json_null());
