@@ -545,10 +545,115 @@ def _forget_dummy_thread(ident):
         return
     try:
         with threading._active_limbo_lock:
-            if isinstance(threading._active.get(ident), threading._DummyThread):
+            dummy = threading._active.get(ident)
+            if isinstance(dummy, threading._DummyThread):
                 del threading._active[ident]
+            else:
+                dummy = None
+        # Thread.__init__ put it in _dangling too (a WeakSet that would
+        # lose it only once the garbage collector got to it).
+        dangling = getattr(threading, "_dangling", None)
+        if dummy is not None and dangling is not None:
+            dangling.discard(dummy)
     except Exception:
         pass
+
+
+def _watch_threading_import(me, builtins):
+    # The target never imported threading.  Should the code import it (or
+    # a module that does: logging, queue, subprocess...), it happens in our
+    # thread, and threading (3.12 and older) takes the importing thread for
+    # the main thread: the code would be told that it is MainThread and
+    # would not see the real one.  Each import the code makes goes through
+    # this __import__ while it runs; once threading is there it is made to
+    # describe the real main thread, before the code can ask.  Returns the
+    # function that puts the original __import__ back.
+    if not isinstance(builtins, dict):
+        builtins = getattr(builtins, "__dict__", {})
+    original = builtins.get("__import__")
+    if original is None:
+        return None
+    state = [False]
+
+    def _attachpy_import(*args, **kwargs):
+        module = original(*args, **kwargs)
+        # The imports threading makes itself come here too, while it is
+        # half made: wait until its main thread exists.
+        threading = sys.modules.get("threading")
+        if not state[0] and getattr(threading, "_main_thread", None) is not None:
+            state[0] = True
+            try:
+                _repair_main_thread(me)
+            except Exception:
+                pass
+        return module
+
+    builtins["__import__"] = _attachpy_import
+
+    def restore():
+        if builtins.get("__import__") is _attachpy_import:
+            builtins["__import__"] = original
+
+    return restore
+
+
+def _drop_threading():
+    # The target had not imported threading and the code did: take it out
+    # of sys.modules again, so that the target's own first import (from its
+    # main thread) makes a fresh one, as it would have.  Kept when it is
+    # still needed: a thread the code started still runs, or a module left
+    # in sys.modules (logging, queue...) refers to it.
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
+    with threading._active_limbo_lock:
+        threads = list(threading._active.values()) + list(getattr(threading, "_limbo", {}).values())
+    main = getattr(threading, "_main_thread", None)
+    for thread in threads:
+        if thread is not main and not isinstance(thread, threading._DummyThread):
+            return
+    for name, module in list(sys.modules.items()):
+        if name == "threading" or module is None:
+            continue
+        namespace = getattr(module, "__dict__", None)
+        if isinstance(namespace, dict):
+            for value in list(namespace.values()):
+                if value is threading:
+                    return
+    del sys.modules["threading"]
+
+
+def _push_script_dir(filename):
+    # As "python script.py" does: the script's directory first on sys.path
+    # while it runs.  Not for -c ("<string>"): the target's working
+    # directory is not the user's.  Returns what _pop_script_dir() needs.
+    if filename == "<string>" or not filename.startswith("/"):
+        return None
+    directory = filename.rpartition("/")[0] or "/"
+    path = getattr(sys, "path", None)
+    if not isinstance(path, list):
+        return None
+    cache = getattr(sys, "path_importer_cache", None)
+    cached = isinstance(cache, dict) and directory in cache
+    entry = _TEXT(directory) if _PY3 else directory
+    path.insert(0, entry)
+    return (path, entry, cached)
+
+
+def _pop_script_dir(pushed):
+    # Remove exactly the entry we added (the code may have changed the
+    # list: its own changes stay), and the import cache's entry for it
+    # unless it was there before or the directory is on sys.path anyway.
+    if pushed is None:
+        return
+    path, entry, cached = pushed
+    for i, item in enumerate(path):
+        if item is entry:
+            del path[i]
+            break
+    cache = getattr(sys, "path_importer_cache", None)
+    if not cached and isinstance(cache, dict) and entry not in path:
+        cache.pop(entry, None)
 
 
 def _main_thread_ident(me):
@@ -640,12 +745,19 @@ def _run(request, send):
         namespace["__file__"] = filename
         namespace["__builtins__"] = __builtins__
         namespace["attachpy_args"] = args
+        restore_import = None
+        if not had_threading and _PY3:
+            restore_import = _watch_threading_import(me, __builtins__)
+        pushed = _push_script_dir(filename)
         try:
             if wait:
                 records = _run_captured(source, filename, namespace, thread.get_ident, send)
             else:
                 records = _run_uncaptured(source, filename, namespace)
         finally:
+            _pop_script_dir(pushed)
+            if restore_import is not None:
+                restore_import()
             if not had_threading:
                 try:
                     _repair_main_thread(me)
@@ -653,6 +765,11 @@ def _run(request, send):
                     pass
             if not known:
                 _forget_dummy_thread(me)
+            if not had_threading and _PY3:
+                try:
+                    _drop_threading()
+                except Exception:
+                    pass
     finally:
         _forget_modules(added)
     return b"".join(records)

@@ -961,6 +961,85 @@ class AgentCases(object):
         self.assertEqual(status, 0, err)
         self.assertEqual(err, b"")
 
+    def test_threading_tells_the_truth(self):
+        # A target that never imported threading: the code that imports it
+        # is told the truth (its own thread is not MainThread, the real main
+        # thread is listed and is main_thread()), and threading is gone from
+        # sys.modules afterwards, so that the target's own first import, in
+        # its main thread, is as it would have been.
+        if not self.py3:
+            self.skipTest("2.7 (refused by attachpy) has no main-thread repair")
+        main = self.target.run("import _thread\n_result = _thread.get_ident()")
+        if self.target.run("_result = 'threading' in sys.modules"):
+            # (pyenv's 3.11 here: a .pth file of its site-packages imports it.)
+            self.skipTest("this interpreter imports threading at startup")
+        r = self.inject(b"import threading\n"
+                        b"me, main = threading.current_thread(), threading.main_thread()\n"
+                        b"print(me is main, me.name == 'MainThread', type(me).__name__)\n"
+                        b"print(main.ident, main.name)\n"
+                        b"print([t.ident for t in threading.enumerate()].count(main.ident))\n"
+                        b"print(me.ident == threading.get_ident() != main.ident)\n")
+        self.assertEqual(r.text("OUT ").splitlines(), [
+            "False False _DummyThread", "%d MainThread" % main, "1", "True"])
+        self.assertFalse(self.target.run("_result = 'threading' in sys.modules"))
+        # Also through a module that imports it (logging), and the module's
+        # own reference keeps it (taking it away would split the target's
+        # threading in two).
+        r = self.inject(b"import logging, threading\n"
+                        b"print(threading.current_thread() is threading.main_thread())\n"
+                        b"print(threading.main_thread().ident)\n")
+        self.assertEqual(r.text("OUT "), "False\n%d\n" % main)
+        self.assertTrue(self.target.run("_result = 'threading' in sys.modules"))
+        self.assertEqual(self.target.run(
+            "import threading\n"
+            "_result = [threading.current_thread() is threading.main_thread(),\n"
+            "           threading.main_thread().ident == _thread.get_ident(),\n"
+            "           [t.name for t in threading.enumerate()]]"), [True, True, ["MainThread"]])
+        self.check_alive()
+        status, _, err = self.target.finish()
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, b"")
+
+    def test_threading_left_as_before(self):
+        # A target that had imported threading: after code that asked for
+        # its thread, _active, _limbo, _main_thread and _dangling are what
+        # they were (the dummy thread registered for the code is gone from
+        # each, at once, not when the garbage collector gets to it).
+        if not self.py3:
+            self.skipTest("2.7 (refused by attachpy) has no threading._main_thread")
+        self.target.run("import threading\n"
+                        "snap = lambda: (dict(threading._active), dict(threading._limbo),\n"
+                        "                threading._main_thread, set(threading._dangling))\n"
+                        "before = snap()")
+        r = self.inject(b"import threading\n"
+                        b"kept = threading.current_thread()\n"
+                        b"print(kept is threading.main_thread(), kept in threading.enumerate())\n")
+        self.assertEqual(r.text("OUT "), "False True\n")
+        self.assertTrue(self.target.run("after = snap()\n"
+                                        "_result = after[0] == before[0] and after[1] == before[1]"
+                                        " and after[2] is before[2] and after[3] == before[3]"))
+        self.assertTrue(self.target.run("_result = 'threading' in sys.modules"))
+
+    def test_script_directory_on_sys_path(self):
+        # As with "python script.py": the script's directory comes first on
+        # sys.path while it runs, so the script imports its neighbours; then
+        # sys.path (and the import cache) are exactly as before.
+        path = self.script("probe_main.py", b"")
+        directory = os.path.dirname(path)
+        with open(os.path.join(directory, "attachpy_probe_neighbour.py"), "w") as f:
+            f.write("VALUE = 42\n")
+        snapshot = ("_result = [list(sys.path), %r in sys.path_importer_cache]" % directory)
+        before = self.target.run(snapshot)
+        r = self.inject(b"import sys, attachpy_probe_neighbour\n"
+                        b"sys.stdout.write('%s %d\\n' % (sys.path[0], attachpy_probe_neighbour.VALUE))\n",
+                        filename=path.encode())
+        self.assertEqual(r.text("OUT "), "%s 42\n" % directory)
+        self.assertEqual(self.target.run(snapshot), before)
+        self.target.run("del sys.modules['attachpy_probe_neighbour']")
+        # -c code: nothing is added.
+        r = self.inject(b"import sys\nprint(sys.path == %r)\n" % (before[0],))
+        self.assertEqual(r.text("OUT "), "True\n")
+
     def test_no_dummy_thread_left(self):
         self.target.run("import threading\n"
                         "_result = [t.__class__.__name__ for t in threading.enumerate()]")
