@@ -367,8 +367,9 @@ static void target_ended(ap_exit_watch *w, ap_report *report) {
                 ap_error_set(err, AP_ERR_TARGET_EXITED, "process %d ended %s: %s", (int)report->pid,
                              res->running ? "while the code ran" : "before the code started", text);
         ap_error_hint(err, "%s",
-                      res->running ? "result holds what the code wrote before (os._exit(), a "
-                                     "crash or a signal ends the whole process)"
+                      res->running ? "what the code wrote before is reported (result in --json); "
+                                     "os._exit(), a crash or a fatal signal ends the whole "
+                                     "process"
                                    : "nothing ran; the process is gone");
 }
 
