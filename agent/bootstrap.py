@@ -191,9 +191,14 @@ class _Channel(object):
     # cannot make the function) the records are kept until the code ends,
     # at most _CAPTURE_LIMIT bytes, with a note saying how much was dropped.
 
-    def __init__(self, tag, send):
+    def __init__(self, tag, send, me, get_ident):
         self._tag = tag
         self._send = send
+        # agent.c sends only from the code's own thread: what another
+        # thread writes through a reference the code gave it (sys.stdout.
+        # buffer) waits here for the code's next push.
+        self._me = me
+        self._get_ident = get_ident
         self._held = bytearray()
         self._kept = []
         self._kept_size = 0
@@ -210,7 +215,7 @@ class _Channel(object):
 
     def push(self, final):
         held = self._held
-        if not held or not self._open:
+        if not held or not self._open or self._get_ident() != self._me:
             return
         cut = len(held) if final else _complete_utf8(held)
         if cut == 0:
@@ -467,8 +472,9 @@ def _format_traceback(exc_info, filename, source):
 
 
 def _run_captured(source, filename, namespace, get_ident, send):
-    out_channel = _Channel(b"OUT ", send)
-    err_channel = _Channel(b"ERR ", send)
+    me = get_ident()
+    out_channel = _Channel(b"OUT ", send, me, get_ident)
+    err_channel = _Channel(b"ERR ", send, me, get_ident)
     if _PY3:
         io = sys.modules["io"]
         out = _new_capture(io, out_channel)
@@ -476,7 +482,6 @@ def _run_captured(source, filename, namespace, get_ident, send):
     else:
         out, err = _Py2Capture(out_channel), _Py2Capture(err_channel)
 
-    me = get_ident()
     stdout = _StreamProxy(sys.stdout, out, me, get_ident)
     stderr = _StreamProxy(sys.stderr, err, me, get_ident)
     sys.stdout, sys.stderr = stdout, stderr

@@ -873,6 +873,21 @@ class AgentCases(object):
         self.check_stream(result)
         self.assertEqual(result.text("OUT "), "first line\npartialafter\n")
 
+    def test_output_from_another_thread_through_the_code(self):
+        # A thread the code started writes to the capture through a
+        # reference the code gave it (sys.stdout.buffer): nothing breaks,
+        # and its bytes go out with the code's next line.
+        if not self.py3:
+            self.skipTest("no sys.stdout.buffer on 2.7")
+        r = self.inject(b"import sys, threading\n"
+                        b"b = sys.stdout.buffer\n"
+                        b"t = threading.Thread(target=lambda: b.write(b'from other\\n'))\n"
+                        b"t.start(); t.join()\n"
+                        b"print('mine')\n")
+        self.assertEqual(r.text("OUT "), "from other\nmine\n")
+        self.assertEqual(r.text("ERR "), "")
+        self.check_alive()
+
     def test_output_before_exit_kept(self):
         # The code ends the process: what it had written is out already,
         # the stream ends without END.
