@@ -15,7 +15,7 @@
 # the user's code still uses live in it); the request is taken out of it at
 # once, and agent.c removes the result as soon as it has a copy.
 #
-# Valid on Python 2.7 and 3.6 to 3.13: no f-strings, no int.to_bytes, no
+# Valid on Python 2.7 and 3.6 to 3.13: no f-strings, int.to_bytes only behind _PY3, no
 # keyword-only arguments, no nonlocal.
 import sys
 
@@ -154,6 +154,8 @@ def _limit(data):
 
 def _record(tag, payload):
     n = len(payload)
+    if _PY3:
+        return tag + n.to_bytes(4, "little") + payload
     size = bytes(bytearray([n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, (n >> 24) & 0xFF]))
     return tag + size + payload
 
@@ -217,8 +219,14 @@ class _Channel(object):
         held = self._held
         if not held or not self._open or self._get_ident() != self._me:
             return
-        cut = len(held) if final else _complete_utf8(held)
+        n = len(held)
+        # A line ends in "\n": complete, the common case.
+        cut = n if final or held[-1] < 0x80 else _complete_utf8(held)
         if cut == 0:
+            return
+        if cut == n and n <= _CHUNK:
+            self._held = bytearray()
+            self._emit(_record(self._tag, _utf8(bytes(held))))
             return
         self._held = held[cut:]
         for i in range(0, cut, _CHUNK):
