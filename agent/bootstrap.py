@@ -187,6 +187,19 @@ def _complete_utf8(data):
     return n
 
 
+def _boundary(data, end):
+    # The nearest index at or before end where a character starts: a chunk
+    # cut there never splits a UTF-8 sequence (data that is not UTF-8 is
+    # cut where it falls).
+    for back in range(4):
+        i = end - back
+        if i <= 0 or i >= len(data):
+            return end
+        if data[i] & 0xC0 != 0x80:
+            return i
+    return end
+
+
 class _Channel(object):
     # One captured stream on its way to the CLI as OUT or ERR records,
     # through agent.c's __attachpy_send__.  Without it (an interpreter that
@@ -210,6 +223,19 @@ class _Channel(object):
     def write(self, data):
         if not self._open:
             return
+        if _PY3 and len(data) >= _HOLD and self._get_ident() == self._me:
+            # A large write goes out from its own buffer, never copied
+            # whole (PyPy copies a bytearray a byte at a time).
+            view = memoryview(data)
+            if self._held:
+                first = _boundary(view, min(_HOLD, len(view)))
+                self._held += view[:first]
+                self.push(False)
+                if self._held:
+                    self.push(True)
+                view = view[first:]
+            self._emit_view(view)
+            return
         start = len(self._held)
         self._held += data
         if len(self._held) >= _HOLD or self._held.find(b"\n", start) >= 0:
@@ -229,8 +255,28 @@ class _Channel(object):
             self._emit(_record(self._tag, _utf8(bytes(held))))
             return
         self._held = held[cut:]
-        for i in range(0, cut, _CHUNK):
-            self._emit(_record(self._tag, _utf8(bytes(held[i:min(i + _CHUNK, cut)]))))
+        i = 0
+        while i < cut:
+            end = _boundary(held, min(i + _CHUNK, cut))
+            if end <= i:
+                end = min(i + _CHUNK, cut)
+            self._emit(_record(self._tag, _utf8(bytes(held[i:end]))))
+            i = end
+
+    def _emit_view(self, view):
+        # Python 3, held empty: view in records, its incomplete last
+        # character (if any) held back for the next write.
+        n = len(view)
+        cut = _complete_utf8(view)
+        i = 0
+        while i < cut:
+            end = _boundary(view, min(i + _CHUNK, cut))
+            if end <= i:
+                end = min(i + _CHUNK, cut)
+            self._emit(_record(self._tag, _utf8(view[i:end].tobytes())))
+            i = end
+        if cut < n:
+            self._held += view[cut:]
 
     def _emit(self, record):
         if self._send is not None:

@@ -834,10 +834,10 @@ class AgentCases(object):
         # counts the rest), in records of at most 1 MiB: the target never
         # holds more than 64 KiB of it, and a character cut by the
         # chunking is not mangled (check_stream decodes every payload).
-        size = 20 * 1024 * 1024 + 10
+        # An odd count first: the 1 MiB records fall inside two-byte characters.
+        size = 20 * 1024 * 1024 + 11
         r = self.inject(b"import sys\n"
-                        b"sys.stdout.write('x' * %d)\n"
-                        b"sys.stdout.write(u'\\u00e9' * 700000)\n"
+                        b"sys.stdout.write('x' * %d + u'\\u00e9' * 700000)\n"
                         b"print('short')\n" % size, timeout=150 if self.pypy else DEADLINE_S)
         out = r.raw("OUT ")
         self.assertEqual(len(out), size + 1400000 + 6)

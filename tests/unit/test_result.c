@@ -485,7 +485,7 @@ static Suite *result_suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("limit");
-        /* 64 MiB through the parser; slow under valgrind. */
+        /* 16 MiB and more through the parser; slow under valgrind. */
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, test_at_limit_not_truncated);
         tcase_add_test(tc, test_truncated_past_limit);
