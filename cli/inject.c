@@ -889,7 +889,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 vlog(cfg, "asking the agent to unmap %zu page%s %s left in process %d",
                      ctx.n_leftovers, ctx.n_leftovers == 1 ? "" : "s", backend->name, (int)o->pid);
         /* Watched from before the go-ahead: the code may end the process. */
-        ap_exit_watch_open(&exit_watch, o->pid);
+        if (!o->no_wait)
+                ap_exit_watch_open(&exit_watch, o->pid);
         if (send_go(conn, ctx.leftovers, ctx.n_leftovers) < 0) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "the agent in process %d hung up before the go-ahead", (int)o->pid);
