@@ -305,6 +305,61 @@ static bool receive_go(job *j) {
         return false;
 }
 
+/* ---- output sent while the code runs ------------------------------------ */
+
+/* The job whose code runs in this thread, for send_from_python(); NULL in
+ * every other thread and once the run is over, so that a function object
+ * the code kept sends nothing to a connection that is gone. */
+static __thread job *running_job;
+
+/* PyMethodDef, declared by hand (the layout is the same from 2.7 to 3.13
+ * and in PyPy's cpyext). */
+typedef struct ap_pymethoddef {
+        const char *ml_name;
+        ap_pyobject *(*ml_meth)(ap_pyobject *self, ap_pyobject *arg);
+        int ml_flags;
+        const char *ml_doc;
+} ap_pymethoddef;
+
+#define AP_METH_O 0x0008
+
+/* __attachpy_send__(bytes): send encoded records to the CLI now, with the
+ * GIL released (the CLI may be slow to read; the target's other threads
+ * run on).  Returns its argument; a send to a CLI that hung up does
+ * nothing. */
+static ap_pyobject *send_from_python(ap_pyobject *self, ap_pyobject *arg) {
+        job *j = running_job;
+        (void)self;
+        if (!j)
+                return NULL; /* the bootstrap never calls it outside the run */
+        const ap_pyapi *py = &j->py;
+        char *data = NULL;
+        ap_pyssize len = 0;
+        if (py->PyBytes_AsStringAndSize(arg, &data, &len) < 0)
+                return NULL; /* TypeError set */
+        if (len > 0 && !j->hung_up) {
+                void *tstate = py->PyEval_SaveThread();
+                send_all(j, data, (size_t)len);
+                py->PyEval_RestoreThread(tstate);
+        }
+        py->Py_IncRef(arg);
+        return arg;
+}
+
+static ap_pymethoddef send_method = {"__attachpy_send__", send_from_python, AP_METH_O, NULL};
+
+/* The function object, or NULL when this interpreter cannot make one (the
+ * bootstrap then keeps the output until the code ends). */
+static ap_pyobject *new_send_function(const ap_pyapi *py) {
+        if (!py->PyEval_SaveThread || !py->PyEval_RestoreThread || !py->Py_IncRef)
+                return NULL;
+        if (py->PyCMethod_New)
+                return py->PyCMethod_New(&send_method, NULL, NULL, NULL);
+        if (py->PyCFunction_NewEx)
+                return py->PyCFunction_NewEx(&send_method, NULL, NULL);
+        return NULL;
+}
+
 /* ---- the thread --------------------------------------------------------- */
 
 /* Run the bootstrap with the GIL held.  On success the encoded records are
@@ -313,7 +368,7 @@ static bool receive_go(job *j) {
 static const char *run_bootstrap(job *j) {
         const ap_pyapi *py = &j->py;
         const char *fail = NULL;
-        ap_pyobject *globals = NULL, *request = NULL, *ret = NULL, *builtins, *result;
+        ap_pyobject *globals = NULL, *request = NULL, *ret = NULL, *send = NULL, *builtins, *result;
         char *data = NULL;
         ap_pyssize len = 0;
 
@@ -332,13 +387,22 @@ static const char *run_bootstrap(job *j) {
                 fail = "could not hand the request to the bootstrap";
                 goto out;
         }
+        send = new_send_function(py);
+        if (send && py->PyDict_SetItemString(globals, "__attachpy_send__", send) < 0) {
+                fail = "could not hand the output channel to the bootstrap";
+                goto out;
+        }
+        if (!send && py->PyErr_Occurred())
+                py->PyErr_Clear();
         /* Python holds its own copy now. */
         free(j->request);
         j->request = NULL;
         py->Py_DecRef(request);
         request = NULL;
 
+        running_job = j;
         ret = py->PyRun_StringFlags(ap_bootstrap_source, AP_PY_FILE_INPUT, globals, globals, NULL);
+        running_job = NULL;
         if (!ret) {
                 fail = "the agent's bootstrap raised an exception";
                 goto out;
@@ -366,6 +430,8 @@ out:
                 py->PyErr_Clear();
         if (ret)
                 py->Py_DecRef(ret);
+        if (send)
+                py->Py_DecRef(send);
         if (request)
                 py->Py_DecRef(request);
         if (globals)

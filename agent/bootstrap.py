@@ -15,7 +15,7 @@
 # the user's code still uses live in it); the request is taken out of it at
 # once, and agent.c removes the result as soon as it has a copy.
 #
-# Valid on Python 2.7 and 3.6 to 3.13: no f-strings, no int.to_bytes, no
+# Valid on Python 2.7 and 3.6 to 3.13: no f-strings, int.to_bytes only behind _PY3, no
 # keyword-only arguments, no nonlocal.
 import sys
 
@@ -154,11 +154,150 @@ def _limit(data):
 
 def _record(tag, payload):
     n = len(payload)
+    if _PY3:
+        return tag + n.to_bytes(4, "little") + payload
     size = bytes(bytearray([n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, (n >> 24) & 0xFF]))
     return tag + size + payload
 
 
 # ---- capture -------------------------------------------------------------
+
+
+# What the agent holds back of a stream before sending it, and the largest
+# record it sends: output goes to the CLI at each newline, each flush(),
+# and whenever this much has gathered, so the target never keeps more than
+# this of it, and what was written before the process ended is not lost.
+# The CLI keeps the first AP_MAX_RESULT_BYTES of each stream and counts the
+# rest (result.truncated).
+_HOLD = 64 * 1024
+_CHUNK = 1024 * 1024
+
+
+def _complete_utf8(data):
+    # How many leading bytes of data end on a character boundary: a UTF-8
+    # sequence cut by the chunking waits for its last bytes.
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        c = data[n - back]
+        if c < 0x80:
+            return n
+        if c >= 0xC0:
+            need = 2 if c < 0xE0 else 3 if c < 0xF0 else 4
+            return n if back >= need else n - back
+    return n
+
+
+def _boundary(data, end):
+    # The nearest index at or before end where a character starts: a chunk
+    # cut there never splits a UTF-8 sequence (data that is not UTF-8 is
+    # cut where it falls).
+    for back in range(4):
+        i = end - back
+        if i <= 0 or i >= len(data):
+            return end
+        if data[i] & 0xC0 != 0x80:
+            return i
+    return end
+
+
+class _Channel(object):
+    # One captured stream on its way to the CLI as OUT or ERR records,
+    # through agent.c's __attachpy_send__.  Without it (an interpreter that
+    # cannot make the function) the records are kept until the code ends,
+    # at most _CAPTURE_LIMIT bytes, with a note saying how much was dropped.
+
+    def __init__(self, tag, send, me, get_ident):
+        self._tag = tag
+        self._send = send
+        # agent.c sends only from the code's own thread: what another
+        # thread writes through a reference the code gave it (sys.stdout.
+        # buffer) waits here for the code's next push.
+        self._me = me
+        self._get_ident = get_ident
+        self._held = bytearray()
+        self._kept = []
+        self._kept_size = 0
+        self._dropped = 0
+        self._open = True
+
+    def write(self, data):
+        if not self._open:
+            return
+        if _PY3 and len(data) >= _HOLD and self._get_ident() == self._me:
+            # A large write goes out from its own buffer, never copied
+            # whole (PyPy copies a bytearray a byte at a time).
+            view = memoryview(data)
+            if self._held:
+                first = _boundary(view, min(_HOLD, len(view)))
+                self._held += view[:first]
+                self.push(False)
+                if self._held:
+                    self.push(True)
+                view = view[first:]
+            self._emit_view(view)
+            return
+        start = len(self._held)
+        self._held += data
+        if len(self._held) >= _HOLD or self._held.find(b"\n", start) >= 0:
+            self.push(False)
+
+    def push(self, final):
+        held = self._held
+        if not held or not self._open or self._get_ident() != self._me:
+            return
+        n = len(held)
+        # A line ends in "\n": complete, the common case.
+        cut = n if final or held[-1] < 0x80 else _complete_utf8(held)
+        if cut == 0:
+            return
+        if cut == n and n <= _CHUNK:
+            self._held = bytearray()
+            self._emit(_record(self._tag, _utf8(bytes(held))))
+            return
+        self._held = held[cut:]
+        i = 0
+        while i < cut:
+            end = _boundary(held, min(i + _CHUNK, cut))
+            if end <= i:
+                end = min(i + _CHUNK, cut)
+            self._emit(_record(self._tag, _utf8(bytes(held[i:end]))))
+            i = end
+
+    def _emit_view(self, view):
+        # Python 3, held empty: view in records, its incomplete last
+        # character (if any) held back for the next write.
+        n = len(view)
+        cut = _complete_utf8(view)
+        i = 0
+        while i < cut:
+            end = _boundary(view, min(i + _CHUNK, cut))
+            if end <= i:
+                end = min(i + _CHUNK, cut)
+            self._emit(_record(self._tag, _utf8(view[i:end].tobytes())))
+            i = end
+        if cut < n:
+            self._held += view[cut:]
+
+    def _emit(self, record):
+        if self._send is not None:
+            self._send(record)
+            return
+        room = _CAPTURE_LIMIT - self._kept_size
+        if len(record) - 8 > room:
+            self._dropped += len(record) - 8
+            return
+        self._kept.append(record)
+        self._kept_size += len(record) - 8
+
+    def close(self):
+        # The rest, and then nothing more; returns what was kept.
+        self.push(True)
+        self._open = False
+        if self._dropped:
+            note = "\n[attachpy: %d more bytes dropped]\n" % self._dropped
+            self._kept.append(_record(self._tag, note.encode("ascii")))
+        kept, self._kept = self._kept, []
+        return kept
 
 
 class _Py2Capture(object):
@@ -168,10 +307,8 @@ class _Py2Capture(object):
     errors = "strict"
     closed = False
 
-    def __init__(self):
-        self._chunks = []
-        self._size = 0
-        self._dropped = 0
+    def __init__(self, channel):
+        self._channel = channel
 
     def write(self, data):
         if isinstance(data, _TEXT):
@@ -180,19 +317,14 @@ class _Py2Capture(object):
             data = _BINARY(data)
         else:
             raise TypeError("expected a string or other character buffer object")
-        room = _CAPTURE_LIMIT - self._size
-        if len(data) > room:
-            self._dropped += len(data) - max(room, 0)
-            data = data[:max(room, 0)]
-        self._chunks.append(data)
-        self._size += len(data)
+        self._channel.write(data)
 
     def writelines(self, lines):
         for line in lines:
             self.write(line)
 
     def flush(self):
-        pass
+        self._channel.push(False)
 
     def isatty(self):
         return False
@@ -200,51 +332,27 @@ class _Py2Capture(object):
     def close(self):
         pass
 
-    def _attachpy_value(self):
-        return b"".join(self._chunks), self._dropped
 
-
-def _new_capture(io):
-    # Python 3: a text stream like sys.stdout (with .buffer) over a bounded
-    # in-memory sink that survives close().
+def _new_capture(io, channel):
+    # Python 3: a text stream like sys.stdout (with .buffer) over a sink
+    # that hands everything to the channel and survives close().
     class _Sink(io.BytesIO):
-        def __init__(self, limit):
-            io.BytesIO.__init__(self)
-            self._attachpy_limit = limit
-            self._attachpy_kept = None
-            self._attachpy_dropped = 0
-
         def write(self, data):
-            size = memoryview(data).nbytes
-            room = self._attachpy_limit - self.tell()
-            if size > room:
-                self._attachpy_dropped += size - max(room, 0)
-                if room <= 0:
-                    return size
-                data = bytes(memoryview(data).cast("B")[:room])
-            io.BytesIO.write(self, data)
-            return size
+            if self.closed:
+                raise ValueError("write to closed file")
+            view = memoryview(data).cast("B")
+            channel.write(view)
+            return view.nbytes
 
-        def close(self):
+        def flush(self):
             if not self.closed:
-                self._attachpy_kept = self.getvalue()
-            io.BytesIO.close(self)
+                channel.push(False)
 
-    sink = _Sink(_CAPTURE_LIMIT)
     stream = io.TextIOWrapper(
-        sink, encoding="utf-8", errors="backslashreplace", line_buffering=False,
+        _Sink(), encoding="utf-8", errors="backslashreplace", line_buffering=False,
         write_through=True,
     )
-
-    def value():
-        try:
-            stream.flush()
-        except Exception:
-            pass
-        data = sink._attachpy_kept if sink.closed else sink.getvalue()
-        return data, sink._attachpy_dropped
-
-    return stream, value
+    return stream
 
 
 class _StreamProxy(object):
@@ -417,16 +525,17 @@ def _format_traceback(exc_info, filename, source):
         _forget_modules([name for name in list(sys.modules) if name not in before])
 
 
-def _run_captured(source, filename, namespace, get_ident):
+def _run_captured(source, filename, namespace, get_ident, send):
+    me = get_ident()
+    out_channel = _Channel(b"OUT ", send, me, get_ident)
+    err_channel = _Channel(b"ERR ", send, me, get_ident)
     if _PY3:
         io = sys.modules["io"]
-        out, out_value = _new_capture(io)
-        err, err_value = _new_capture(io)
+        out = _new_capture(io, out_channel)
+        err = _new_capture(io, err_channel)
     else:
-        out, err = _Py2Capture(), _Py2Capture()
-        out_value, err_value = out._attachpy_value, err._attachpy_value
+        out, err = _Py2Capture(out_channel), _Py2Capture(err_channel)
 
-    me = get_ident()
     stdout = _StreamProxy(sys.stdout, out, me, get_ident)
     stderr = _StreamProxy(sys.stderr, err, me, get_ident)
     sys.stdout, sys.stderr = stdout, stderr
@@ -441,12 +550,12 @@ def _run_captured(source, filename, namespace, get_ident):
         stderr._attachpy_deactivate()
 
     records = []
-    for tag, value in ((b"OUT ", out_value), (b"ERR ", err_value)):
-        data, dropped = value()
-        data = _utf8(data)
-        if dropped:
-            data += ("\n[attachpy: %d more bytes dropped]\n" % dropped).encode("ascii")
-        records.append(_record(tag, data))
+    for stream, channel in ((out, out_channel), (err, err_channel)):
+        try:
+            stream.flush()  # what TextIOWrapper may still hold
+        except Exception:
+            pass
+        records.extend(channel.close())
     if exc_info is None:
         records.append(_record(b"END ", b"ok"))
         return records
@@ -495,10 +604,115 @@ def _forget_dummy_thread(ident):
         return
     try:
         with threading._active_limbo_lock:
-            if isinstance(threading._active.get(ident), threading._DummyThread):
+            dummy = threading._active.get(ident)
+            if isinstance(dummy, threading._DummyThread):
                 del threading._active[ident]
+            else:
+                dummy = None
+        # Thread.__init__ put it in _dangling too (a WeakSet that would
+        # lose it only once the garbage collector got to it).
+        dangling = getattr(threading, "_dangling", None)
+        if dummy is not None and dangling is not None:
+            dangling.discard(dummy)
     except Exception:
         pass
+
+
+def _watch_threading_import(me, builtins):
+    # The target never imported threading.  Should the code import it (or
+    # a module that does: logging, queue, subprocess...), it happens in our
+    # thread, and threading (3.12 and older) takes the importing thread for
+    # the main thread: the code would be told that it is MainThread and
+    # would not see the real one.  Each import the code makes goes through
+    # this __import__ while it runs; once threading is there it is made to
+    # describe the real main thread, before the code can ask.  Returns the
+    # function that puts the original __import__ back.
+    if not isinstance(builtins, dict):
+        builtins = getattr(builtins, "__dict__", {})
+    original = builtins.get("__import__")
+    if original is None:
+        return None
+    state = [False]
+
+    def _attachpy_import(*args, **kwargs):
+        module = original(*args, **kwargs)
+        # The imports threading makes itself come here too, while it is
+        # half made: wait until its main thread exists.
+        threading = sys.modules.get("threading")
+        if not state[0] and getattr(threading, "_main_thread", None) is not None:
+            state[0] = True
+            try:
+                _repair_main_thread(me)
+            except Exception:
+                pass
+        return module
+
+    builtins["__import__"] = _attachpy_import
+
+    def restore():
+        if builtins.get("__import__") is _attachpy_import:
+            builtins["__import__"] = original
+
+    return restore
+
+
+def _drop_threading():
+    # The target had not imported threading and the code did: take it out
+    # of sys.modules again, so that the target's own first import (from its
+    # main thread) makes a fresh one, as it would have.  Kept when it is
+    # still needed: a thread the code started still runs, or a module left
+    # in sys.modules (logging, queue...) refers to it.
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
+    with threading._active_limbo_lock:
+        threads = list(threading._active.values()) + list(getattr(threading, "_limbo", {}).values())
+    main = getattr(threading, "_main_thread", None)
+    for thread in threads:
+        if thread is not main and not isinstance(thread, threading._DummyThread):
+            return
+    for name, module in list(sys.modules.items()):
+        if name == "threading" or module is None:
+            continue
+        namespace = getattr(module, "__dict__", None)
+        if isinstance(namespace, dict):
+            for value in list(namespace.values()):
+                if value is threading:
+                    return
+    del sys.modules["threading"]
+
+
+def _push_script_dir(filename):
+    # As "python script.py" does: the script's directory first on sys.path
+    # while it runs.  Not for -c ("<string>"): the target's working
+    # directory is not the user's.  Returns what _pop_script_dir() needs.
+    if filename == "<string>" or not filename.startswith("/"):
+        return None
+    directory = filename.rpartition("/")[0] or "/"
+    path = getattr(sys, "path", None)
+    if not isinstance(path, list):
+        return None
+    cache = getattr(sys, "path_importer_cache", None)
+    cached = isinstance(cache, dict) and directory in cache
+    entry = _TEXT(directory) if _PY3 else directory
+    path.insert(0, entry)
+    return (path, entry, cached)
+
+
+def _pop_script_dir(pushed):
+    # Remove exactly the entry we added (the code may have changed the
+    # list: its own changes stay), and the import cache's entry for it
+    # unless it was there before or the directory is on sys.path anyway.
+    if pushed is None:
+        return
+    path, entry, cached = pushed
+    for i, item in enumerate(path):
+        if item is entry:
+            del path[i]
+            break
+    cache = getattr(sys, "path_importer_cache", None)
+    if not cached and isinstance(cache, dict) and entry not in path:
+        cache.pop(entry, None)
 
 
 def _main_thread_ident(me):
@@ -565,7 +779,7 @@ def _audit_veto(filename):
     return None
 
 
-def _run(request):
+def _run(request, send):
     fields = _parse_request(request)
     filename = _fs_text(fields[0][1])
     source = fields[1][1]
@@ -590,12 +804,19 @@ def _run(request):
         namespace["__file__"] = filename
         namespace["__builtins__"] = __builtins__
         namespace["attachpy_args"] = args
+        restore_import = None
+        if not had_threading and _PY3:
+            restore_import = _watch_threading_import(me, __builtins__)
+        pushed = _push_script_dir(filename)
         try:
             if wait:
-                records = _run_captured(source, filename, namespace, thread.get_ident)
+                records = _run_captured(source, filename, namespace, thread.get_ident, send)
             else:
                 records = _run_uncaptured(source, filename, namespace)
         finally:
+            _pop_script_dir(pushed)
+            if restore_import is not None:
+                restore_import()
             if not had_threading:
                 try:
                     _repair_main_thread(me)
@@ -603,14 +824,19 @@ def _run(request):
                     pass
             if not known:
                 _forget_dummy_thread(me)
+            if not had_threading and _PY3:
+                try:
+                    _drop_threading()
+                except Exception:
+                    pass
     finally:
         _forget_modules(added)
     return b"".join(records)
 
 
-def _main(request):
+def _main(request, send):
     try:
-        return _run(request)
+        return _run(request, send)
     except BaseException:
         exc = sys.exc_info()[1]
         message = "agent bootstrap error: %s: %s" % (_type_name(exc), _message(exc))
@@ -619,4 +845,5 @@ def _main(request):
 
 
 # agent.c put the request there; it leaves the namespace at once.
-__attachpy_result__ = _main(globals().pop("__attachpy_request__"))
+__attachpy_result__ = _main(globals().pop("__attachpy_request__"),
+                            globals().pop("__attachpy_send__", None))

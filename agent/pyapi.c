@@ -18,35 +18,46 @@ static const struct {
         const char *names[2]; /* the name, then an older spelling or NULL */
         size_t offset;
         bool optional;
+        bool pypy; /* optional, and looked up on PyPy too (safe with the GIL held there) */
 } symbol_table[] = {
-        {{"Py_IsInitialized", NULL}, offsetof(ap_pyapi, Py_IsInitialized), false},
-        {{"Py_GetVersion", NULL}, offsetof(ap_pyapi, Py_GetVersion), false},
-        {{"PyGILState_Ensure", NULL}, offsetof(ap_pyapi, PyGILState_Ensure), false},
-        {{"PyGILState_Release", NULL}, offsetof(ap_pyapi, PyGILState_Release), false},
-        {{"PyDict_New", NULL}, offsetof(ap_pyapi, PyDict_New), false},
-        {{"PyDict_SetItemString", NULL}, offsetof(ap_pyapi, PyDict_SetItemString), false},
-        {{"PyDict_GetItemString", NULL}, offsetof(ap_pyapi, PyDict_GetItemString), false},
-        {{"PyDict_DelItemString", NULL}, offsetof(ap_pyapi, PyDict_DelItemString), false},
+        {{"Py_IsInitialized", NULL}, offsetof(ap_pyapi, Py_IsInitialized), false, false},
+        {{"Py_GetVersion", NULL}, offsetof(ap_pyapi, Py_GetVersion), false, false},
+        {{"PyGILState_Ensure", NULL}, offsetof(ap_pyapi, PyGILState_Ensure), false, false},
+        {{"PyGILState_Release", NULL}, offsetof(ap_pyapi, PyGILState_Release), false, false},
+        {{"PyDict_New", NULL}, offsetof(ap_pyapi, PyDict_New), false, false},
+        {{"PyDict_SetItemString", NULL}, offsetof(ap_pyapi, PyDict_SetItemString), false, false},
+        {{"PyDict_GetItemString", NULL}, offsetof(ap_pyapi, PyDict_GetItemString), false, false},
+        {{"PyDict_DelItemString", NULL}, offsetof(ap_pyapi, PyDict_DelItemString), false, false},
         {{"PyBytes_FromStringAndSize", "PyString_FromStringAndSize"},
          offsetof(ap_pyapi, PyBytes_FromStringAndSize),
+         false,
          false},
         {{"PyBytes_AsStringAndSize", "PyString_AsStringAndSize"},
          offsetof(ap_pyapi, PyBytes_AsStringAndSize),
+         false,
          false},
-        {{"PyRun_StringFlags", NULL}, offsetof(ap_pyapi, PyRun_StringFlags), false},
-        {{"PyEval_GetBuiltins", NULL}, offsetof(ap_pyapi, PyEval_GetBuiltins), false},
-        {{"Py_DecRef", NULL}, offsetof(ap_pyapi, Py_DecRef), false},
-        {{"PyErr_Occurred", NULL}, offsetof(ap_pyapi, PyErr_Occurred), false},
-        {{"PyErr_Clear", NULL}, offsetof(ap_pyapi, PyErr_Clear), false},
-        {{"Py_IsFinalizing", "_Py_IsFinalizing"}, offsetof(ap_pyapi, Py_IsFinalizing), true},
-        {{"_Py_Finalizing", NULL}, offsetof(ap_pyapi, Py_Finalizing), true},
-        {{"PyEval_ThreadsInitialized", NULL}, offsetof(ap_pyapi, PyEval_ThreadsInitialized), true},
-        {{"PyEval_InitThreads", NULL}, offsetof(ap_pyapi, PyEval_InitThreads), true},
-        {{"PyEval_SaveThread", NULL}, offsetof(ap_pyapi, PyEval_SaveThread), true},
-        {{"PyThreadState_Swap", NULL}, offsetof(ap_pyapi, PyThreadState_Swap), true},
+        {{"PyRun_StringFlags", NULL}, offsetof(ap_pyapi, PyRun_StringFlags), false, false},
+        {{"PyEval_GetBuiltins", NULL}, offsetof(ap_pyapi, PyEval_GetBuiltins), false, false},
+        {{"Py_DecRef", NULL}, offsetof(ap_pyapi, Py_DecRef), false, false},
+        {{"PyErr_Occurred", NULL}, offsetof(ap_pyapi, PyErr_Occurred), false, false},
+        {{"PyErr_Clear", NULL}, offsetof(ap_pyapi, PyErr_Clear), false, false},
+        {{"Py_IsFinalizing", "_Py_IsFinalizing"}, offsetof(ap_pyapi, Py_IsFinalizing), true, false},
+        {{"_Py_Finalizing", NULL}, offsetof(ap_pyapi, Py_Finalizing), true, false},
+        {{"PyEval_ThreadsInitialized", NULL},
+         offsetof(ap_pyapi, PyEval_ThreadsInitialized),
+         true,
+         false},
+        {{"PyEval_InitThreads", NULL}, offsetof(ap_pyapi, PyEval_InitThreads), true, false},
+        {{"PyEval_SaveThread", NULL}, offsetof(ap_pyapi, PyEval_SaveThread), true, true},
+        {{"PyEval_RestoreThread", NULL}, offsetof(ap_pyapi, PyEval_RestoreThread), true, true},
+        {{"Py_IncRef", NULL}, offsetof(ap_pyapi, Py_IncRef), true, true},
+        {{"PyCFunction_NewEx", NULL}, offsetof(ap_pyapi, PyCFunction_NewEx), true, true},
+        {{"PyCMethod_New", NULL}, offsetof(ap_pyapi, PyCMethod_New), true, true},
+        {{"PyThreadState_Swap", NULL}, offsetof(ap_pyapi, PyThreadState_Swap), true, false},
         {{"PyGILState_GetThisThreadState", NULL},
          offsetof(ap_pyapi, PyGILState_GetThisThreadState),
-         true},
+         true,
+         false},
 };
 
 struct find_libpython {
@@ -97,7 +108,7 @@ static int resolve_all(void *scope, ap_pyapi *api) {
                 void *sym = NULL;
 
                 if (api->pypy) {
-                        if (symbol_table[i].optional)
+                        if (symbol_table[i].optional && !symbol_table[i].pypy)
                                 continue; /* needs the GIL there: never called */
                         sym = pypy_dlsym(scope, symbol_table[i].names[0]);
                 }

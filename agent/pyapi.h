@@ -64,6 +64,14 @@ typedef struct ap_pyapi {
         void *(*PyEval_SaveThread)(void);             /* returns PyThreadState * */
         void *(*PyThreadState_Swap)(void *tstate);    /* PyThreadState * */
         void *(*PyGILState_GetThisThreadState)(void); /* PyThreadState * */
+        /* For the output sent while the code runs (looked up on PyPy too,
+         * called there with the GIL held only). */
+        void (*PyEval_RestoreThread)(void *tstate);
+        void (*Py_IncRef)(ap_pyobject *obj);
+        ap_pyobject *(*PyCFunction_NewEx)(void *method_def, ap_pyobject *self,
+                                          ap_pyobject *module); /* before 3.9 */
+        ap_pyobject *(*PyCMethod_New)(void *method_def, ap_pyobject *self, ap_pyobject *module,
+                                      void *cls); /* 3.9+, PyPy 3.9 */
 } ap_pyapi;
 
 /* Find the C API.  On success returns 0 and fills *ret_api, which must be

@@ -228,7 +228,8 @@ static int send_go(int fd, const ap_range *unmap, size_t n_unmap) {
         return r;
 }
 
-/* Read the agent's records until END, EOF or the deadline. */
+/* Read the agent's records until END, EOF or the deadline.  Returns 0 at
+ * END; -2 with err set when the stream ended without END; else -1. */
 static int collect(const ap_run_config *cfg, int fd, pid_t pid, double deadline, ap_result *res,
                    ap_error *err) {
         char chunk[65536];
@@ -267,17 +268,19 @@ static int collect(const ap_run_config *cfg, int fd, pid_t pid, double deadline,
                 if (n == 0) {
                         if (res->ended)
                                 return 0;
-                        return ap_error_set(err, AP_ERR_INJECTION_FAILED,
-                                            "the agent in process %d stopped before reporting a "
-                                            "result (%s)",
-                                            (int)pid,
-                                            !res->helo      ? "it never started"
-                                            : !res->running ? "before the code started: the "
-                                                              "interpreter may be shutting down"
-                                                            : "while the code ran: the "
-                                                              "interpreter may be shutting down"),
-                               ap_error_hint(err, "check that process %d is still alive", (int)pid),
-                               -1;
+                        /* -2: the caller looks whether the target ended. */
+                        ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                     "the agent in process %d stopped before reporting a "
+                                     "result (%s)",
+                                     (int)pid,
+                                     !res->helo      ? "it never started"
+                                     : !res->running ? "before the code started: the "
+                                                       "interpreter may be shutting down"
+                                                     : "while the code ran: the "
+                                                       "interpreter may be shutting down"),
+                                ap_error_hint(err, "check that process %d is still alive",
+                                              (int)pid);
+                        return -2;
                 }
                 if (ap_result_feed(res, chunk, (size_t)n, err) < 0)
                         return -1;
@@ -332,6 +335,43 @@ static void fill_outcome(ap_report *report, pid_t pid) {
                      "the agent could not run the code: %s",
                      res->fail ? res->fail : "unknown failure");
         ap_error_hint(&report->error, "run with --verbose and report the transcript");
+}
+
+/* How long the target gets to end once the agent's stream ended without
+ * END (the kernel closes the socket before the process is gone). */
+#define EXIT_PATIENCE_MS 2000.0
+
+/* The agent's stream ended without END: if the target ended, that is the
+ * answer (target_exited, how, the output the code wrote until then). */
+static void target_ended(ap_exit_watch *w, ap_report *report) {
+        ap_exit_status how;
+        if (ap_exit_watch_ended(w, ap_now_ms() + EXIT_PATIENCE_MS, &how) != 1)
+                return;
+        char text[96];
+        ap_exit_status_describe(&how, text, sizeof text);
+        const ap_result *res = &report->result;
+        report->target_ended = true;
+        report->exit = how;
+        report->have_result = res->running;
+        if (res->version) {
+                free(report->version);
+                report->version = strdup(res->version);
+        }
+        ap_error *err = &report->error;
+        if (how.how == AP_EXIT_UNKNOWN)
+                ap_error_set(err, AP_ERR_TARGET_EXITED,
+                             "process %d ended %s; how is unknown (attachpy is not its parent, "
+                             "and could not see its exit status)",
+                             (int)report->pid,
+                             res->running ? "while the code ran" : "before the code started");
+        else
+                ap_error_set(err, AP_ERR_TARGET_EXITED, "process %d ended %s: %s", (int)report->pid,
+                             res->running ? "while the code ran" : "before the code started", text);
+        ap_error_hint(err, "%s",
+                      res->running ? "what the code wrote before is reported (result in --json); "
+                                     "os._exit(), a crash or a fatal signal ends the whole "
+                                     "process"
+                                   : "nothing ran; the process is gone");
 }
 
 typedef struct run_ctx {
@@ -755,6 +795,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         ap_buf request = {0};
         char *program = NULL, *agent = NULL;
         int conn = -1, lock = -1;
+        ap_exit_watch exit_watch = AP_EXIT_WATCH_INIT;
         /* Declared before the first goto out: its cleanup runs at the end of
          * the function, also when a goto jumped over a later declaration. */
         _cleanup_free_ char *owner_path = NULL;
@@ -986,6 +1027,9 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
         if (ctx.n_leftovers)
                 vlog(cfg, "asking the agent to unmap %zu page%s %s left in process %d",
                      ctx.n_leftovers, ctx.n_leftovers == 1 ? "" : "s", backend->name, (int)o->pid);
+        /* Watched from before the go-ahead: the code may end the process. */
+        if (!o->no_wait)
+                ap_exit_watch_open(&exit_watch, o->pid);
         if (send_go(conn, ctx.leftovers, ctx.n_leftovers) < 0) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "the agent in process %d hung up before the go-ahead", (int)o->pid);
@@ -999,7 +1043,10 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 goto out;
         }
         ap_progress_stage(cfg->progress, "running in %d", (int)o->pid);
-        if (collect(cfg, conn, o->pid, deadline, &report->result, err) < 0) {
+        int collected = collect(cfg, conn, o->pid, deadline, &report->result, err);
+        if (collected == -2)
+                target_ended(&exit_watch, report);
+        if (collected < 0) {
                 report->ms_run = ap_now_ms() - t_run;
                 goto out;
         }
@@ -1010,6 +1057,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
 out:
         if (conn >= 0)
                 close(conn);
+        ap_exit_watch_close(&exit_watch);
         ap_session_destroy(&session);
         ap_target_free(&target);
         ap_buf_free(&request);

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "exitwatch.h"
 #include "options.h"
 #include "progress.h"
 #include "result.h"
@@ -33,6 +34,8 @@ typedef struct ap_report {
         ap_result result;
         bool ok;
         bool scheduled_only; /* --no-wait */
+        bool target_ended;   /* the target ended while the code ran (target_exited) */
+        ap_exit_status exit; /* how, when target_ended */
         ap_error error;
         char safepoint[16]; /* how the agent got in: "parked", "futex" or "pending" */
         double ms_total, ms_preflight, ms_debugger, ms_run;

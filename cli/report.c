@@ -1,6 +1,7 @@
 /* report.c: text and JSON reporters. */
 #include "report.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -73,6 +74,19 @@ static json_t *jstr(const char *s, size_t len) {
 
 static json_t *jstr0(const char *s) { return jstr(s, s ? strlen(s) : 0); }
 
+/* How the target ended: {"exit_code": N, "signal": null, ...}; both null
+ * when it could not be learned. */
+static json_t *exit_to_json(const ap_exit_status *s) {
+        json_t *e = json_object();
+        bool code = s->how == AP_EXIT_CODE, sig = s->how == AP_EXIT_SIGNAL;
+        const char *name = sig ? ap_signal_name(s->value) : NULL;
+        json_object_set_new(e, "exit_code", code ? json_integer(s->value) : json_null());
+        json_object_set_new(e, "signal", sig ? json_integer(s->value) : json_null());
+        json_object_set_new(e, "signal_name", name ? json_string(name) : json_null());
+        json_object_set_new(e, "core_dumped", json_boolean(sig && s->core_dumped));
+        return e;
+}
+
 json_t *ap_report_to_json(const ap_report *r) {
         json_t *o = json_object();
         if (!o)
@@ -108,6 +122,12 @@ json_t *ap_report_to_json(const ap_report *r) {
                 } else {
                         json_object_set_new(j, "exception", json_null());
                 }
+                json_t *dropped = json_object();
+                json_object_set_new(dropped, "stdout", json_integer((json_int_t)res->out_dropped));
+                json_object_set_new(dropped, "stderr", json_integer((json_int_t)res->err_dropped));
+                json_object_set_new(j, "truncated", dropped);
+                json_object_set_new(j, "target_exit",
+                                    r->target_ended ? exit_to_json(&r->exit) : json_null());
                 json_object_set_new(o, "result", j);
         } else {
                 json_object_set_new(o, "result", json_null());
@@ -162,8 +182,16 @@ int ap_report_print_text(const ap_report *r, FILE *out, FILE *err) {
                         if (res->exc_traceback[n - 1] != '\n')
                                 fputc('\n', err);
                 }
-                if (res->truncated)
-                        fputs("attachpy: note: the output was truncated at 64 MiB\n", err);
+                if (res->out_dropped)
+                        fprintf(err,
+                                "attachpy: note: stdout was cut at %u MiB: %" PRIu64
+                                " more bytes were dropped\n",
+                                AP_MAX_RESULT_BYTES / (1024 * 1024), res->out_dropped);
+                if (res->err_dropped)
+                        fprintf(err,
+                                "attachpy: note: stderr was cut at %u MiB: %" PRIu64
+                                " more bytes were dropped\n",
+                                AP_MAX_RESULT_BYTES / (1024 * 1024), res->err_dropped);
         }
         if (r->scheduled_only)
                 fprintf(err,

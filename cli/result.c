@@ -19,10 +19,11 @@ static int set_text(char **dst, const char *p, size_t n) {
         return *dst ? 0 : -1;
 }
 
-static int append_capped(ap_result *r, ap_buf *b, const char *p, size_t n) {
+static int append_capped(ap_buf *b, uint64_t *dropped, const char *p, size_t n) {
         if (b->len + n > AP_MAX_RESULT_BYTES) {
-                n = AP_MAX_RESULT_BYTES > b->len ? AP_MAX_RESULT_BYTES - b->len : 0;
-                r->truncated = true;
+                size_t keep = AP_MAX_RESULT_BYTES > b->len ? AP_MAX_RESULT_BYTES - b->len : 0;
+                *dropped += n - keep;
+                n = keep;
         }
         return ap_buf_append(b, p, n);
 }
@@ -36,9 +37,9 @@ static int handle(ap_result *r, const char *tag, const char *p, size_t n, ap_err
         else if (memcmp(tag, "RUN ", 4) == 0)
                 r->running = true;
         else if (memcmp(tag, "OUT ", 4) == 0)
-                rc = append_capped(r, &r->out, p, n);
+                rc = append_capped(&r->out, &r->out_dropped, p, n);
         else if (memcmp(tag, "ERR ", 4) == 0)
-                rc = append_capped(r, &r->err, p, n);
+                rc = append_capped(&r->err, &r->err_dropped, p, n);
         else if (memcmp(tag, "EXTY", 4) == 0)
                 rc = set_text(&r->exc_type, p, n);
         else if (memcmp(tag, "EXMS", 4) == 0)
@@ -66,7 +67,7 @@ int ap_result_feed(ap_result *r, const void *data, size_t len, ap_error *err) {
                 const unsigned char *h = (const unsigned char *)r->pending.data + pos;
                 uint32_t n = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
                              (uint32_t)h[7] << 24;
-                if (n > AP_MAX_RESULT_BYTES + 1024u * 1024) {
+                if (n > AP_MAX_RECORD_BYTES) {
                         ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                      "the agent sent a record of %u bytes", n);
                         return -1;

@@ -11,9 +11,16 @@
 #include "error.h"
 #include "util.h"
 
-/* A limit on each of stdout and stderr of one run: larger output is
- * truncated. */
-#define AP_MAX_RESULT_BYTES (64u * 1024 * 1024)
+#include <stdint.h>
+
+/* What the CLI keeps of each of stdout and stderr of one run: the first
+ * 16 MiB; the bytes beyond are counted (out_dropped, err_dropped) and
+ * reported (result.truncated in JSON, a note in text).  The agent streams
+ * and holds back at most 64 KiB, so this bounds the memory of both sides. */
+#define AP_MAX_RESULT_BYTES (16u * 1024 * 1024)
+/* The largest record the CLI accepts (the agent sends output in records of
+ * at most 1 MiB; an exception's texts are cut at 64 MiB). */
+#define AP_MAX_RECORD_BYTES (65u * 1024 * 1024)
 
 typedef struct ap_result {
         bool helo;      /* the agent thread started */
@@ -26,8 +33,9 @@ typedef struct ap_result {
         char *exc_type; /* EXTY, EXMS, EXTB, or NULL */
         char *exc_message;
         char *exc_traceback;
-        char *fail; /* FAIL: the agent's own failure */
-        bool truncated;
+        char *fail;           /* FAIL: the agent's own failure */
+        uint64_t out_dropped; /* OUT bytes beyond AP_MAX_RESULT_BYTES, not kept */
+        uint64_t err_dropped; /* ERR bytes beyond it */
 
         ap_buf pending; /* bytes of an incomplete record */
 } ap_result;

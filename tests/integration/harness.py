@@ -471,9 +471,27 @@ def attachpy(exe, *args, **kw):
     argv = [exe] + [str(a) for a in args]
     timeout = kw.get("timeout", 120)
     t0 = time.monotonic()
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          stdin=subprocess.DEVNULL, timeout=timeout, env=tagged_env(kw.get("env")))
-    return Run(argv, proc, time.monotonic() - t0)
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, env=tagged_env(kw.get("env"))) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise
+    proc = subprocess.CompletedProcess(argv, p.returncode, out, err)
+    run = Run(argv, proc, time.monotonic() - t0)
+    run.pid = p.pid
+    return run
+
+
+def session_owner_pid(path):
+    """The pid of the attachpy that made a session (its owner file), or None."""
+    try:
+        with open(os.path.join(path, "owner")) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def run_suite(suite, after=None):

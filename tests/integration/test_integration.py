@@ -60,7 +60,10 @@ class AttachpyCase(unittest.TestCase):
             time.sleep(0.05)
         leftover = harness.debugger_processes() - self.debuggers_before
         self.assertEqual(leftover, set(), "debugger processes left behind\n%r" % r)
-        left_sessions = harness.session_dirs() - self.sessions_before
+        # Only this run's: other attachpy runs on the machine (tests of
+        # other checkouts) have sessions of their own meanwhile.
+        left_sessions = set(d for d in harness.session_dirs() - self.sessions_before
+                            if harness.session_owner_pid(d) in (r.pid, None))
         self.assertEqual(left_sessions, set(), "session directories left behind\n%r" % r)
         return r
 
@@ -81,7 +84,8 @@ class AttachpyCase(unittest.TestCase):
         if j["error"] is not None:
             self.assertEqual(set(j["error"]), {"code", "message", "hint"})
         if j["result"] is not None:
-            self.assertEqual(set(j["result"]), {"stdout", "stderr", "exception"})
+            self.assertEqual(set(j["result"]), {"stdout", "stderr", "exception", "truncated",
+                                                "target_exit"})
         if j["target"] is not None:
             self.assertEqual(set(j["target"]), {"implementation", "version", "executable"})
         return j
@@ -231,6 +235,15 @@ def make_threading_test(interp, debugger="gdb"):
                               "m = threading.main_thread()\n"
                               "print(m.name, m.ident != threading.get_ident(), m.is_alive())")
         self.assertEqual(r.json["result"]["stdout"], "MainThread True True\n", r)
+        # The code's own thread is not taken for the main thread, the real
+        # one is listed, and threading is gone again afterwards.
+        r = run("--json", t.pid, "-c",
+                "import threading\n"
+                "me, m = threading.current_thread(), threading.main_thread()\n"
+                "print(me is m, me.name, m in threading.enumerate())")
+        self.assertRegex(r.json["result"]["stdout"], r"^False Dummy-\d+ True\n$", r)
+        r = run("--json", t.pid, "-c", "import sys; print('threading' in sys.modules)")
+        self.assertEqual(r.json["result"]["stdout"], "False\n", r)
         self.assertAlive(t)
         os.kill(t.pid, signal.SIGUSR2)
         self.assertEqual(t.proc.wait(timeout=20), 0, t.stderr_lines)
@@ -355,6 +368,67 @@ def make_optout_audit_test(interp):
             self.assertAlive(t, r)
             t.stop()
         MATRIX[(interp.name, "optout-audit")] = "ok"
+def make_endings_test(interp, debugger="gdb"):
+    # The code ends the process: os._exit() (the output it flushed first
+    # reaches the user), a crash (gdb: SIGSEGV, lldb: abort()).  And a
+    # script's own directory is on sys.path while it runs.
+    key = (interp.name, "endings") if debugger == "gdb" else (interp.name, "endings", debugger)
+
+    def test(self):
+        def run(*args, **kw):
+            return self.run_attachpy("--json", "--debugger=" + debugger, *args, **kw)
+
+        MATRIX[key] = "FAIL"
+        t = self.start(interp.path, "sleep")
+        workdir = tempfile.mkdtemp(prefix="attachpy-it-")
+        self.addCleanup(shutil.rmtree, workdir, True)
+        with open(os.path.join(workdir, "attachpy_it_neighbour.py"), "w") as f:
+            f.write("VALUE = 'neighbour'\n")
+        main_script = os.path.join(workdir, "main.py")
+        with open(main_script, "w") as f:
+            f.write("import sys, attachpy_it_neighbour\n"
+                    "sys.stdout.write('%s %s\\n' % (sys.path[0], attachpy_it_neighbour.VALUE))\n")
+        path_before = run(t.pid, "-c", "import sys; print(sys.path)").json["result"]["stdout"]
+        r = run(t.pid, main_script)
+        self.assertEqual((r.rc, r.json["result"]["stdout"]), (0, workdir + " neighbour\n"), r)
+        r = run(t.pid, "-c", "import sys; print(sys.path)")
+        self.assertEqual(r.json["result"]["stdout"], path_before, r)
+
+        r = run(t.pid, "-c", "import os, sys\n"
+                "print('bye', flush=True)\n"
+                "sys.stderr.write('last words\\n')\n"
+                "os._exit(3)\n")
+        j = self.assertJsonShape(r)
+        self.assertEqual((r.rc, (j["error"] or {}).get("code")), (3, "target_exited"), r)
+        self.assertEqual(j["result"]["stdout"], "bye\n", r)
+        self.assertEqual(j["result"]["stderr"], "last words\n", r)
+        self.assertEqual(j["result"]["target_exit"]["exit_code"], 3, r)
+        self.assertIn("while the code ran: exit status 3", j["error"]["message"], r)
+        self.assertEqual(j["target"]["version"], t.version, r)
+        self.assertEqual(t.proc.wait(timeout=10), 3)
+
+        t = self.start(interp.path, "sleep")
+        if debugger == "gdb":
+            # To this thread: os.kill() would let the code end first.
+            code, sig, name = ("import _thread, signal\nprint('crash', flush=True)\n"
+                               "signal.pthread_kill(_thread.get_ident(), signal.SIGSEGV)\n"
+                               "print('not reached')\n"), 11, "SIGSEGV"
+        elif interp.implementation == "pypy":
+            # PyPy's os.abort() returns, and the process dies a moment later.
+            code, sig, name = ("import _thread, signal\nprint('crash', flush=True)\n"
+                               "signal.pthread_kill(_thread.get_ident(), signal.SIGABRT)\n"
+                               "print('not reached')\n"), 6, "SIGABRT"
+        else:
+            code, sig, name = "import os\nprint('crash', flush=True)\nos.abort()\n", 6, "SIGABRT"
+        r = run(t.pid, "-c", code)
+        j = self.assertJsonShape(r)
+        self.assertEqual((r.rc, (j["error"] or {}).get("code")), (3, "target_exited"), r)
+        self.assertEqual(j["result"]["stdout"], "crash\n", r)
+        self.assertEqual((j["result"]["target_exit"]["signal"],
+                          j["result"]["target_exit"]["signal_name"]), (sig, name), r)
+        self.assertIn("signal %d (%s)" % (sig, name), j["error"]["message"], r)
+        self.assertEqual(t.proc.wait(timeout=10), -sig)
+        MATRIX[key] = "ok"
     return test
 
 
@@ -417,6 +491,33 @@ class Generic(AttachpyCase):
             self.assertIn("2 Python runtimes", j["error"]["message"], r)
             self.assertAlive(t, r)
         MATRIX[("embedded", "two-runtimes")] = "refused ok"
+
+    def test_large_output_counted(self):
+        # 100 MB printed: the first 16 MiB come back, the bytes dropped are
+        # counted in JSON (and said in text mode), the target lives on.
+        t = self.start(self.python(), "sleep")
+        size = 100 * 1000 * 1000
+        code = "import sys\nsys.stdout.write('x' * %d)\nsys.stderr.write('done\\n')\n" % size
+        for debugger in ("gdb", "lldb"):
+            r = self.run_attachpy("--json", "--debugger=" + debugger, t.pid, "-c", code)
+            j = self.assertJsonShape(r)
+            self.assertEqual(r.rc, 0, r.stderr)
+            self.assertTrue(j["ok"])
+            res = j["result"]
+            self.assertEqual(len(res["stdout"]), 16 * 1024 * 1024)
+            self.assertEqual(res["stdout"].strip("x"), "")
+            self.assertEqual(res["truncated"], {"stdout": size - 16 * 1024 * 1024, "stderr": 0})
+            self.assertEqual(res["stderr"], "done\n")
+            self.assertAlive(t)
+        r = self.run_attachpy("--debugger=gdb", t.pid, "-c", code)
+        self.assertEqual((r.rc, len(r.stdout)), (0, 16 * 1024 * 1024), r.stderr)
+        self.assertEqual(r.stderr, "done\nattachpy: note: stdout was cut at 16 MiB: %d more bytes "
+                         "were dropped\n" % (size - 16 * 1024 * 1024))
+        self.assertAlive(t)
+        # Nothing dropped: 0 and 0, and no note.
+        r = self.run_attachpy("--json", t.pid, "-c", "print('small')")
+        self.assertEqual(r.json["result"]["truncated"], {"stdout": 0, "stderr": 0}, r)
+        self.assertIsNone(r.json["result"]["target_exit"], r)
 
     def test_nonexistent_pid(self):
         pid = 4194000
@@ -784,6 +885,8 @@ def build_suite(interpreters, pattern):
                 attrs["test_remote_exec"] = make_remote_exec_test(interp)
             if interp.root and interp.implementation == "cpython":
                 attrs["test_optouts_and_audit"] = make_optout_audit_test(interp)
+            attrs["test_endings"] = make_endings_test(interp)
+            attrs["test_endings_lldb"] = make_endings_test(interp, "lldb")
         else:
             attrs["test_refused"] = make_refused_test(interp)
         name = "Python_" + interp.name.replace(".", "_").replace("-", "_")
@@ -808,7 +911,7 @@ def build_suite(interpreters, pattern):
 
 
 def print_matrix(interpreters):
-    cols = STATES + ["errors", "threading"]
+    cols = STATES + ["errors", "threading", "endings"]
     print("\nInterpreter x target state (gdb):")
     print("  %-13s" % "" + "".join("%-11s" % c for c in cols))
     for interp in interpreters:
@@ -818,7 +921,7 @@ def print_matrix(interpreters):
         else:
             row += "".join("%-11s" % MATRIX.get((interp.name, c), "not run")[:10] for c in cols)
         print(row)
-    lcols = LLDB_STATES + ["errors", "threading"]
+    lcols = LLDB_STATES + ["errors", "threading", "endings"]
     if ("embedded", "two-runtimes") in MATRIX:
         print("  embedded with a second libpython loaded: " + MATRIX[("embedded", "two-runtimes")]
               + " (unsupported_python)")

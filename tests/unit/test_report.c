@@ -132,10 +132,18 @@ static void check_shape(json_t *j) {
         }
         json_t *res = get(j, "result");
         if (!json_is_null(res)) {
-                static const char *const keys[] = {"stdout", "stderr", "exception"};
+                static const char *const keys[] = {"stdout", "stderr", "exception", "truncated",
+                                                   "target_exit"};
                 expect_keys(res, keys, AP_ARRAY_SIZE(keys));
                 str_of(res, "stdout");
                 str_of(res, "stderr");
+                json_t *tr = get(res, "truncated");
+                static const char *const tkeys[] = {"stdout", "stderr"};
+                expect_keys(tr, tkeys, AP_ARRAY_SIZE(tkeys));
+                ck_assert(json_is_integer(get(tr, "stdout")) &&
+                          json_integer_value(get(tr, "stdout")) >= 0);
+                ck_assert(json_is_integer(get(tr, "stderr")) &&
+                          json_integer_value(get(tr, "stderr")) >= 0);
                 json_t *e = get(res, "exception");
                 if (!json_is_null(e)) {
                         static const char *const ekeys[] = {"type", "message", "traceback"};
@@ -184,8 +192,67 @@ START_TEST(test_json_success) {
         ck_assert_str_eq(str_of(res, "stdout"), "hi\n");
         ck_assert_str_eq(str_of(res, "stderr"), "");
         ck_assert(json_is_null(get(res, "exception")));
+        ck_assert_int_eq(json_integer_value(get(get(res, "truncated"), "stdout")), 0);
+        ck_assert_int_eq(json_integer_value(get(get(res, "truncated"), "stderr")), 0);
         ck_assert(json_is_null(get(j, "error")));
         ck_assert(json_real_value(get(get(j, "timing_ms"), "total")) == 123.5);
+        json_decref(j);
+        ap_report_free(&r);
+}
+END_TEST
+
+START_TEST(test_json_target_exited) {
+        /* How it ended: a signal, an exit code, or unknown (both null). */
+        ap_report r;
+        report_success(&r);
+        r.ok = false;
+        ap_error_set(&r.error, AP_ERR_TARGET_EXITED, "process 4242 ended while the code ran");
+        r.target_ended = true;
+        r.exit = (ap_exit_status){.how = AP_EXIT_SIGNAL, .value = 11, .core_dumped = true};
+        json_t *j = ap_report_to_json(&r);
+        check_shape(j);
+        json_t *e = get(get(j, "result"), "target_exit");
+        ck_assert(json_is_null(get(e, "exit_code")));
+        ck_assert_int_eq(json_integer_value(get(e, "signal")), 11);
+        ck_assert_str_eq(str_of(e, "signal_name"), "SIGSEGV");
+        ck_assert(json_is_true(get(e, "core_dumped")));
+        ck_assert_str_eq(str_of(get(j, "result"), "stdout"), "hi\n");
+        ck_assert_str_eq(str_of(get(j, "error"), "code"), "target_exited");
+        json_decref(j);
+        r.exit = (ap_exit_status){.how = AP_EXIT_CODE, .value = 3};
+        j = ap_report_to_json(&r);
+        e = get(get(j, "result"), "target_exit");
+        ck_assert_int_eq(json_integer_value(get(e, "exit_code")), 3);
+        ck_assert(json_is_null(get(e, "signal")));
+        ck_assert(json_is_null(get(e, "signal_name")));
+        ck_assert(json_is_false(get(e, "core_dumped")));
+        json_decref(j);
+        r.exit = (ap_exit_status){.how = AP_EXIT_UNKNOWN};
+        j = ap_report_to_json(&r);
+        e = get(get(j, "result"), "target_exit");
+        ck_assert(json_is_null(get(e, "exit_code")));
+        ck_assert(json_is_null(get(e, "signal")));
+        json_decref(j);
+        /* Any other run: null. */
+        r.target_ended = false;
+        j = ap_report_to_json(&r);
+        ck_assert(json_is_null(get(get(j, "result"), "target_exit")));
+        json_decref(j);
+        ap_report_free(&r);
+}
+END_TEST
+
+START_TEST(test_json_truncated_counts) {
+        /* The bytes the CLI dropped, per stream, beyond 2^32 too. */
+        ap_report r;
+        report_success(&r);
+        r.result.out_dropped = 88080384;
+        r.result.err_dropped = 5000000000ull;
+        json_t *j = ap_report_to_json(&r);
+        check_shape(j);
+        json_t *tr = get(get(j, "result"), "truncated");
+        ck_assert_int_eq(json_integer_value(get(tr, "stdout")), 88080384);
+        ck_assert_int_eq(json_integer_value(get(tr, "stderr")), 5000000000ll);
         json_decref(j);
         ap_report_free(&r);
 }
@@ -666,11 +733,14 @@ END_TEST
 START_TEST(test_text_truncated_note) {
         ap_report r;
         report_success(&r);
-        r.result.truncated = true;
+        r.result.out_dropped = 83886080;
+        r.result.err_dropped = 7;
         text_out t = print_text(&r);
         ck_assert_str_eq(t.out, "hi\n");
-        ck_assert_msg(strstr(t.err, "attachpy: note: the output was truncated"), "stderr: %s",
-                      t.err);
+        ck_assert_str_eq(t.err,
+                         "attachpy: note: stdout was cut at 16 MiB: 83886080 more bytes were "
+                         "dropped\n"
+                         "attachpy: note: stderr was cut at 16 MiB: 7 more bytes were dropped\n");
         text_out_free(&t);
         ap_report_free(&r);
 }
@@ -680,6 +750,8 @@ static Suite *report_suite(void) {
         Suite *s = suite_create("report");
         TCase *tc = tcase_create("json");
         tcase_add_test(tc, test_json_success);
+        tcase_add_test(tc, test_json_truncated_counts);
+        tcase_add_test(tc, test_json_target_exited);
         tcase_add_test(tc, test_json_script_error);
         tcase_add_test(tc, test_json_exception_without_details);
         tcase_add_test(tc, test_json_error_before_target);
