@@ -422,10 +422,8 @@ def _session_is_ours(d):
     whoever left it).  A session whose owner file is not written yet, or
     whose attachpy runs outside this test run (another suite on the same
     machine), is not ours to judge."""
-    try:
-        with open(os.path.join(d, "owner")) as f:
-            pid = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
+    pid = session_owner_pid(d)
+    if pid is None:
         return False
     try:
         with open("/proc/%d/environ" % pid, "rb") as f:
