@@ -70,6 +70,9 @@ typedef struct ap_injection_plan {
                                   target (backends with logs_allocations) */
         const char *page_path; /* the page, as a file the debugger copies into
                                   the target (backends with page_from_file) */
+        int server_fd;         /* lldb's end of the socket to the lldb-server
+                                  attachpy runs (backends with relays_server,
+                                  cli/cure.h), or 0 */
         pid_t avoid_tid;       /* a thread that was not where the CLI saw it on
                                   an earlier attempt: ap_plan_choose takes it
                                   only when no other thread will do (0: none) */
@@ -204,6 +207,11 @@ typedef struct ap_backend {
          * stop on it and keep it from the target): lldb in batch mode ignores
          * SIGINT while the target runs a called function. */
         int interrupt_target_signal;
+        /* The debugger's tracer is a server it talks to (lldb-server): the
+         * CLI starts it behind a relay that finishes the session if the
+         * debugger dies (cli/cure.h); the script connects to
+         * plan->server_fd instead of attaching. */
+        bool relays_server;
 } ap_backend;
 
 extern const ap_backend ap_backend_gdb;

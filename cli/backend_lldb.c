@@ -79,6 +79,8 @@ static int lldb_values(ap_script_values *v, const ap_injection_plan *plan) {
                 r = ap_script_values_add(v, "log_path", "%s",
                                          plan->log_path ? plan->log_path : "/dev/null");
         if (r == 0)
+                r = ap_script_values_add(v, "server_fd", "%d", plan->server_fd);
+        if (r == 0)
                 r = ap_script_values_add(v, "check_value_decimal", "%" PRIu64,
                                          ap_plan_check_value(plan));
         if (r == 0 && plan->mode == AP_PLAN_DIRECT) {
@@ -103,4 +105,5 @@ const ap_backend ap_backend_lldb = {
         .argv = lldb_argv,
         .values = lldb_values,
         .interrupt_target_signal = SIGCONT,
+        .relays_server = true,
 };

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "cure.h"
 #include "lldb_allocations.h"
 #include "page.h"
 #include "paths.h"
@@ -365,6 +366,7 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         char *script = NULL, *script_path = NULL;
         char **argv = NULL, **envp = NULL;
         ap_child child = AP_CHILD_INIT, warm_up = AP_CHILD_INIT;
+        ap_cure cure = AP_CURE_INIT;
         ap_buf transcript = {0};
         int started = -1;
         memset(outcome, 0, sizeof *outcome);
@@ -387,6 +389,21 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                                             &page_path, err) < 0)
                         goto out;
                 plan->page_path = page_path;
+        }
+        if (backend->relays_server) {
+                /* lldb-server behind attachpy's relay: the target survives
+                 * lldb's death (cli/cure.h). */
+                _cleanup_free_ char *server = ap_cure_server_path(c->program);
+                if (!server) {
+                        ap_error_set(err, AP_ERR_DEBUGGER_NOT_FOUND,
+                                     "lldb-server is not installed next to %s", c->program);
+                        ap_error_hint(err, "install lldb's server (Debian: package lldb), or "
+                                           "set LLDB_DEBUGSERVER_PATH");
+                        goto out;
+                }
+                if (ap_cure_start(&cure, pid, server, err) < 0)
+                        goto out;
+                plan->server_fd = cure.lldb_fd;
         }
         /* Only values attachpy generated go into the script. */
         if (render_script(backend, plan, &script, err) < 0)
@@ -426,8 +443,17 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         ap_progress_stage(cfg->progress, "attaching to %d with %s", (int)pid, backend->name);
         if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
                 goto out;
+        ap_cure_close_lldb_end(&cure);
         ap_debugger_end end = {.timeout_s = cfg->opts->timeout_s};
         run_debugger(cfg, &child, &transcript, c->deadline, backend, &end);
+        if (cure.relay) {
+                char done[512];
+                int cured = ap_cure_finish(&cure, ap_now_ms() + AP_CURE_WAIT_MS, done, sizeof done);
+                if (cured != 0 || done[0])
+                        vlog(cfg, "%s",
+                             cured < 0 && !done[0] ? "the relay to lldb-server did not finish"
+                                                   : done);
+        }
         double ms = ap_now_ms() - t;
         c->report->ms_debugger += ms;
         if (cfg->verbose) {
@@ -490,8 +516,13 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                 ap_error_clear(&e);
         }
 out:
+        if (cure.relay) {
+                char done[512];
+                (void)ap_cure_finish(&cure, ap_now_ms() + AP_CURE_WAIT_MS, done, sizeof done);
+        }
         plan->log_path = NULL;
         plan->page_path = NULL;
+        plan->server_fd = 0;
         ap_child_kill_and_reap(&child);
         ap_child_kill_and_reap(&warm_up);
         ap_buf_free(&transcript);
