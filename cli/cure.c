@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,9 @@ void ap_remote_note(ap_remote_state *s, bool from_lldb, const char *p, size_t le
                 }
                 return;
         }
+        size_t m = len < sizeof s->reply - 1 ? len : sizeof s->reply - 1;
+        memcpy(s->reply, p, m);
+        s->reply[m] = '\0';
         if (!s->awaiting)
                 return; /* an answer to nothing: the interrupt's stop reply */
         if (s->awaiting_stop) {
@@ -275,12 +279,14 @@ static void finish_for_lldb(stream *srv, ap_remote_state *st, char *sum, size_t 
                 if (st->n_breakpoints == before)
                         st->n_breakpoints--;
         }
+        st->reply[0] = '\0';
         bool detached = request(srv, st, "D") && st->detached;
         snprintf(sum, n,
                  "lldb ended without detaching; attachpy finished its session: call %s, %d "
-                 "register state%s restored, %d breakpoint%s removed, %s",
+                 "register state%s restored, %d breakpoint%s removed, %s%s%s",
                  call, restored, restored == 1 ? "" : "s", removed, removed == 1 ? "" : "s",
-                 detached ? "detached" : "detach FAILED");
+                 detached ? "detached" : "detach failed: ", detached ? "" : st->reply,
+                 detached || st->reply[0] ? "" : "no answer");
 }
 
 static pid_t start_server(const char *server, pid_t pid, int *srv_fd) {
@@ -326,16 +332,46 @@ static void reap(pid_t child) {
         waitpid(child, NULL, 0);
 }
 
+/* The control socket from attachpy carries lldb's pid once lldb runs: the
+ * relay then watches lldb itself (a pidfd), since lldb's own children (its
+ * `platform shell` commands) inherit its end of the socket and can keep it
+ * open after lldb died.  Returns the pidfd, or -1. */
+static int watch_lldb(int *ctl) {
+        int32_t pid = 0;
+        ssize_t n = read(*ctl, &pid, sizeof pid);
+        if (n <= 0 || n != (ssize_t)sizeof pid) {
+                *ctl = -1; /* attachpy is gone or never sent it: EOF alone tells */
+                return -1;
+        }
+        *ctl = -1;
+        return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+}
+
 static void relay_main(int lldb_side, int report, pid_t pid, const char *server) {
         char sum[512] = "";
+        int ctl = report, lldb_pidfd = -1;
+        bool lldb_gone = false;
         /* Wait for lldb to connect: its first packet. */
-        struct pollfd p0 = {.fd = lldb_side, .events = POLLIN};
-        while (poll(&p0, 1, -1) < 0 && errno == EINTR)
-                ;
-        char peek;
-        if (recv(lldb_side, &peek, 1, MSG_PEEK) <= 0) {
-                (void)write_all(report, "", 0);
-                _exit(0); /* lldb ended before it connected */
+        for (;;) {
+                struct pollfd p[3] = {{.fd = lldb_side, .events = POLLIN},
+                                      {.fd = ctl, .events = POLLIN},
+                                      {.fd = lldb_pidfd, .events = POLLIN}};
+                if (poll(p, 3, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        _exit(2);
+                }
+                if (p[1].revents)
+                        lldb_pidfd = watch_lldb(&ctl);
+                if (p[2].revents)
+                        lldb_gone = true;
+                char peek;
+                if (p[0].revents && recv(lldb_side, &peek, 1, MSG_PEEK) <= 0)
+                        lldb_gone = true;
+                if (lldb_gone)
+                        _exit(0); /* lldb ended before it connected */
+                if (p[0].revents)
+                        break;
         }
         int srv_fd = -1;
         pid_t srv_pid = start_server(server, pid, &srv_fd);
@@ -346,10 +382,12 @@ static void relay_main(int lldb_side, int report, pid_t pid, const char *server)
         }
         stream l = {.fd = lldb_side}, s = {.fd = srv_fd};
         static ap_remote_state st;
-        while (!l.eof && !s.eof) {
-                struct pollfd p[2] = {{.fd = l.fd, .events = POLLIN},
-                                      {.fd = s.fd, .events = POLLIN}};
-                if (poll(p, 2, -1) < 0) {
+        while (!l.eof && !s.eof && !lldb_gone) {
+                struct pollfd p[4] = {{.fd = l.fd, .events = POLLIN},
+                                      {.fd = s.fd, .events = POLLIN},
+                                      {.fd = ctl, .events = POLLIN},
+                                      {.fd = lldb_pidfd, .events = POLLIN}};
+                if (poll(p, 4, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;
@@ -358,12 +396,20 @@ static void relay_main(int lldb_side, int report, pid_t pid, const char *server)
                         fill(&l);
                 if (p[1].revents)
                         fill(&s);
+                if (p[2].revents)
+                        lldb_pidfd = watch_lldb(&ctl);
+                if (p[3].revents)
+                        lldb_gone = true;
                 pass_units(&l, true, s.fd, &st, -1);
                 pass_units(&s, false, l.fd, &st, -1);
         }
         int code = 0;
-        if (l.eof && !s.eof && !st.detached) {
+        if ((l.eof || lldb_gone) && !s.eof && !st.detached) {
                 close(l.fd);
+                /* lldb may have died before acknowledging lldb-server's
+                 * last packet: a spare ack is ignored. */
+                if (!st.no_ack)
+                        (void)write_all(s.fd, "+", 1);
                 finish_for_lldb(&s, &st, sum, sizeof sum);
                 code = 1;
         } else if (s.eof && !st.detached) {
@@ -381,7 +427,7 @@ int ap_cure_start(ap_cure *c, pid_t pid, const char *server_path, ap_error *err)
         int sv[2], rep[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "socketpair: %s", strerror(errno));
-        if (pipe2(rep, O_CLOEXEC) < 0) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rep) < 0) {
                 int e = errno;
                 close(sv[0]);
                 close(sv[1]);
@@ -423,6 +469,13 @@ int ap_cure_start(ap_cure *c, pid_t pid, const char *server_path, ap_error *err)
         c->lldb_fd = sv[0];
         c->report_fd = rep[0];
         return 0;
+}
+
+void ap_cure_lldb_started(ap_cure *c, pid_t lldb) {
+        int32_t pid = (int32_t)lldb;
+        if (c->report_fd >= 0)
+                (void)write_all(c->report_fd, (const char *)&pid, sizeof pid);
+        ap_cure_close_lldb_end(c);
 }
 
 void ap_cure_close_lldb_end(ap_cure *c) {

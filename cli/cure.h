@@ -53,7 +53,11 @@ char *ap_cure_server_path(const char *lldb_program);
 int ap_cure_start(ap_cure *c, pid_t pid, const char *server_path, ap_error *err)
         __attribute__((warn_unused_result));
 
-/* Close attachpy's copy of lldb's end (once lldb has started). */
+/* lldb runs (pid lldb): the relay watches it, and attachpy's copy of
+ * lldb's end is closed. */
+void ap_cure_lldb_started(ap_cure *c, pid_t lldb);
+
+/* Close attachpy's copy of lldb's end. */
 void ap_cure_close_lldb_end(ap_cure *c);
 
 /* Wait for the relay (it ends once lldb's end is closed and the target is
@@ -70,6 +74,7 @@ typedef struct ap_remote_state {
         bool awaiting;        /* a request is not answered yet */
         bool awaiting_stop;   /* ... and it resumed the target (a stop reply is due) */
         char last[32];        /* the last request's first bytes */
+        char reply[32];       /* the last answer's first bytes */
         char save_thread[24]; /* the thread of the QSaveRegisterState not answered yet */
         int n_saved;
         struct {

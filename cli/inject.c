@@ -443,7 +443,7 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         ap_progress_stage(cfg->progress, "attaching to %d with %s", (int)pid, backend->name);
         if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
                 goto out;
-        ap_cure_close_lldb_end(&cure);
+        ap_cure_lldb_started(&cure, child.pid);
         ap_debugger_end end = {.timeout_s = cfg->opts->timeout_s};
         run_debugger(cfg, &child, &transcript, c->deadline, backend, &end);
         if (cure.relay) {
