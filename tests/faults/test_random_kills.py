@@ -178,7 +178,7 @@ class RandomKills(unittest.TestCase):
         mode = TARGETS[name]
         row = ROWS.setdefault((debugger, name), collections.OrderedDict(
             runs=0, stages=collections.Counter(), deaths=0, stopped_or_traced=0, int3=0,
-            left=0, not_answering=0))
+            left=0, not_answering=0, cured=0, regs=0, calls=collections.Counter()))
         t = self.start(mode)
         before_dbg = harness.debugger_processes()
         t0 = time.monotonic()
@@ -191,6 +191,11 @@ class RandomKills(unittest.TestCase):
             killed, stage, rc, err = self.one_run(t, debugger, delay)
             row["runs"] += 1
             row["stages"][stage] += 1
+            cure = re.search(r"finished its session: call ([\w ]+), (\d+) register state", err)
+            if cure:
+                row["cured"] += 1
+                row["regs"] += int(cure.group(2)) > 0
+                row["calls"][cure.group(1)] += 1
             what = "run %d (%s, %s, killed after %.3f s at %s, rc %s)" % (
                 i, debugger, name, delay, stage, rc)
             if t.proc.poll() is not None:
@@ -262,6 +267,11 @@ def print_table():
             debugger, name, r["runs"], r["deaths"], r["stopped_or_traced"], r["int3"],
             r["left"], r["not_answering"],
             ", ".join("%s %d" % kv for kv in sorted(r["stages"].items()))))
+        if r["cured"]:
+            print("  %12s lldb's session finished by attachpy's relay: %d runs (%d with a call's "
+                  "registers restored; the call: %s)" % (
+                      "", r["cured"], r["regs"],
+                      ", ".join("%s %d" % kv for kv in sorted(r["calls"].items()))))
 
 
 def main():
