@@ -955,7 +955,7 @@ START_TEST(test_lldb_renders_real_scripts) {
                 plan.server_fd = 9;
                 char *script = render_real(&ap_backend_lldb, &plan);
                 /* lldb-server is attachpy's, behind its relay (cli/cure.h). */
-                assert_has(script, "\nprocess connect fd://9\n", file);
+                assert_has(script, "\nprocess connect -p gdb-remote fd://9\n", file);
                 ck_assert_msg(!strstr(script, "\nprocess attach"), "%s attaches itself", file);
                 assert_has(script, "\nthread select 2\n", file);
                 assert_has(script,
