@@ -34,8 +34,8 @@
  * the calls into the target get to finish once they have started. */
 #define GRACE_AFTER_INTERRUPT_MS 3000.0
 #define GRACE_FOR_CALLS_MS 3000.0
-/* How much longer a debugger that must not be terminated while attached
- * (lldb) gets after its grace. */
+/* How much longer lldb gets after its grace: terminated, it is cured by the
+ * relay (cli/cure.h), but it ends its own session best. */
 #define LLDB_PATIENCE_MS 20000.0
 /* How often attachpy looks again for a waiting thread in a target without
  * a pending call to use (PyPy). */
@@ -156,9 +156,9 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                         continue;
                 }
                 /* It did not end after the interrupt: ask harder, then kill.
-                 * lldb terminated while attached leaves the target to die of
-                 * SIGTRAP (lldb-server 14 leaves the thread it ran an
-                 * expression in single-stepping): give it much longer. */
+                 * lldb terminated while attached is cured by the relay
+                 * (cli/cure.h), which interrupts a call that has not
+                 * returned within its grace: give lldb longer. */
                 ap_stage now_stage = ap_transcript_stage(transcript->data);
                 if (backend->interrupt_target_signal && !lldb_patience_used &&
                     now_stage >= AP_STAGE_ATTACHED && now_stage < AP_STAGE_DETACHED) {
