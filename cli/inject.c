@@ -446,14 +446,11 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         ap_cure_lldb_started(&cure, child.pid);
         ap_debugger_end end = {.timeout_s = cfg->opts->timeout_s};
         run_debugger(cfg, &child, &transcript, c->deadline, backend, &end);
-        if (cure.relay) {
-                char done[512];
-                int cured = ap_cure_finish(&cure, ap_now_ms() + AP_CURE_WAIT_MS, done, sizeof done);
-                if (cured != 0 || done[0])
-                        vlog(cfg, "%s",
-                             cured < 0 && !done[0] ? "the relay to lldb-server did not finish"
-                                                   : done);
-        }
+        char cure_done[512] = "";
+        int cured = 0;
+        if (cure.relay)
+                cured = ap_cure_finish(&cure, ap_now_ms() + AP_CURE_WAIT_MS, cure_done,
+                                       sizeof cure_done);
         double ms = ap_now_ms() - t;
         c->report->ms_debugger += ms;
         if (cfg->verbose) {
@@ -469,6 +466,10 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                                 end.exited ? end.exit_code : end.term_signal, ms);
         }
 
+        if (cured != 0 || cure_done[0])
+                vlog(cfg, "%s",
+                     cured < 0 && !cure_done[0] ? "the relay to lldb-server did not finish"
+                                                : cure_done);
         ensure_target_running(cfg, pid);
         if (log_path)
                 read_leftovers(c, log_path);
