@@ -280,12 +280,16 @@ def main():
     ap.add_argument("--attachpy", required=True)
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("-k", dest="pattern", default=None)
+    ap.add_argument("--python", default=None,
+                    help="an interpreter's name as the harness lists it (e.g. debian-3.11); "
+                         "default: the newest CPython")
     args = ap.parse_args()
     ATTACHPY = os.path.abspath(args.attachpy)
     RUNS = args.runs or int(os.environ.get("ATTACHPY_RANDOM_KILLS", "6" if harness.IN_CI
                                            else "100"))
     interps, missing = harness.discover()
-    RandomKills.python = harness.newest_cpython(interps)
+    RandomKills.python = harness.newest_cpython(interps) if not args.python else \
+        next((i for i in interps if i.name == args.python), None)
     if not RandomKills.python:
         print("FAILURE: no CPython" if harness.IN_CI else "SKIPPED: no CPython")
         return 1 if harness.IN_CI else 77
