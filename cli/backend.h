@@ -131,7 +131,7 @@ int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan)
 /* The pause_STEP values: a comment, or the backend's pause commands for the
  * step the pause-after fault names. */
 int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
-                            const char *const pause[2]) __attribute__((warn_unused_result));
+                            const char *const pause[3]) __attribute__((warn_unused_result));
 
 /* Is system call nr one of kind's? */
 bool ap_parked_syscall(ap_parked_kind kind, long nr);
@@ -176,7 +176,10 @@ typedef struct ap_backend {
         int (*values)(ap_script_values *v, const ap_injection_plan *plan);
         /* The pause-after fault (cli/fault.h): a command that prints its
          * argument, completed with the step's name, and one that sleeps. */
-        const char *pause[2];
+        /* [2]: a call into the target that never returns, after the page
+         * is written (ATTACHPY_FAULT=hang-call: the tests kill the debugger
+         * while it is in flight), or NULL. */
+        const char *pause[3];
         /* The debugger leaves memory it allocated in the target (lldb's JIT
          * pages): its scripts log the allocations to plan->log_path
          * (cli/lldb_allocations.h). */

@@ -99,7 +99,10 @@ const ap_backend ap_backend_lldb = {
         .script_dir = "lldbscripts",
         .direct_script = "direct.lldb",
         .schedule_script = "schedule.lldb",
-        .pause = {"platform shell echo @@ATTACHPY:paused ", "platform shell sleep 3"},
+        .pause = {"platform shell echo @@ATTACHPY:paused ", "platform shell sleep 3",
+                  /* jmp . at AP_PAGE_OFFSET_HANG (inject.c writes it) */
+                  "platform shell echo @@ATTACHPY:hanging\n"
+                  "expression -l c -- ((void (*)(void)) ((char *) $attachpy_page + 4000))()"},
         .logs_allocations = true,
         .patterns = lldb_patterns,
         .argv = lldb_argv,

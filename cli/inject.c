@@ -390,6 +390,10 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                         goto out;
                 plan->page_path = page_path;
         }
+        if (plan->faults.hang_call) {
+                plan->page[AP_PAGE_OFFSET_HANG] = 0xeb; /* jmp . */
+                plan->page[AP_PAGE_OFFSET_HANG + 1] = 0xfe;
+        }
         if (backend->relays_server) {
                 /* lldb-server behind attachpy's relay: the target survives
                  * lldb's death (cli/cure.h). */

@@ -72,6 +72,18 @@ def children(pid):
     return kids
 
 
+def others_session(d):
+    """A session of an attachpy that runs and is not this test run's (other
+    test runs share the machine's /tmp)."""
+    try:
+        with open(os.path.join(d, "owner")) as f:
+            pid = int(f.read().split()[0])
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return harness.OWNER not in f.read().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return False
+
+
 def comm(pid):
     try:
         with open("/proc/%d/comm" % pid) as f:
@@ -179,7 +191,8 @@ class FaultCase(unittest.TestCase):
         end = time.monotonic() + wait
         while True:
             left_dbg = harness.debugger_processes() - self.debuggers_before
-            left_ses = harness.session_dirs() - self.sessions_before
+            left_ses = set(d for d in harness.session_dirs() - self.sessions_before
+                           if not others_session(d))
             if not left_dbg and not left_ses or time.monotonic() > end:
                 break
             time.sleep(0.1)
@@ -281,6 +294,36 @@ def make_signal_attachpy_test(debugger, step, sig):
 
 
 class Faults(FaultCase):
+    def test_lldb_killed_during_a_call(self):
+        # ATTACHPY_FAULT=hang-call: after writing the page, lldb calls code
+        # that never returns (jmp .).  lldb is SIGKILLed while the call is in
+        # flight: attachpy's relay (cli/cure.h) interrupts the call, puts the
+        # thread's registers back, removes lldb's breakpoints and detaches.
+        # Before the relay the target died of SIGTRAP here.
+        self.need("lldb")
+        for mode in self.modes():
+            t = self.start(mode)
+            r = self.run_bg(["--json", "--verbose", "--debugger=lldb", t.pid, "-c",
+                             "print('ran')"], fault="hang-call")
+            self.assertTrue(r.wait_line("@@ATTACHPY:hanging", 60), "\n".join(r.err[-40:]))
+            time.sleep(0.5)  # the call runs: lldb waits for it
+            killed = [k for k in children(r.proc.pid) if comm(k) == "lldb"]
+            self.assertTrue(killed, r.err[-20:])
+            for k in killed:
+                os.kill(k, signal.SIGKILL)
+            r.finish()
+            self.assertEqual(r.json["error"]["code"], "debugger_failed", r)
+            cure = [l for l in r.err if "finished its session" in l]
+            self.assertTrue(cure, r)
+            self.assertIn("1 register state restored", cure[0], r)
+            self.assertIn("detached", cure[0], r)
+            self.assertFalse(agent_loaded(t.pid), "the agent was loaded\n%r" % r)
+            self.assertClean(t, r)
+            self.assertWorksAgain(t, "lldb")
+            self.assertClean(t, r)
+        self.record("kill lldb during a call (never returns)", "lldb",
+                    "relay: interrupted, registers restored, detached")
+
     def test_wrong_code_is_a_reused_pid(self):
         for debugger in DEBUGGERS:
             self.need(debugger)
