@@ -67,6 +67,10 @@ static bool starts(const char *p, size_t len, const char *prefix) {
         return len >= n && memcmp(p, prefix, n) == 0;
 }
 
+bool ap_remote_is_kill(const char *p, size_t len) {
+        return (len == 1 && p[0] == 'k') || starts(p, len, "vKill");
+}
+
 /* The value of ";thread:X" in p, into out. */
 static void thread_of(const char *p, size_t len, char *out, size_t n) {
         out[0] = '\0';
@@ -199,6 +203,18 @@ static void pass_units(stream *s, bool from_lldb, int to_fd, ap_remote_state *st
                 if (n == 0)
                         break;
                 const char *u = s->buf + at;
+                if (from_lldb && u[0] == '$' && ap_remote_is_kill(u + 1, n - 4)) {
+                        /* lldb connected rather than attached, so it kills
+                         * the process when it quits early (a guard that
+                         * failed, an interrupt): attachpy never lets it. */
+                        static const char detach[] = "$D#44";
+                        ap_remote_note(st, true, "D", 1);
+                        if (to_fd >= 0)
+                                (void)write_all(to_fd, detach, sizeof detach - 1);
+                        st->refused_kill = true;
+                        at += n;
+                        continue;
+                }
                 if (u[0] == '$' && n >= 4)
                         ap_remote_note(st, from_lldb, u + 1, n - 4);
                 if (to_fd >= 0)
@@ -415,6 +431,11 @@ static void relay_main(int lldb_side, int report, pid_t pid, const char *server)
         } else if (s.eof && !st.detached) {
                 snprintf(sum, sizeof sum, "lldb-server ended without detaching");
                 code = 3;
+        } else if (st.refused_kill) {
+                snprintf(sum, sizeof sum,
+                         "lldb asked lldb-server to kill process %d as it quit; attachpy's relay "
+                         "detached it instead",
+                         (int)pid);
         }
         close(s.fd);
         reap(srv_pid);

@@ -71,6 +71,7 @@ int ap_cure_finish(ap_cure *c, double deadline_ms, char *summary, size_t n);
 typedef struct ap_remote_state {
         bool no_ack;          /* QStartNoAckMode accepted */
         bool detached;        /* D answered OK */
+        bool refused_kill;    /* lldb asked for a kill: a detach was sent */
         bool awaiting;        /* a request is not answered yet */
         bool awaiting_stop;   /* ... and it resumed the target (a stop reply is due) */
         char last[32];        /* the last request's first bytes */
@@ -84,6 +85,11 @@ typedef struct ap_remote_state {
         int n_breakpoints;
         char breakpoints[32][48]; /* "0,ADDR,KIND" of Z0/Z1 not removed yet */
 } ap_remote_state;
+
+/* Is this request of lldb's a kill (k, vKill)?  The relay sends a detach
+ * instead: lldb, connected rather than attached, kills the process when it
+ * quits early (a guard that failed, an interrupt). */
+bool ap_remote_is_kill(const char *payload, size_t len);
 
 /* Feed one packet payload that lldb sent (from_lldb) or lldb-server sent. */
 void ap_remote_note(ap_remote_state *s, bool from_lldb, const char *payload, size_t len);

@@ -85,12 +85,21 @@ START_TEST(test_lldb_dies_during_a_call) {
 }
 END_TEST
 
+START_TEST(test_kill_is_refused) {
+        ck_assert(ap_remote_is_kill("k", 1));
+        ck_assert(ap_remote_is_kill("vKill;1f2e", 10));
+        ck_assert(!ap_remote_is_kill("kx", 2));
+        ck_assert(!ap_remote_is_kill("D", 1));
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("cure");
         TCase *tc = tcase_create("remote");
         tcase_add_test(tc, test_units);
         tcase_add_test(tc, test_saved_registers_and_breakpoints);
         tcase_add_test(tc, test_lldb_dies_during_a_call);
+        tcase_add_test(tc, test_kill_is_refused);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
