@@ -70,6 +70,9 @@ typedef struct ap_injection_plan {
                                   target (backends with logs_allocations) */
         const char *page_path; /* the page, as a file the debugger copies into
                                   the target (backends with page_from_file) */
+        int server_fd;         /* lldb's end of the socket to the lldb-server
+                                  attachpy runs (backends with relays_server,
+                                  cli/cure.h), or 0 */
         pid_t avoid_tid;       /* a thread that was not where the CLI saw it on
                                   an earlier attempt: ap_plan_choose takes it
                                   only when no other thread will do (0: none) */
@@ -128,7 +131,7 @@ int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan)
 /* The pause_STEP values: a comment, or the backend's pause commands for the
  * step the pause-after fault names. */
 int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
-                            const char *const pause[2]) __attribute__((warn_unused_result));
+                            const char *const pause[3]) __attribute__((warn_unused_result));
 
 /* Is system call nr one of kind's? */
 bool ap_parked_syscall(ap_parked_kind kind, long nr);
@@ -173,7 +176,10 @@ typedef struct ap_backend {
         int (*values)(ap_script_values *v, const ap_injection_plan *plan);
         /* The pause-after fault (cli/fault.h): a command that prints its
          * argument, completed with the step's name, and one that sleeps. */
-        const char *pause[2];
+        /* [2]: a call into the target that never returns, after the page
+         * is written (ATTACHPY_FAULT=hang-call: the tests kill the debugger
+         * while it is in flight), or NULL. */
+        const char *pause[3];
         /* The debugger leaves memory it allocated in the target (lldb's JIT
          * pages): its scripts log the allocations to plan->log_path
          * (cli/lldb_allocations.h). */
@@ -204,6 +210,11 @@ typedef struct ap_backend {
          * stop on it and keep it from the target): lldb in batch mode ignores
          * SIGINT while the target runs a called function. */
         int interrupt_target_signal;
+        /* The debugger's tracer is a server it talks to (lldb-server): the
+         * CLI starts it behind a relay that finishes the session if the
+         * debugger dies (cli/cure.h); the script connects to
+         * plan->server_fd instead of attaching. */
+        bool relays_server;
 } ap_backend;
 
 extern const ap_backend ap_backend_gdb;

@@ -79,6 +79,8 @@ static int lldb_values(ap_script_values *v, const ap_injection_plan *plan) {
                 r = ap_script_values_add(v, "log_path", "%s",
                                          plan->log_path ? plan->log_path : "/dev/null");
         if (r == 0)
+                r = ap_script_values_add(v, "server_fd", "%d", plan->server_fd);
+        if (r == 0)
                 r = ap_script_values_add(v, "check_value_decimal", "%" PRIu64,
                                          ap_plan_check_value(plan));
         if (r == 0 && plan->mode == AP_PLAN_DIRECT) {
@@ -97,10 +99,14 @@ const ap_backend ap_backend_lldb = {
         .script_dir = "lldbscripts",
         .direct_script = "direct.lldb",
         .schedule_script = "schedule.lldb",
-        .pause = {"platform shell echo @@ATTACHPY:paused ", "platform shell sleep 3"},
+        .pause = {"platform shell echo @@ATTACHPY:paused ", "platform shell sleep 3",
+                  /* jmp . at AP_PAGE_OFFSET_HANG (inject.c writes it) */
+                  "platform shell echo @@ATTACHPY:hanging\n"
+                  "expression -l c -- ((void (*)(void)) ((char *) $attachpy_page + 4000))()"},
         .logs_allocations = true,
         .patterns = lldb_patterns,
         .argv = lldb_argv,
         .values = lldb_values,
         .interrupt_target_signal = SIGCONT,
+        .relays_server = true,
 };

@@ -37,6 +37,8 @@ typedef struct ap_faults {
         bool wrong_code;
         bool moved;
         bool schedule;
+        bool hang_call; /* hang-call: after the page is written, the debugger
+                           calls code that never returns (lldb; cli/cure.h) */
 } ap_faults;
 
 /* Parse a value of ATTACHPY_FAULT (NULL: no faults). */

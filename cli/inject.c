@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "cure.h"
 #include "lldb_allocations.h"
 #include "page.h"
 #include "paths.h"
@@ -34,8 +35,8 @@
  * the calls into the target get to finish once they have started. */
 #define GRACE_AFTER_INTERRUPT_MS 3000.0
 #define GRACE_FOR_CALLS_MS 3000.0
-/* How much longer a debugger that must not be terminated while attached
- * (lldb) gets after its grace. */
+/* How much longer lldb gets after its grace: terminated, it is cured by the
+ * relay (cli/cure.h), but it ends its own session best. */
 #define LLDB_PATIENCE_MS 20000.0
 /* How often attachpy looks again for a waiting thread in a target without
  * a pending call to use (PyPy). */
@@ -156,9 +157,9 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                         continue;
                 }
                 /* It did not end after the interrupt: ask harder, then kill.
-                 * lldb terminated while attached leaves the target to die of
-                 * SIGTRAP (lldb-server 14 leaves the thread it ran an
-                 * expression in single-stepping): give it much longer. */
+                 * lldb terminated while attached is cured by the relay
+                 * (cli/cure.h), which interrupts a call that has not
+                 * returned within its grace: give lldb longer. */
                 ap_stage now_stage = ap_transcript_stage(transcript->data);
                 if (backend->interrupt_target_signal && !lldb_patience_used &&
                     now_stage >= AP_STAGE_ATTACHED && now_stage < AP_STAGE_DETACHED) {
@@ -406,6 +407,7 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         char *script = NULL, *script_path = NULL;
         char **argv = NULL, **envp = NULL;
         ap_child child = AP_CHILD_INIT, warm_up = AP_CHILD_INIT;
+        ap_cure cure = AP_CURE_INIT;
         ap_buf transcript = {0};
         int started = -1;
         memset(outcome, 0, sizeof *outcome);
@@ -428,6 +430,25 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                                             &page_path, err) < 0)
                         goto out;
                 plan->page_path = page_path;
+        }
+        if (plan->faults.hang_call) {
+                plan->page[AP_PAGE_OFFSET_HANG] = 0xeb; /* jmp . */
+                plan->page[AP_PAGE_OFFSET_HANG + 1] = 0xfe;
+        }
+        if (backend->relays_server) {
+                /* lldb-server behind attachpy's relay: the target survives
+                 * lldb's death (cli/cure.h). */
+                _cleanup_free_ char *server = ap_cure_server_path(c->program);
+                if (!server) {
+                        ap_error_set(err, AP_ERR_DEBUGGER_NOT_FOUND,
+                                     "lldb-server is not installed next to %s", c->program);
+                        ap_error_hint(err, "install lldb's server (Debian: package lldb), or "
+                                           "set LLDB_DEBUGSERVER_PATH");
+                        goto out;
+                }
+                if (ap_cure_start(&cure, pid, server, err) < 0)
+                        goto out;
+                plan->server_fd = cure.lldb_fd;
         }
         /* Only values attachpy generated go into the script. */
         if (render_script(backend, plan, &script, err) < 0)
@@ -467,8 +488,14 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         ap_progress_stage(cfg->progress, "attaching to %d with %s", (int)pid, backend->name);
         if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
                 goto out;
+        ap_cure_lldb_started(&cure, child.pid);
         ap_debugger_end end = {.timeout_s = cfg->opts->timeout_s};
         run_debugger(cfg, &child, &transcript, c->deadline, backend, &end);
+        char cure_done[512] = "";
+        int cured = 0;
+        if (cure.relay)
+                cured = ap_cure_finish(&cure, ap_now_ms() + AP_CURE_WAIT_MS, cure_done,
+                                       sizeof cure_done);
         double ms = ap_now_ms() - t;
         c->report->ms_debugger += ms;
         if (cfg->verbose) {
@@ -484,6 +511,10 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                                 end.exited ? end.exit_code : end.term_signal, ms);
         }
 
+        if (cured != 0 || cure_done[0])
+                vlog(cfg, "%s",
+                     cured < 0 && !cure_done[0] ? "the relay to lldb-server did not finish"
+                                                : cure_done);
         ensure_target_running(cfg, pid);
         if (log_path)
                 read_leftovers(c, log_path);
@@ -531,8 +562,13 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                 ap_error_clear(&e);
         }
 out:
+        if (cure.relay) {
+                char done[512];
+                (void)ap_cure_finish(&cure, ap_now_ms() + AP_CURE_WAIT_MS, done, sizeof done);
+        }
         plan->log_path = NULL;
         plan->page_path = NULL;
+        plan->server_fd = 0;
         ap_child_kill_and_reap(&child);
         ap_child_kill_and_reap(&warm_up);
         ap_buf_free(&transcript);

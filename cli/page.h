@@ -33,6 +33,9 @@
 #define AP_PAGE_STATE 3616
 #define AP_PAGE_CANCEL 3620
 #define AP_PAGE_DETAIL 3624
+/* ATTACHPY_FAULT=hang-call: two bytes of "jmp ." for a call that never
+ * returns (lldb's scripts name 4000). */
+#define AP_PAGE_OFFSET_HANG 4000
 
 /* Values of the state word. */
 #define AP_TRAMPOLINE_QUEUED 0        /* not run yet */

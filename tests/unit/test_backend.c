@@ -681,8 +681,9 @@ START_TEST(test_lldb_values_names) {
         plan.mode = AP_PLAN_SCHEDULE;
         ap_script_values v = {0};
         ck_assert_int_eq(ap_backend_lldb.values(&v, &plan), 0);
-        static const char *const sched[] = {"page_writes", "guard", "thread_index", "log_path",
-                                            "check_value_decimal"};
+        static const char *const sched[] = {"page_writes",         "guard",
+                                            "thread_index",        "log_path",
+                                            "check_value_decimal", "server_fd"};
         check_names(&v, sched, AP_ARRAY_SIZE(sched));
         ck_assert_str_eq(value_of(&v, "guard"), "1");
         /* No log asked for: lldb logs to /dev/null. */
@@ -701,8 +702,8 @@ START_TEST(test_lldb_values_names) {
                 (ap_parked_thread){.index = 3, .tid = 4250, .nr = 230, .sp = 0xa0, .pc = 0xb0};
         ck_assert_int_eq(ap_backend_lldb.values(&v, &plan), 0);
         static const char *const direct[] = {
-                "page_writes",         "guard",      "thread_index",  "log_path",
-                "check_value_decimal", "thread_tid", "thread_syscall"};
+                "page_writes",         "guard",      "thread_index",   "log_path",
+                "check_value_decimal", "thread_tid", "thread_syscall", "server_fd"};
         check_names(&v, direct, AP_ARRAY_SIZE(direct));
         ck_assert_str_eq(value_of(&v, "thread_index"), "3");
         ck_assert_str_eq(value_of(&v, "thread_tid"), "4250");
@@ -951,8 +952,11 @@ START_TEST(test_lldb_renders_real_scripts) {
                 ap_plan_mode mode = m ? AP_PLAN_SCHEDULE : AP_PLAN_DIRECT;
                 const char *file = m ? "schedule.lldb" : "direct.lldb";
                 plan_for(&plan, &t, mode);
+                plan.server_fd = 9;
                 char *script = render_real(&ap_backend_lldb, &plan);
-                assert_has(script, "\nprocess attach --pid 4242\n", file);
+                /* lldb-server is attachpy's, behind its relay (cli/cure.h). */
+                assert_has(script, "\nprocess connect -p gdb-remote fd://9\n", file);
+                ck_assert_msg(!strstr(script, "\nprocess attach"), "%s attaches itself", file);
                 assert_has(script, "\nthread select 2\n", file);
                 assert_has(script,
                            "`*(unsigned long *) 0x7f1000001000` = 10036493867862409715 || "
