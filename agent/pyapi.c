@@ -47,6 +47,9 @@ static const struct {
         {{"PyGILState_GetThisThreadState", NULL},
          offsetof(ap_pyapi, PyGILState_GetThisThreadState),
          true},
+        {{"PyThread_get_thread_ident", NULL}, offsetof(ap_pyapi, PyThread_get_thread_ident), true},
+        {{"PyThreadState_SetAsyncExc", NULL}, offsetof(ap_pyapi, PyThreadState_SetAsyncExc), true},
+        {{"PyExc_KeyboardInterrupt", NULL}, offsetof(ap_pyapi, PyExc_KeyboardInterrupt), true},
 };
 
 struct find_libpython {

@@ -64,6 +64,10 @@ typedef struct ap_pyapi {
         void *(*PyEval_SaveThread)(void);             /* returns PyThreadState * */
         void *(*PyThreadState_Swap)(void *tstate);    /* PyThreadState * */
         void *(*PyGILState_GetThisThreadState)(void); /* PyThreadState * */
+        /* For interrupting the code (KeyboardInterrupt in its thread). */
+        unsigned long (*PyThread_get_thread_ident)(void);
+        int (*PyThreadState_SetAsyncExc)(unsigned long id, ap_pyobject *exc);
+        ap_pyobject *const *PyExc_KeyboardInterrupt; /* the data symbol: a PyObject * */
 } ap_pyapi;
 
 /* Find the C API.  On success returns 0 and fills *ret_api, which must be

@@ -17,6 +17,10 @@
  *                     threads do, as for a main thread that ran when
  *                     attachpy looked and then blocked (the fallback to a
  *                     waiting thread).
+ *   stay-queued       a queued call is never withdrawn for a waiting thread:
+ *                     it waits for the main thread (or the deadline), as
+ *                     for a main thread that holds the GIL in a C call no
+ *                     debugger may interrupt.
  */
 #pragma once
 
@@ -37,6 +41,7 @@ typedef struct ap_faults {
         bool wrong_code;
         bool moved;
         bool schedule;
+        bool stay_queued;
 } ap_faults;
 
 /* Parse a value of ATTACHPY_FAULT (NULL: no faults). */
