@@ -961,6 +961,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 goto out;
         }
         ap_progress_stage(cfg->progress, "running in %d", (int)o->pid);
+        vlog(cfg, "sent the go-ahead; waiting for the result");
         int collected = collect(cfg, conn, o->pid, deadline, &report->result, err);
         if (collected < 0) {
                 report->ms_run = ap_now_ms() - t_run;
