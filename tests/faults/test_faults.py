@@ -191,6 +191,16 @@ class FaultCase(unittest.TestCase):
         t.proc.stdin.write(b"hold\n")
         t.proc.stdin.flush()
         self.assertTrue(t.expect(lambda l: l.startswith("holding"), 10), t.all_lines)
+        # Until its main thread is in read(): from then on it runs no
+        # bytecode and holds the GIL.
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            with open("/proc/%d/task/%d/syscall" % (t.pid, t.pid)) as f:
+                if f.read().split()[0] == "0":  # read, x86-64
+                    break
+            time.sleep(0.01)
+        else:
+            self.fail("the target did not block in read()")
         return t
 
     def release_gil(self, t):
@@ -484,9 +494,15 @@ class Faults(FaultCase):
             self.record("3 runs at once on one target", debugger, "serialized, all ok")
 
     def test_lock_wait_times_out(self):
+        # The second run starts once the first one's code runs (it holds the
+        # target's lock for 3 s more), not after a fixed sleep.
         t = self.start("sleep")
-        first = self.run_bg(["--json", t.pid, "-c", "import time; time.sleep(3)"])
-        time.sleep(1.0)
+        flag, code = self.marker()
+        first = self.run_bg(["--json", t.pid, "-c", code + "; import time; time.sleep(3)"])
+        end = time.monotonic() + 30
+        while not os.path.exists(flag) and time.monotonic() < end:
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(flag), "the first run's code did not start")
         second = self.run_bg(["--json", "--timeout=1", t.pid, "-c", "print(2)"]).finish()
         self.assertEqual(second.json["error"]["code"], "timeout", second)
         self.assertIn("another attachpy", second.json["error"]["message"], second)

@@ -364,7 +364,21 @@ def session_dirs():
     file, nor another test's attachpy-test-... scratch directory."""
     return set(d for d in glob.glob("/tmp/attachpy-*")
                if re.match(r"^attachpy-[A-Za-z0-9]{6}(?:[A-Za-z0-9]{4})?$", os.path.basename(d))
-               and os.path.isdir(d))
+               and os.path.isdir(d) and not _someone_elses(d))
+
+
+def _someone_elses(session):
+    """A session whose owner (cli/session_reaper.c: "<pid> <starttime>") is
+    a live attachpy that this test run did not start: another run on a
+    shared machine.  A session whose owner is gone counts (it was left
+    behind)."""
+    try:
+        with open(os.path.join(session, "owner")) as f:
+            pid = int(f.read().split()[0])
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return OWNER not in f.read().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 class Run(object):
