@@ -663,7 +663,21 @@ static int await_scheduled(run_ctx *c, uint64_t page, ap_injection_plan *fallbac
                 if (conn >= 0)
                         goto out;
                 if (conn == -1) {
-                        if (ap_pending_cancel(&pend) == 1)
+                        int withdrawn = ap_pending_cancel(&pend);
+                        if (withdrawn == 1 && err->code == AP_ERR_INTERRUPTED) {
+                                char holder[1536];
+                                ap_gil_holder_describe(pid, 0, holder, sizeof holder);
+                                ap_error_set(err, AP_ERR_INTERRUPTED,
+                                             "attachpy was interrupted before the queued call ran "
+                                             "in process %d: its main thread ran no Python code "
+                                             "(%s); the call was withdrawn and will not run",
+                                             (int)pid, holder);
+                                ap_error_hint(
+                                        err,
+                                        "the queued call was withdrawn; process %d runs on as "
+                                        "before",
+                                        (int)pid);
+                        } else if (withdrawn == 1)
                                 ap_error_hint(err, "the queued call was withdrawn: the code will "
                                                    "not run");
                         goto out;
@@ -919,10 +933,14 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                                  outcome.safepoint);
                         conn = ap_session_accept(&session, o->pid, cfg->cancel_fd, deadline, err);
                         if (conn == -2) {
+                                /* The deadline passed while the debugger
+                                 * ran: the agent gets no go-ahead. */
                                 ap_error_set(err, AP_ERR_TIMEOUT,
-                                             "the agent started in process %d but did not report "
-                                             "back within %g s; the code did not run",
-                                             (int)o->pid, o->timeout_s);
+                                             "the code did not start within %g s: %s took %.1f s "
+                                             "to start the agent in process %d; the code was "
+                                             "withdrawn and will not run",
+                                             o->timeout_s, backend->name,
+                                             report->ms_debugger / 1000.0, (int)o->pid);
                                 ap_error_hint(err, "try again with a longer --timeout");
                         }
                         if (conn < 0)
