@@ -565,7 +565,8 @@ class Faults(FaultCase):
 
     def test_code_that_never_ends(self):
         t = self.start("sleep")
-        r = harness.attachpy(ATTACHPY, "--json", "--timeout=2", t.pid, "-c",
+        # --timeout leaves gdb time to start the code on a loaded machine.
+        r = harness.attachpy(ATTACHPY, "--json", "--timeout=5", t.pid, "-c",
                              "import time\nwhile True: time.sleep(0.1)")
         self.assertEqual(r.json["error"]["code"], "timeout", r)
         self.assertIn("may still be running", r.json["error"]["message"], r)
