@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -29,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -40,6 +42,8 @@
 #define AP_PROTOCOL 1
 #define AP_MAX_REQUEST (17u * 1024 * 1024)
 #define AP_REQUEST_MAGIC "ATTACHPY-REQUEST 1\n"
+/* How long the agent, holding the GIL, waits for the CLI's answer to GIL. */
+#define AP_ANSWER_MS 2000
 
 enum {
         AP_START_OK = 0,
@@ -62,11 +66,31 @@ typedef struct job {
         char *result; /* the bootstrap's encoded records */
         size_t result_len;
         sigset_t run_mask; /* the creating thread's signal mask, for the code */
+        bool wait;         /* the request's wait flag: the CLI waits for the result */
+        /* The thread that watches the socket for INTR while the code runs. */
+        bool watching;
+        pthread_t watcher;
+        int stop_watch[2];        /* a pipe: written to end the watcher */
+        unsigned long code_ident; /* PyThread_get_thread_ident() of the code's thread */
 } job;
+
+static void stop_watcher(job *j) {
+        if (!j->watching)
+                return;
+        ssize_t n;
+        do
+                n = write(j->stop_watch[1], "x", 1);
+        while (n < 0 && errno == EINTR);
+        (void)pthread_join(j->watcher, NULL);
+        close(j->stop_watch[0]);
+        close(j->stop_watch[1]);
+        j->watching = false;
+}
 
 static void job_free(job *j) {
         if (!j)
                 return;
+        stop_watcher(j);
         if (j->fd >= 0)
                 close(j->fd);
         free(j->request);
@@ -167,7 +191,7 @@ static int request_field(const char *data, size_t len, size_t *pos, const char *
 /* Check the whole request (docs/protocol.md: filename, code, wait, arg...).
  * The bootstrap parses it again and acts on it; here it only has to be
  * well-formed, so that a bad one is -4 rather than a FAIL record. */
-static int request_validate(const char *data, size_t len) {
+static int request_validate(const char *data, size_t len, bool *ret_wait) {
         const char *value;
         size_t value_len;
         size_t pos = strlen(AP_REQUEST_MAGIC);
@@ -182,6 +206,7 @@ static int request_validate(const char *data, size_t len) {
                 return -EBADMSG;
         if (value_len != 1 || (value[0] != '0' && value[0] != '1'))
                 return -EBADMSG;
+        *ret_wait = value[0] == '1';
         while (pos < len)
                 if (request_field(data, len, &pos, "arg", &value, &value_len) < 0)
                         return -EBADMSG;
@@ -360,6 +385,80 @@ static ap_pyobject *new_send_function(const ap_pyapi *py) {
         return NULL;
 }
 
+/* With the GIL held, before the code starts: may it run?  The CLI alone
+ * decides (docs/protocol.md, "The last word"): it answers RUN if its
+ * deadline has not passed and it was not interrupted.  Anything else, the
+ * end of the connection, or no answer within AP_ANSWER_MS means no: the
+ * code is withdrawn. */
+static bool ask_to_run(job *j) {
+        send_record(j, "GIL ", "", 0);
+        if (j->hung_up)
+                return false;
+        struct pollfd p = {.fd = j->fd, .events = POLLIN};
+        int r;
+        do
+                r = poll(&p, 1, AP_ANSWER_MS);
+        while (r < 0 && errno == EINTR);
+        if (r <= 0)
+                return false;
+        unsigned char h[8];
+        if (!recv_exact(j, h, sizeof h))
+                return false;
+        return memcmp(h, "RUN ", 4) == 0 && h[4] == 0 && h[5] == 0 && h[6] == 0 && h[7] == 0;
+}
+
+/* While the code runs: an INTR record from the CLI (attachpy was
+ * interrupted) raises KeyboardInterrupt in the code's thread.  Ends at the
+ * end of the connection, after one INTR, or when told to stop. */
+static void *watch_thread(void *userdata) {
+        job *j = userdata;
+        for (;;) {
+                struct pollfd p[2] = {{.fd = j->fd, .events = POLLIN},
+                                      {.fd = j->stop_watch[0], .events = POLLIN}};
+                int r = poll(p, 2, -1);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0 || p[1].revents)
+                        return NULL;
+                unsigned char h[8];
+                ssize_t n = recv(j->fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (n < (ssize_t)sizeof h)
+                        return NULL; /* EOF, an error, or a partial record: the CLI is gone */
+                (void)recv(j->fd, h, sizeof h, 0);
+                if (memcmp(h, "INTR", 4) != 0)
+                        return NULL;
+                ap_pygilstate gil = j->py.PyGILState_Ensure();
+                (void)j->py.PyThreadState_SetAsyncExc(j->code_ident,
+                                                      *j->py.PyExc_KeyboardInterrupt);
+                j->py.PyGILState_Release(gil);
+                return NULL;
+        }
+}
+
+/* With the GIL held: start the watcher, where the interpreter lets the
+ * agent interrupt a thread.  Without it the code cannot be interrupted
+ * (the CLI says so). */
+static void start_watcher(job *j) {
+        const ap_pyapi *py = &j->py;
+        if (!py->PyThread_get_thread_ident || !py->PyThreadState_SetAsyncExc ||
+            !py->PyExc_KeyboardInterrupt || pipe2(j->stop_watch, O_CLOEXEC) < 0)
+                return;
+        j->code_ident = py->PyThread_get_thread_ident();
+        sigset_t all, saved;
+        sigfillset(&all);
+        (void)pthread_sigmask(SIG_SETMASK, &all, &saved);
+        int r = pthread_create(&j->watcher, NULL, watch_thread, j);
+        (void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        if (r != 0) {
+                close(j->stop_watch[0]);
+                close(j->stop_watch[1]);
+                return;
+        }
+        j->watching = true;
+}
+
 /* ---- the thread --------------------------------------------------------- */
 
 /* Run the bootstrap with the GIL held.  On success the encoded records are
@@ -447,8 +546,11 @@ static void *agent_thread(void *userdata) {
          * the connection (the CLI sees a stream without END) and frees. */
         pthread_cleanup_push(job_free_void, j);
 
+        /* The thread's id lets the CLI tell, while it waits for the GIL,
+         * which thread holds it. */
         char helo[64];
-        snprintf(helo, sizeof helo, "%d %ld", AP_PROTOCOL, (long)getpid());
+        snprintf(helo, sizeof helo, "%d %ld %ld", AP_PROTOCOL, (long)getpid(),
+                 (long)syscall(SYS_gettid));
         send_text(j, "HELO", helo);
 
         /* PyPy's Py_GetVersion needs the GIL. */
@@ -473,11 +575,21 @@ static void *agent_thread(void *userdata) {
                  * target would have had (its subprocesses inherit it). */
                 (void)pthread_sigmask(SIG_SETMASK, &j->run_mask, NULL);
                 ap_pygilstate gil = j->py.PyGILState_Ensure();
+                /* The deadline may have passed while this thread waited for
+                 * the GIL: the CLI says whether the code may still run.
+                 * Nobody answers with --no-wait: the code runs. */
+                if (j->wait && !ask_to_run(j)) {
+                        j->py.PyGILState_Release(gil);
+                        goto done;
+                }
                 send_record(j, "RUN ", "", 0);
+                if (j->wait)
+                        start_watcher(j);
                 const char *fail = ap_pyapi_prepare(&j->py) < 0
                                            ? "could not start PyPy's C API (cpyext)"
                                            : run_bootstrap(j);
                 j->py.PyGILState_Release(gil);
+                stop_watcher(j);
 
                 if (fail) {
                         send_text(j, "FAIL", fail);
@@ -486,6 +598,7 @@ static void *agent_thread(void *userdata) {
                         send_all(j, j->result, j->result_len);
         }
 
+done:
         pthread_cleanup_pop(1);
         return NULL;
 }
@@ -549,7 +662,7 @@ int attachpy_agent_start_v1(const char *session_dir) {
                 return AP_START_NO_MEMORY;
         if (r < 0)
                 return AP_START_BAD_REQUEST;
-        if (request_validate(j->request, j->request_len) < 0)
+        if (request_validate(j->request, j->request_len, &j->wait) < 0)
                 return AP_START_BAD_REQUEST;
 
         /* Even with --no-wait: the go-ahead comes through it. */

@@ -58,6 +58,18 @@ static const struct {
          offsetof(ap_pyapi, PyGILState_GetThisThreadState),
          true,
          false},
+        {{"PyThread_get_thread_ident", NULL},
+         offsetof(ap_pyapi, PyThread_get_thread_ident),
+         true,
+         false},
+        {{"PyThreadState_SetAsyncExc", NULL},
+         offsetof(ap_pyapi, PyThreadState_SetAsyncExc),
+         true,
+         false},
+        {{"PyExc_KeyboardInterrupt", NULL},
+         offsetof(ap_pyapi, PyExc_KeyboardInterrupt),
+         true,
+         false},
 };
 
 struct find_libpython {

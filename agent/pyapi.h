@@ -72,6 +72,10 @@ typedef struct ap_pyapi {
                                           ap_pyobject *module); /* before 3.9 */
         ap_pyobject *(*PyCMethod_New)(void *method_def, ap_pyobject *self, ap_pyobject *module,
                                       void *cls); /* 3.9+, PyPy 3.9 */
+        /* For interrupting the code (KeyboardInterrupt in its thread). */
+        unsigned long (*PyThread_get_thread_ident)(void);
+        int (*PyThreadState_SetAsyncExc)(unsigned long id, ap_pyobject *exc);
+        ap_pyobject *const *PyExc_KeyboardInterrupt; /* the data symbol: a PyObject * */
 } ap_pyapi;
 
 /* Find the C API.  On success returns 0 and fills *ret_api, which must be

@@ -5,6 +5,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -239,6 +240,56 @@ ssize_t ap_elf_read_upto_vaddr(const char *path, uint64_t vaddr, void *buf, size
         }
         elf_close(&f);
         return r;
+}
+
+/* A function symbol of table sym (strings in its sh_link) that covers
+ * vaddr, or NULL. */
+static const char *function_covering(const elf_file *f, const Elf64_Shdr *sym, uint64_t vaddr) {
+        if (sym->sh_entsize != sizeof(Elf64_Sym) || !in_bounds(f, sym->sh_offset, sym->sh_size))
+                return NULL;
+        const Elf64_Shdr *strtab = section(f, sym->sh_link);
+        if (!strtab || !in_bounds(f, strtab->sh_offset, strtab->sh_size))
+                return NULL;
+        const char *str = f->data + strtab->sh_offset;
+        const Elf64_Sym *tab = (const Elf64_Sym *)(f->data + sym->sh_offset);
+        size_t count = sym->sh_size / sizeof(Elf64_Sym);
+        for (size_t k = 0; k < count; k++) {
+                const Elf64_Sym *s = &tab[k];
+                if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_shndx == SHN_UNDEF ||
+                    s->st_name >= strtab->sh_size || vaddr < s->st_value ||
+                    vaddr - s->st_value >= (s->st_size ? s->st_size : 1))
+                        continue;
+                const char *name = str + s->st_name;
+                if (*name && memchr(name, '\0', strtab->sh_size - s->st_name))
+                        return name;
+        }
+        return NULL;
+}
+
+int ap_elf_function_at_offset(const char *path, uint64_t off, char *name, size_t size) {
+        elf_file f;
+        if (size == 0 || elf_open(&f, path, NULL) < 0)
+                return -1;
+        const Elf64_Phdr *ph = (const Elf64_Phdr *)(f.data + f.ehdr->e_phoff);
+        bool have_vaddr = false;
+        uint64_t vaddr = 0;
+        for (size_t i = 0; i < f.ehdr->e_phnum && !have_vaddr; i++)
+                if (ph[i].p_type == PT_LOAD && off >= ph[i].p_offset &&
+                    off - ph[i].p_offset < ph[i].p_filesz) {
+                        vaddr = ph[i].p_vaddr + (off - ph[i].p_offset);
+                        have_vaddr = true;
+                }
+        const char *found = NULL;
+        for (int pass = 0; pass < 2 && have_vaddr && !found; pass++)
+                for (size_t i = 0; i < f.ehdr->e_shnum && !found; i++) {
+                        const Elf64_Shdr *s = section(&f, i);
+                        if (s && s->sh_type == (pass == 0 ? SHT_SYMTAB : SHT_DYNSYM))
+                                found = function_covering(&f, s, vaddr);
+                }
+        if (found)
+                snprintf(name, size, "%s", found);
+        elf_close(&f);
+        return found ? 0 : -1;
 }
 
 void ap_elf_info_free(ap_elf_info *info) {

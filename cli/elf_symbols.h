@@ -47,4 +47,11 @@ int ap_elf_read_at_vaddr(const char *path, uint64_t vaddr, void *buf, size_t siz
 ssize_t ap_elf_read_upto_vaddr(const char *path, uint64_t vaddr, void *buf, size_t size)
         __attribute__((warn_unused_result));
 
+/* The function (STT_FUNC in .symtab, else .dynsym) that holds the byte at
+ * file offset off of the file (an address in one of its executable mappings,
+ * as /proc/PID/maps gives them).  Writes its name into name (truncated to
+ * size) and returns 0, or returns -1 when no symbol covers it. */
+int ap_elf_function_at_offset(const char *path, uint64_t off, char *name, size_t size)
+        __attribute__((warn_unused_result));
+
 void ap_elf_info_free(ap_elf_info *info);

@@ -22,6 +22,7 @@ static const struct {
         [AP_ERR_INJECTION_FAILED] = {"injection_failed", 6},
         [AP_ERR_TIMEOUT] = {"timeout", 7},
         [AP_ERR_SCRIPT_ERROR] = {"script_error", 1},
+        [AP_ERR_INTERRUPTED] = {"interrupted", 130},
 };
 
 const char *ap_code_name(ap_code code) {

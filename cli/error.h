@@ -25,6 +25,7 @@ typedef enum ap_code {
         AP_ERR_INJECTION_FAILED,
         AP_ERR_TIMEOUT,
         AP_ERR_SCRIPT_ERROR,
+        AP_ERR_INTERRUPTED,
         AP_CODE_COUNT_,
 } ap_code;
 

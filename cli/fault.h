@@ -17,6 +17,10 @@
  *                     threads do, as for a main thread that ran when
  *                     attachpy looked and then blocked (the fallback to a
  *                     waiting thread).
+ *   stay-queued       a queued call is never withdrawn for a waiting thread:
+ *                     it waits for the main thread (or the deadline), as
+ *                     for a main thread that holds the GIL in a C call no
+ *                     debugger may interrupt.
  */
 #pragma once
 
@@ -39,6 +43,7 @@ typedef struct ap_faults {
         bool schedule;
         bool hang_call; /* hang-call: after the page is written, the debugger
                            calls code that never returns (lldb; cli/cure.h) */
+        bool stay_queued;
 } ap_faults;
 
 /* Parse a value of ATTACHPY_FAULT (NULL: no faults). */

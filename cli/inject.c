@@ -16,6 +16,7 @@
 
 #include "backend.h"
 #include "cure.h"
+#include "gil_holder.h"
 #include "lldb_allocations.h"
 #include "page.h"
 #include "paths.h"
@@ -229,36 +230,110 @@ static int send_go(int fd, const ap_range *unmap, size_t n_unmap) {
         return r;
 }
 
-/* Read the agent's records until END, EOF or the deadline.  Returns 0 at
- * END; -2 with err set when the stream ended without END; else -1. */
+/* One record with an empty payload to the agent ("RUN ", "CANC",
+ * "INTR"); MSG_NOSIGNAL: the agent may be gone. */
+static int send_word(int fd, const char tag[4]) {
+        unsigned char h[8] = {(unsigned char)tag[0],
+                              (unsigned char)tag[1],
+                              (unsigned char)tag[2],
+                              (unsigned char)tag[3],
+                              0,
+                              0,
+                              0,
+                              0};
+        return send(fd, h, sizeof h, MSG_NOSIGNAL) == (ssize_t)sizeof h ? 0 : -1;
+}
+
+/* Take what the agent sent without waiting (its HELO names its thread). */
+static void drain(int fd, ap_result *res) {
+        char chunk[4096];
+        for (int i = 0; i < 16; i++) {
+                ssize_t n = recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
+                ap_error e = AP_ERROR_INIT;
+                if (n <= 0 || ap_result_feed(res, chunk, (size_t)n, &e) < 0) {
+                        ap_error_clear(&e);
+                        return;
+                }
+        }
+}
+
+/* The code had not started at the deadline or at an interrupt: withdraw it
+ * (the agent asks before it runs it, and runs nothing without RUN: CANC, or
+ * the connection closed), and say who holds the GIL. */
+static void withdraw(const ap_run_config *cfg, int fd, pid_t pid, ap_result *res, bool cancelled,
+                     ap_error *err) {
+        (void)send_word(fd, "CANC");
+        drain(fd, res);
+        char holder[1536];
+        ap_gil_holder_describe(pid, (pid_t)res->agent_tid, holder, sizeof holder);
+        vlog(cfg, "withdrew the code; the GIL holder: %s", holder);
+        if (cancelled)
+                ap_error_set(err, AP_ERR_INTERRUPTED,
+                             "attachpy was interrupted before the code started in process %d: "
+                             "it waited for the GIL, which %s holds; the code was withdrawn "
+                             "and will not run",
+                             (int)pid, holder);
+        else
+                ap_error_set(err, AP_ERR_TIMEOUT,
+                             "the code did not start within %g s: %s holds the GIL of process "
+                             "%d; the code was withdrawn and will not run",
+                             cfg->opts->timeout_s, holder, (int)pid);
+        ap_error_hint(err,
+                      "process %d runs on as before; a longer --timeout, or --no-wait to let "
+                      "the code run whenever the GIL comes free",
+                      (int)pid);
+}
+
+/* How long code that was sent KeyboardInterrupt gets to end. */
+#define GRACE_AFTER_INTR_MS 2000.0
+
+/* Read the agent's records until END, EOF or the deadline; answer the
+ * agent's GIL (docs/protocol.md, "The last word").  Returns 0 at END; -1
+ * with err set; -2 with err set (interrupted, or the deadline while the
+ * code ran) and the output so far in res; -3 with err set when the stream
+ * ended without END (the caller looks whether the target ended). */
 static int collect(const ap_run_config *cfg, int fd, pid_t pid, double deadline, ap_result *res,
                    ap_error *err) {
         char chunk[65536];
+        bool answered = false;     /* RUN sent: the code runs */
+        bool interrupting = false; /* INTR sent */
+        double until = deadline;
         for (;;) {
-                if (res->ended)
+                if (res->ended && !interrupting)
                         return 0;
-                double left = deadline - ap_now_ms();
+                if (res->ended)
+                        break;
+                double left = until - ap_now_ms();
                 if (left <= 0)
                         break;
+                if (res->gil && !answered) {
+                        /* The agent holds the GIL and waits for the last
+                         * word: the deadline has not passed. */
+                        answered = true;
+                        if (send_word(fd, "RUN ") < 0)
+                                vlog(cfg, "the agent hung up before the answer to GIL");
+                }
                 struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
                                       {.fd = cfg->cancel_fd, .events = POLLIN}};
-                int r = poll(p, cfg->cancel_fd >= 0 ? 2 : 1,
+                int r = poll(p, cfg->cancel_fd >= 0 && !interrupting ? 2 : 1,
                              left > INT_MAX ? INT_MAX : (int)ceil(left));
                 if (r < 0 && errno != EINTR)
                         return ap_error_set(err, AP_ERR_INJECTION_FAILED, "poll: %s",
                                             strerror(errno));
                 if (r <= 0)
                         continue;
-                if (cfg->cancel_fd >= 0 && p[1].revents) {
-                        ap_error_set(err, AP_ERR_TIMEOUT,
-                                     "attachpy was interrupted while the code %s in process %d",
-                                     res->running
-                                             ? "ran; it may still be running"
-                                             : "waited for the GIL; it will run once it gets it",
-                                     (int)pid);
-                        ap_error_hint(err, "its output is lost; use --no-wait for long-running "
-                                           "code");
-                        return -1;
+                if (cfg->cancel_fd >= 0 && !interrupting && p[1].revents) {
+                        if (!answered && !res->running) {
+                                withdraw(cfg, fd, pid, res, true, err);
+                                return -1;
+                        }
+                        /* The code runs: KeyboardInterrupt in its thread. */
+                        vlog(cfg, "interrupting the code in process %d (KeyboardInterrupt)",
+                             (int)pid);
+                        (void)send_word(fd, "INTR");
+                        interrupting = true;
+                        until = ap_now_ms() + GRACE_AFTER_INTR_MS;
+                        continue;
                 }
                 ssize_t n = recv(fd, chunk, sizeof chunk, 0);
                 if (n < 0) {
@@ -267,9 +342,11 @@ static int collect(const ap_run_config *cfg, int fd, pid_t pid, double deadline,
                         n = 0;
                 }
                 if (n == 0) {
-                        if (res->ended)
+                        if (res->ended && !interrupting)
                                 return 0;
-                        /* -2: the caller looks whether the target ended. */
+                        if (interrupting)
+                                break;
+                        /* -3: the caller looks whether the target ended. */
                         ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                      "the agent in process %d stopped before reporting a "
                                      "result (%s)",
@@ -281,23 +358,44 @@ static int collect(const ap_run_config *cfg, int fd, pid_t pid, double deadline,
                                                        "interpreter may be shutting down"),
                                 ap_error_hint(err, "check that process %d is still alive",
                                               (int)pid);
-                        return -2;
+                        return -3;
                 }
                 if (ap_result_feed(res, chunk, (size_t)n, err) < 0)
                         return -1;
         }
-        if (res->running)
+        if (interrupting) {
+                bool by_kbi = res->ended && res->exc_type &&
+                              strcmp(res->exc_type, "KeyboardInterrupt") == 0;
+                if (res->ended)
+                        ap_error_set(err, AP_ERR_INTERRUPTED,
+                                     "attachpy was interrupted while the code ran in process %d; "
+                                     "%s",
+                                     (int)pid,
+                                     by_kbi ? "the code was stopped with KeyboardInterrupt"
+                                            : "the code ended");
+                else
+                        ap_error_set(err, AP_ERR_INTERRUPTED,
+                                     "attachpy was interrupted while the code ran in process %d; "
+                                     "it was sent KeyboardInterrupt but did not end within %.0f "
+                                     "s: it may still be running",
+                                     (int)pid, GRACE_AFTER_INTR_MS / 1000.0);
+                ap_error_hint(err,
+                              "the output the code had produced is in the result; process %d "
+                              "runs on",
+                              (int)pid);
+                return -2;
+        }
+        if (answered || res->running) {
                 ap_error_set(err, AP_ERR_TIMEOUT,
                              "the code did not finish within %g s and may still be running in "
                              "process %d",
                              cfg->opts->timeout_s, (int)pid);
-        else
-                ap_error_set(err, AP_ERR_TIMEOUT,
-                             "the code did not start within %g s: process %d did not release "
-                             "the GIL; it will run once it does",
-                             cfg->opts->timeout_s, (int)pid);
-        ap_error_hint(err, "attachpy stopped waiting; its output is lost.  Use a longer "
-                           "--timeout, or --no-wait for long-running code");
+                ap_error_hint(err, "attachpy stopped waiting; the output until then is in the "
+                                   "result, what follows is lost.  Use a longer --timeout, or "
+                                   "--no-wait for long-running code");
+                return -2;
+        }
+        withdraw(cfg, fd, pid, res, false, err);
         return -1;
 }
 
@@ -643,7 +741,21 @@ static int await_scheduled(run_ctx *c, uint64_t page, ap_injection_plan *fallbac
                 if (conn >= 0)
                         goto out;
                 if (conn == -1) {
-                        if (ap_pending_cancel(&pend) == 1)
+                        int withdrawn = ap_pending_cancel(&pend);
+                        if (withdrawn == 1 && err->code == AP_ERR_INTERRUPTED) {
+                                char holder[1536];
+                                ap_gil_holder_describe(pid, 0, holder, sizeof holder);
+                                ap_error_set(err, AP_ERR_INTERRUPTED,
+                                             "attachpy was interrupted before the queued call ran "
+                                             "in process %d: its main thread ran no Python code "
+                                             "(%s); the call was withdrawn and will not run",
+                                             (int)pid, holder);
+                                ap_error_hint(
+                                        err,
+                                        "the queued call was withdrawn; process %d runs on as "
+                                        "before",
+                                        (int)pid);
+                        } else if (withdrawn == 1)
                                 ap_error_hint(err, "the queued call was withdrawn: the code will "
                                                    "not run");
                         goto out;
@@ -695,10 +807,13 @@ static int await_scheduled(run_ctx *c, uint64_t page, ap_injection_plan *fallbac
         /* The deadline passed. */
         if (ap_pending_cancel(&pend) == 1) {
                 conn = -1;
+                char holder[1536];
+                ap_gil_holder_describe(pid, 0, holder, sizeof holder);
                 ap_error_set(err, AP_ERR_TIMEOUT,
                              "process %d did not reach a safe point within %g s: its main thread "
-                             "ran no Python code; nothing was injected and it runs on",
-                             (int)pid, cfg->opts->timeout_s);
+                             "ran no Python code (%s; it holds the GIL); the queued call was "
+                             "withdrawn and will not run, nothing was injected and it runs on",
+                             (int)pid, cfg->opts->timeout_s, holder);
                 ap_error_hint(err, "the main thread may be in a long C call that holds the GIL; "
                                    "try again with a longer --timeout");
                 goto out;
@@ -1033,10 +1148,14 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                                  outcome.safepoint);
                         conn = ap_session_accept(&session, o->pid, cfg->cancel_fd, deadline, err);
                         if (conn == -2) {
+                                /* The deadline passed while the debugger
+                                 * ran: the agent gets no go-ahead. */
                                 ap_error_set(err, AP_ERR_TIMEOUT,
-                                             "the agent started in process %d but did not report "
-                                             "back within %g s; the code did not run",
-                                             (int)o->pid, o->timeout_s);
+                                             "the code did not start within %g s: %s took %.1f s "
+                                             "to start the agent in process %d; the code was "
+                                             "withdrawn and will not run",
+                                             o->timeout_s, backend->name,
+                                             report->ms_debugger / 1000.0, (int)o->pid);
                                 ap_error_hint(err, "try again with a longer --timeout");
                         }
                         if (conn < 0)
@@ -1045,7 +1164,8 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                         break;
                 }
                 fallback.target = &target;
-                conn = await_scheduled(&ctx, outcome.page, fallback_used ? NULL : &fallback, err);
+                conn = await_scheduled(&ctx, outcome.page,
+                                       fallback_used || faults.stay_queued ? NULL : &fallback, err);
                 if (conn == -2) {
                         have_fallback = fallback_used = true;
                         continue;
@@ -1079,11 +1199,20 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 goto out;
         }
         ap_progress_stage(cfg->progress, "running in %d", (int)o->pid);
+        vlog(cfg, "sent the go-ahead; waiting for the result");
         int collected = collect(cfg, conn, o->pid, deadline, &report->result, err);
-        if (collected == -2)
+        if (collected == -3)
                 target_ended(&exit_watch, report);
         if (collected < 0) {
                 report->ms_run = ap_now_ms() - t_run;
+                /* Interrupted, or the deadline while the code ran: the
+                 * output so far. */
+                if (collected == -2)
+                        report->have_result = true;
+                if (report->result.version) {
+                        free(report->version);
+                        report->version = strdup(report->result.version);
+                }
                 goto out;
         }
         report->ms_run = ap_now_ms() - t_run;

@@ -2,6 +2,7 @@
 #include "result.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static char *dup_text(const char *p, size_t n) {
@@ -30,8 +31,17 @@ static int append_capped(ap_buf *b, uint64_t *dropped, const char *p, size_t n) 
 
 static int handle(ap_result *r, const char *tag, const char *p, size_t n, ap_error *err) {
         int rc = 0;
-        if (memcmp(tag, "HELO", 4) == 0)
+        if (memcmp(tag, "HELO", 4) == 0) {
                 r->helo = true;
+                /* "<protocol> <pid> <tid>" */
+                char text[64];
+                long proto = 0, pid = 0, tid = 0;
+                snprintf(text, sizeof text, "%.*s", (int)(n < sizeof text ? n : sizeof text - 1),
+                         p);
+                if (sscanf(text, "%ld %ld %ld", &proto, &pid, &tid) == 3 && tid > 0)
+                        r->agent_tid = tid;
+        } else if (memcmp(tag, "GIL ", 4) == 0)
+                r->gil = true;
         else if (memcmp(tag, "VERS", 4) == 0)
                 rc = set_text(&r->version, p, n);
         else if (memcmp(tag, "RUN ", 4) == 0)

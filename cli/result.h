@@ -25,6 +25,8 @@
 typedef struct ap_result {
         bool helo;      /* the agent thread started */
         bool running;   /* the code started (RUN seen) */
+        bool gil;       /* the agent holds the GIL and asks whether to run (GIL seen) */
+        long agent_tid; /* the agent thread's id, from HELO; 0 if not given */
         bool ended;     /* END seen */
         char *version;  /* VERS */
         char *end;      /* "ok", "exception", "failed" */

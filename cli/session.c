@@ -319,8 +319,9 @@ int ap_session_accept(ap_session *s, pid_t pid, int cancel_fd, double deadline_m
                 if (r <= 0)
                         continue;
                 if (cancel_fd >= 0 && p[1].revents)
-                        return ap_error_set(err, AP_ERR_TIMEOUT,
-                                            "interrupted while waiting for the agent");
+                        return ap_error_set(err, AP_ERR_INTERRUPTED,
+                                            "attachpy was interrupted while waiting for the "
+                                            "agent");
                 int c = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
                 if (c < 0) {
                         if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)

@@ -56,7 +56,7 @@ int ap_target_lock(pid_t pid, double deadline_ms, int cancel_fd, ap_error *err) 
                 int wait = left < RETRY_MS ? (int)left + 1 : RETRY_MS;
                 if (poll(&pf, cancel_fd >= 0 ? 1 : 0, wait) > 0) {
                         close(fd);
-                        return ap_error_set(err, AP_ERR_TIMEOUT,
+                        return ap_error_set(err, AP_ERR_INTERRUPTED,
                                             "attachpy was interrupted while another attachpy "
                                             "injected into process %d; nothing was injected",
                                             (int)pid),

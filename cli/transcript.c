@@ -253,7 +253,7 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
                 return -1;
         }
         if (end && end->cancelled) {
-                ap_error_set(err, AP_ERR_TIMEOUT,
+                ap_error_set(err, AP_ERR_INTERRUPTED,
                              "attachpy was interrupted %s; the code did not run",
                              stage_words(st.out.stage));
                 ap_error_hint(err, "process %d runs on as before", (int)pid);

@@ -207,6 +207,77 @@ class FaultCase(unittest.TestCase):
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.json["result"]["stdout"], "again\n", r)
 
+    def hold_gil(self):
+        t = self.start("gilhold")
+        t.proc.stdin.write(b"hold\n")
+        t.proc.stdin.flush()
+        self.assertTrue(t.expect(lambda l: l.startswith("holding"), 10), t.all_lines)
+        # Until its main thread is in read(): from then on it runs no
+        # bytecode and holds the GIL.
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            with open("/proc/%d/task/%d/syscall" % (t.pid, t.pid)) as f:
+                if f.read().split()[0] == "0":  # read, x86-64
+                    break
+            time.sleep(0.01)
+        else:
+            self.fail("the target did not block in read()")
+        return t
+
+    def release_gil(self, t):
+        t.proc.stdin.write(b"x")
+        t.proc.stdin.flush()
+        self.assertTrue(t.expect(lambda l: l == "released", 10), t.all_lines)
+
+    def marker(self):
+        flag = tempfile.mktemp(prefix="attachpy-fault-")
+        self.addCleanup(lambda: os.path.exists(flag) and os.unlink(flag))
+        return flag, "open(%r, 'w').close()" % flag
+
+    def assertHolderNamed(self, t, r):
+        msg = r.json["error"]["message"]
+        self.assertIn("thread %d (" % t.pid, msg, r)
+        self.assertIn("the main thread), in read (", msg, r)
+        self.assertIn("withdrawn and will not run", msg, r)
+
+    def assertNeverRuns(self, t, flag, r):
+        """After the GIL is released: the agent's thread, if any, ends
+        without running the code; nothing stays behind."""
+        end = time.monotonic() + 10
+        while len(os.listdir("/proc/%d/task" % t.pid)) > 1 and time.monotonic() < end:
+            time.sleep(0.02)
+        self.assertEqual(os.listdir("/proc/%d/task" % t.pid), [str(t.pid)],
+                         "a thread stayed in the target\n%r" % r)
+        self.assertFalse(os.path.exists(flag), "the withdrawn code ran\n%r" % r)
+        self.assertClean(t, r)
+
+    def deadline_run(self, debugger, args, fault=None):
+        """A target holding the GIL and a run whose deadline passes: the
+        target, the marker file, the pages before, and the run.  When the
+        debugger itself was slower than the deadline (a loaded machine) the
+        moment under test was not reached: the code must not run either,
+        and the run is tried again on a new target with twice the
+        deadline (twice at most; the tries are counted in RETRIES)."""
+        timeout = TIMEOUTS[debugger]
+        for attempt in range(3):
+            t = self.hold_gil()
+            flag, code = self.marker()
+            pages = scratch_pages(t.pid)
+            r = self.run_bg(["--json", "--timeout=%g" % timeout, "--debugger=" + debugger] +
+                            args + [t.pid, "-c", code], fault=fault).finish()
+            self.assertEqual((r.proc.returncode, r.json["error"]["code"]), (7, "timeout"), r)
+            msg = r.json["error"]["message"]
+            if not ("%s did not finish within" % debugger in msg or
+                    "%s took" % debugger in msg) or attempt == 2:
+                return t, flag, pages, r
+            self.release_gil(t)
+            self.assertNeverRuns(t, flag, r)
+            RETRIES[debugger] = RETRIES.get(debugger, 0) + 1
+            print("[%s slower than --timeout=%g (%s): again]" % (debugger, timeout, msg),
+                  file=sys.stderr)
+            t.stop()
+            timeout *= 2
+
 
 def make_kill_debugger_test(debugger, way, step):
     def test(self):
@@ -275,7 +346,7 @@ def make_signal_attachpy_test(debugger, step, sig):
         r.proc.send_signal(sig)
         r.finish()
         if sig == signal.SIGTERM:
-            self.assertEqual(r.json["error"]["code"], "timeout", r)
+            self.assertEqual((r.proc.returncode, r.json["error"]["code"]), (130, "interrupted"), r)
             self.assertIn("interrupted", r.json["error"]["message"], r)
         else:
             # Killed, attachpy cannot remove its session; its debugger gets
@@ -350,33 +421,115 @@ class Faults(FaultCase):
                 self.assertClean(t, r)
             self.record("thread left its system call", debugger, "tried again: ok")
 
-    def test_withdrawn_call_never_runs(self):
-        # The main thread holds the GIL in C calls of ~6 s: the deadline
-        # (3 s: time enough for a slow lldb to queue the call) passes while
-        # the pending call waits.  attachpy withdraws it: when the main
+    # The GIL held in a C call, the deadline passing before the code
+    # started: whichever stage the code was in, it is withdrawn and never
+    # runs, and the message names the thread that holds the GIL.  The target
+    # (gilhold) holds the GIL in read(0) through ctypes.PyDLL from when it
+    # says "holding" until the test writes one byte: the test chooses the
+    # moment; nothing depends on timing but the deadline being longer than
+    # the debugger takes (TIMEOUTS).
+    def test_deadline_while_the_call_is_queued(self):
+        # The call was queued (it must wait for the main thread, which holds
+        # the GIL in C): at the deadline it is withdrawn; when the main
         # thread gets to it, it only unmaps its page.
         for debugger in DEBUGGERS:
             self.need(debugger)
-            t = self.start("cpulse", extra_args=[], env=dict(os.environ, TARGET_PULSE="6"))
-            time.sleep(0.5)
-            flag = tempfile.mktemp(prefix="attachpy-fault-")
-            self.addCleanup(lambda: os.path.exists(flag) and os.unlink(flag))
-            pages = scratch_pages(t.pid)
-            r = self.run_bg(["--json", "--timeout=3", "--debugger=" + debugger, t.pid, "-c",
-                             "open(%r, 'w').close()" % flag]).finish()
-            self.assertEqual(r.json["error"]["code"], "timeout", r)
+            t, flag, pages, r = self.deadline_run(debugger, [], fault="schedule,stay-queued")
             self.assertIn("did not reach a safe point", r.json["error"]["message"], r)
-            # The C call ends; the withdrawn call runs, does nothing and
-            # unmaps its page.
-            end = time.monotonic() + 20
+            self.assertHolderNamed(t, r)
+            self.release_gil(t)
+            end = time.monotonic() + 10
             while scratch_pages(t.pid) != pages and time.monotonic() < end:
-                time.sleep(0.2)
-            self.assertFalse(os.path.exists(flag), "the withdrawn code ran")
-            self.assertFalse(agent_loaded(t.pid), "the withdrawn call loaded the agent")
+                time.sleep(0.05)
             self.assertEqual(scratch_pages(t.pid), pages, "the withdrawn call left its page")
-            self.assertClean(t, r)
+            self.assertFalse(agent_loaded(t.pid), "the withdrawn call loaded the agent")
+            self.assertNeverRuns(t, flag, r)
             self.record("deadline while the pending call waits", debugger,
-                        "timeout; withdrawn, never ran, page freed")
+                        "timeout, holder named; withdrawn, never ran, page freed")
+
+    def test_deadline_while_the_agent_waits_for_the_gil(self):
+        # The agent was started (in the main thread, parked in read()) and
+        # its thread waits for the GIL: at the deadline the CLI withdraws
+        # the code; when the thread gets the GIL it asks, is told no, and
+        # ends.
+        for debugger in DEBUGGERS:
+            self.need(debugger)
+            t, flag, _, r = self.deadline_run(debugger, [])
+            self.assertIn("did not start within", r.json["error"]["message"], r)
+            self.assertHolderNamed(t, r)
+            self.assertTrue(agent_loaded(t.pid), r)
+            self.assertEqual(len(os.listdir("/proc/%d/task" % t.pid)), 2,
+                             "the agent's thread is not waiting\n%r" % r)
+            self.release_gil(t)
+            self.assertNeverRuns(t, flag, r)
+            self.record("deadline while the agent waits for the GIL", debugger,
+                        "timeout, holder named; withdrawn, never ran, thread ended")
+
+    def test_no_wait_runs_once_the_gil_is_free(self):
+        # --no-wait: the user asked for the code to run whenever it can.
+        for debugger in DEBUGGERS:
+            self.need(debugger)
+            t = self.hold_gil()
+            flag, code = self.marker()
+            r = self.run_bg(["--json", "--no-wait", "--debugger=" + debugger, t.pid, "-c",
+                             code]).finish()
+            self.assertEqual(r.proc.returncode, 0, r)
+            self.assertFalse(os.path.exists(flag), r)
+            self.release_gil(t)
+            end = time.monotonic() + 10
+            while not os.path.exists(flag) and time.monotonic() < end:
+                time.sleep(0.02)
+            self.assertTrue(os.path.exists(flag), "--no-wait code did not run\n%r" % r)
+            self.assertClean(t, r)
+            self.record("--no-wait while the GIL is held", debugger, "ok; ran once released")
+
+    def test_interrupt_before_the_code_started(self):
+        # Ctrl-C while the agent waits for the GIL: interrupted, withdrawn.
+        for debugger in DEBUGGERS:
+            self.need(debugger)
+            t = self.hold_gil()
+            flag, code = self.marker()
+            r = self.run_bg(["--json", "--verbose", "--timeout=60", "--debugger=" + debugger,
+                             t.pid, "-c", code])
+            # From this line on attachpy waits for the result (collect()).
+            self.assertTrue(r.wait_line("attachpy: sent the go-ahead", 60), r.err[-20:])
+            r.proc.send_signal(signal.SIGINT)
+            r.finish()
+            self.assertEqual((r.proc.returncode, r.json["error"]["code"]), (130, "interrupted"),
+                             r)
+            self.assertHolderNamed(t, r)
+            self.release_gil(t)
+            self.assertNeverRuns(t, flag, r)
+            self.record("Ctrl-C while the agent waits for the GIL", debugger,
+                        "interrupted (130), withdrawn, never ran")
+
+    def test_interrupt_while_the_code_runs(self):
+        # Ctrl-C while the code runs: KeyboardInterrupt in its thread, the
+        # output so far in the result, exit 130, the target intact.
+        for debugger in DEBUGGERS:
+            self.need(debugger)
+            t = self.start("sleep")
+            flag, _ = self.marker()
+            code = ("import sys, time\nprint('partial')\nsys.stderr.write('err so far\\n')\n"
+                    "open(%r, 'w').close()\nwhile True: time.sleep(0.02)\n" % flag)
+            r = self.run_bg(["--json", "--debugger=" + debugger, t.pid, "-c", code])
+            end = time.monotonic() + 60
+            while not os.path.exists(flag) and time.monotonic() < end:
+                time.sleep(0.02)
+            self.assertTrue(os.path.exists(flag), "the code did not start")
+            r.proc.send_signal(signal.SIGINT)
+            r.finish()
+            j = r.json
+            self.assertEqual((r.proc.returncode, j["error"]["code"]), (130, "interrupted"), r)
+            self.assertIn("stopped with KeyboardInterrupt", j["error"]["message"], r)
+            self.assertEqual(j["result"]["stdout"], "partial\n", r)
+            self.assertEqual(j["result"]["stderr"], "err so far\n", r)
+            self.assertEqual(j["result"]["exception"]["type"], "KeyboardInterrupt", r)
+            self.assertEqual(os.listdir("/proc/%d/task" % t.pid), [str(t.pid)], r)
+            self.assertClean(t, r)
+            self.assertWorksAgain(t, debugger)
+            self.record("Ctrl-C while the code runs", debugger,
+                        "interrupted (130), KeyboardInterrupt, output so far")
 
     def test_queued_call_falls_back_to_a_waiting_thread(self):
         # The main thread waits on a lock forever: a queued call would never
@@ -412,9 +565,15 @@ class Faults(FaultCase):
             self.record("3 runs at once on one target", debugger, "serialized, all ok")
 
     def test_lock_wait_times_out(self):
+        # The second run starts once the first one's code runs (it holds the
+        # target's lock for 3 s more), not after a fixed sleep.
         t = self.start("sleep")
-        first = self.run_bg(["--json", t.pid, "-c", "import time; time.sleep(3)"])
-        time.sleep(1.0)
+        flag, code = self.marker()
+        first = self.run_bg(["--json", t.pid, "-c", code + "; import time; time.sleep(3)"])
+        end = time.monotonic() + 30
+        while not os.path.exists(flag) and time.monotonic() < end:
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(flag), "the first run's code did not start")
         second = self.run_bg(["--json", "--timeout=1", t.pid, "-c", "print(2)"]).finish()
         self.assertEqual(second.json["error"]["code"], "timeout", second)
         self.assertIn("another attachpy", second.json["error"]["message"], second)
@@ -460,7 +619,8 @@ class Faults(FaultCase):
 
     def test_code_that_never_ends(self):
         t = self.start("sleep")
-        r = harness.attachpy(ATTACHPY, "--json", "--timeout=2", t.pid, "-c",
+        # --timeout leaves gdb time to start the code on a loaded machine.
+        r = harness.attachpy(ATTACHPY, "--json", "--timeout=5", t.pid, "-c",
                              "import time\nwhile True: time.sleep(0.1)")
         self.assertEqual(r.json["error"]["code"], "timeout", r)
         self.assertIn("may still be running", r.json["error"]["message"], r)
@@ -495,7 +655,18 @@ LLDB_KILL_STEPS = STEPS
 
 
 # The faults of a queued call (Py_AddPendingCall), which PyPy does not have.
-SCHEDULE_ONLY = ["test_withdrawn_call_never_runs", "test_queued_call_falls_back_to_a_waiting_thread"]
+SCHEDULE_ONLY = ["test_deadline_while_the_call_is_queued",
+                 "test_queued_call_falls_back_to_a_waiting_thread"]
+# What needs CPython: a C call that holds the GIL (ctypes.PyDLL), and
+# KeyboardInterrupt raised in another thread (PyThreadState_SetAsyncExc,
+# which the agent does not call on PyPy).
+CPYTHON_ONLY = ["test_deadline_while_the_agent_waits_for_the_gil",
+                "test_no_wait_runs_once_the_gil_is_free", "test_interrupt_before_the_code_started",
+                "test_interrupt_while_the_code_runs"]
+# Deadlines longer than the debugger takes to queue the call or start the
+# agent on a loaded machine (lldb is the slower).
+TIMEOUTS = {"gdb": 4, "lldb": 8}
+RETRIES = {}  # debugger -> runs tried again because the debugger was slower
 # What runs once, against the newest CPython only: attachpy's own locking and
 # deadlines do not depend on the interpreter.
 ONCE = ["test_lock_wait_times_out"]
@@ -520,7 +691,7 @@ def suite_for(python, full):
     for name in dir(Faults):
         if not name.startswith("test_"):
             continue
-        if python.implementation == "pypy" and name in SCHEDULE_ONLY:
+        if python.implementation == "pypy" and (name in SCHEDULE_ONLY or name in CPYTHON_ONLY):
             continue
         if not full and name in ONCE:
             continue
@@ -577,6 +748,9 @@ def main():
 
 
 def print_table():
+    if RETRIES:
+        print("\ndeadline runs tried again (the debugger slower than --timeout): %s" %
+              ", ".join("%s %d" % kv for kv in sorted(RETRIES.items())))
     print("\nFault x debugger -> outcome, per interpreter:")
     for name in dict.fromkeys(k[0] for k in TABLE):  # in the order they ran
         print("  %s:" % name)
@@ -587,6 +761,9 @@ def print_table():
             for what in ("deadline while the pending call waits",
                          "queued call, main thread waits on a lock"):
                 print("    %-46s %-5s %s" % (what, "both", "does not exist (no pending calls)"))
+            for what in ("deadline while the agent waits for the GIL",
+                         "Ctrl-C while the code runs"):
+                print("    %-46s %-5s %s" % (what, "both", "not run (CPython only)"))
 
 
 if __name__ == "__main__":

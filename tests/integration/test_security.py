@@ -392,20 +392,20 @@ class Signals(Case):
     def test_sigterm_while_the_call_waits(self):
         r = self.interrupt("cbusy", signal.SIGTERM, lambda t: [t.pid, "-c", "print('x')"],
                            self.call_queued)
-        self.assertEqual(r.json["error"]["code"], "timeout", r)
+        self.assertEqual((r.rc, r.json["error"]["code"]), (130, "interrupted"), r)
         self.assertIn("withdrawn", r.json["error"]["hint"], r)
 
     def test_sigint_while_the_call_waits(self):
         r = self.interrupt("cbusy", signal.SIGINT, lambda t: [t.pid, "-c", "print('x')"],
                            self.call_queued)
-        self.assertEqual(r.json["error"]["code"], "timeout", r)
+        self.assertEqual((r.rc, r.json["error"]["code"]), (130, "interrupted"), r)
 
     def test_sigterm_while_the_code_runs(self):
         flag = os.path.join(self.tmp, "started")
         code = "open(%r, 'w').close()\nimport time\ntime.sleep(5)\n" % flag
         r = self.interrupt("sleep", signal.SIGTERM, lambda t: [t.pid, "-c", code],
                            lambda t: os.path.exists(flag))
-        self.assertEqual(r.json["error"]["code"], "timeout", r)
+        self.assertEqual((r.rc, r.json["error"]["code"]), (130, "interrupted"), r)
         self.assertIn("may still be running", r.json["error"]["message"])
 
 

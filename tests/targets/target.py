@@ -21,6 +21,10 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   forker   forks all the time; children run a little Python and exit
   cpulse   the main thread in C calls that hold the GIL for about a second each
            (TARGET_PULSE seconds)
+  gilhold  waits for a line on stdin (the GIL free); on "hold" prints
+           "holding <tid>" and holds the GIL in a C call, read(0) through
+           ctypes.PyDLL, until one more byte comes on stdin, then prints
+           "released" and waits for the next line (ctypes)
   nodump   like sleep, after prctl(PR_SET_DUMPABLE, 0) (Linux, ctypes)
   audit    like sleep, with an audit hook (3.8+) that prints "audit <path>"
            for each attachpy.remote_exec event and vetoes the code when its
@@ -208,6 +212,21 @@ elif MODE == "cpulse":
     n = int(n * float(os.environ.get("TARGET_PULSE", "1")) / max(time.time() - t, 1e-6))
     while True:
         work[0] += sum(itertools.repeat(1, n)) // n
+elif MODE == "gilhold":
+    import ctypes
+
+    libc = ctypes.PyDLL(None)  # a PyDLL's calls keep the GIL
+    byte = ctypes.create_string_buffer(1)
+    say("ready", os.getpid(), version)
+    while True:
+        line = sys.stdin.readline()  # the GIL is free while it waits
+        if not line:
+            break
+        if line.strip() == "hold":
+            say("holding", os.getpid())
+            libc.read(0, byte, 1)
+            say("released")
+        work[0] += 1
 elif MODE == "nodump":
     import ctypes
 

@@ -39,6 +39,8 @@ static void exception_stream(ap_buf *b) {
 
 static void check_exception_result(const ap_result *r) {
         ck_assert(r->helo);
+        ck_assert_int_eq(r->agent_tid, 0); /* an older agent's HELO: no tid */
+        ck_assert(!r->gil);
         ck_assert(r->running);
         ck_assert(r->ended);
         ck_assert_str_eq(r->version, "3.12.1");
@@ -55,6 +57,32 @@ static void check_exception_result(const ap_result *r) {
         ck_assert_uint_eq(r->err_dropped, 0);
         ck_assert_uint_eq(r->pending.len, 0);
 }
+
+/* The agent's thread id in HELO; GIL: it holds the GIL and asks. */
+START_TEST(test_helo_tid_and_gil) {
+        ap_buf s = {0};
+        add_text(&s, "HELO", "1 4242 4250");
+        add_text(&s, "VERS", "3.13.1");
+        ap_result r = {0};
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_result_feed(&r, s.data, s.len, &err), 0);
+        ck_assert_int_eq(r.agent_tid, 4250);
+        ck_assert(!r.gil);
+        ap_buf_free(&s);
+        add(&s, "GIL ", NULL, 0);
+        ck_assert_int_eq(ap_result_feed(&r, s.data, s.len, &err), 0);
+        ck_assert(r.gil);
+        ck_assert(!r.running);
+        ap_buf_free(&s);
+        ap_result_free(&r);
+        memset(&r, 0, sizeof r);
+        add_text(&s, "HELO", "1 4242 x");
+        ck_assert_int_eq(ap_result_feed(&r, s.data, s.len, &err), 0);
+        ck_assert_int_eq(r.agent_tid, 0);
+        ap_buf_free(&s);
+        ap_result_free(&r);
+}
+END_TEST
 
 START_TEST(test_whole) {
         ap_buf s = {0};
@@ -467,6 +495,7 @@ static Suite *result_suite(void) {
         Suite *s = suite_create("result");
         TCase *tc = tcase_create("parse");
         tcase_add_test(tc, test_whole);
+        tcase_add_test(tc, test_helo_tid_and_gil);
         tcase_add_test(tc, test_byte_by_byte);
         tcase_add_test(tc, test_random_splits);
         tcase_add_test(tc, test_partial_record_waits);

@@ -146,7 +146,7 @@ START_TEST(test_cancel_fd) {
         int second = ap_target_lock(self, t0 + 5000, p[0], &err);
         ck_assert_int_eq(second, -1);
         ck_assert_double_lt(ap_now_ms() - t0, 1000);
-        ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
+        ck_assert_int_eq(err.code, AP_ERR_INTERRUPTED);
         ck_assert_msg(strstr(err.message, "interrupted"), "%s", err.message);
         ap_error_clear(&err);
         close(p[0]);

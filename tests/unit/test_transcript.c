@@ -647,7 +647,7 @@ START_TEST(test_deadline_after_attach) {
 END_TEST
 
 START_TEST(test_cancelled) {
-        /* attachpy was asked to stop (a signal): TIMEOUT, whatever the
+        /* attachpy was asked to stop (a signal): INTERRUPTED, whatever the
          * debugger said, with the stage in the message. */
         ap_debugger_end end = {
                 .exited = false, .term_signal = SIGINT, .cancelled = true, .timeout_s = 30};
@@ -657,7 +657,7 @@ START_TEST(test_cancelled) {
                                   "Quit\n",
                                   &end, &o, &err),
                          -1);
-        ck_assert_int_eq(err.code, AP_ERR_TIMEOUT);
+        ck_assert_int_eq(err.code, AP_ERR_INTERRUPTED);
         ck_assert_msg(strstr(err.message, "attachpy was interrupted while loading the agent; the "
                                           "code did not run"),
                       "%s", err.message);
