@@ -33,6 +33,9 @@ typedef struct ap_report {
         ap_error error;
         char safepoint[16]; /* how the agent got in: "parked", "futex" or "pending" */
         double ms_total, ms_preflight, ms_debugger, ms_run;
+        int retries; /* debugger sessions run again (the target was elsewhere
+                        than chosen, a queued call withdrawn for a waiting
+                        thread, PyPy without a thread waiting) */
 } ap_report;
 
 typedef struct ap_run_config {

@@ -110,6 +110,25 @@ static void on_marker(const char *w, size_t wl, const char *rest, size_t rl, voi
         }
 }
 
+typedef struct has_state {
+        const char *word;
+        bool found;
+} has_state;
+
+static void on_has(const char *w, size_t wl, const char *rest, size_t rl, void *userdata) {
+        (void)rest;
+        (void)rl;
+        has_state *h = userdata;
+        if (word_is(w, wl, h->word))
+                h->found = true;
+}
+
+bool ap_transcript_has_marker(const char *text, const char *word) {
+        has_state h = {.word = word, .found = false};
+        each_marker(text ? text : "", on_has, &h);
+        return h.found;
+}
+
 ap_stage ap_transcript_stage(const char *text) {
         scan_state st;
         memset(&st, 0, sizeof st);

@@ -62,6 +62,11 @@ typedef struct ap_transcript_outcome {
  * runs). */
 ap_stage ap_transcript_stage(const char *text);
 
+/* Does a marker line with that word appear in text?  The interactive
+ * drive waits for "stopped" (every thread stopped: attachpy reads /proc and
+ * sends the plan's commands) and "ready" (the debugger reads its stdin). */
+bool ap_transcript_has_marker(const char *text, const char *word);
+
 /* Classify a finished run.  Returns 0 when the agent was started (start_rc
  * 0) or its start was queued (scheduled, queue_rc 0), else -1 with err
  * set.  name: "gdb" or "lldb", for messages. */
