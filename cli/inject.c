@@ -101,25 +101,45 @@ static int render_script(const ap_backend *b, const char *file, const ap_injecti
 
 /* The interactive drive: once the script says every thread is stopped
  * (@@ATTACHPY:stopped), on_stopped chooses the plan from /proc and sends its
- * commands on the debugger's stdin; then (and also when the debugger is
- * ready without having stopped the target: the attach failed) the CLI
- * closes its stdin, and the debugger quits after its last command. */
+ * command on the debugger's stdin.  The debugger answers @@ATTACHPY:fit (the
+ * plan goes on: the CLI closes the debugger's stdin, and the debugger quits
+ * after its last command) or @@ATTACHPY:unfit (the thread's system call had
+ * completed when the debugger stopped it): on_stopped is called again, the
+ * target still stopped, and chooses another plan or lets go.  The debugger
+ * ready without having stopped the target (the attach failed): stdin is
+ * closed at once. */
 typedef struct ap_drive {
-        void (*on_stopped)(void *userdata, ap_child *child);
+        /* unfit: how many plans were found unfit so far (0: the first). */
+        void (*on_stopped)(void *userdata, ap_child *child, int unfit);
         void *userdata;
+        int sent; /* plans sent */
         bool done;
 } ap_drive;
 
 static void drive_step(ap_drive *drive, ap_child *child, const ap_buf *transcript) {
         if (!drive || drive->done || child->in_fd < 0)
                 return;
-        if (ap_transcript_has_marker(transcript->data, "stopped")) {
+        const char *text = transcript->data;
+        if (drive->sent == 0) {
+                if (ap_transcript_has_marker(text, "stopped")) {
+                        drive->sent = 1;
+                        drive->on_stopped(drive->userdata, child, 0);
+                } else if (ap_transcript_has_marker(text, "ready")) {
+                        drive->done = true;
+                        ap_child_close_stdin(child);
+                }
+                return;
+        }
+        if (ap_transcript_has_marker(text, "fit") || ap_transcript_has_marker(text, "moved") ||
+            ap_transcript_has_marker(text, "detached")) {
                 drive->done = true;
-                drive->on_stopped(drive->userdata, child);
                 ap_child_close_stdin(child);
-        } else if (ap_transcript_has_marker(transcript->data, "ready")) {
-                drive->done = true;
-                ap_child_close_stdin(child);
+                return;
+        }
+        int unfit = ap_transcript_count_marker(text, "unfit");
+        if (unfit >= drive->sent) {
+                drive->sent++;
+                drive->on_stopped(drive->userdata, child, unfit);
         }
 }
 
@@ -416,15 +436,42 @@ typedef struct stop_ctx {
         bool no_fit;            /* no plan fitted the stopped target */
 } stop_ctx;
 
-/* The target is stopped: read /proc now, choose, send the plan's commands. */
-static void on_stopped(void *userdata, ap_child *child) {
+/* The target is stopped: read /proc now, choose, send the plan's commands.
+ * unfit > 0: the plans sent so far found their thread's system call
+ * completed (it returns to user space when the target runs again): schedule
+ * instead, in another thread in a system call, then from the main thread
+ * (whose guard always holds). */
+static void on_stopped(void *userdata, ap_child *child, int unfit) {
         stop_ctx *s = userdata;
         const ap_run_config *cfg = s->c->cfg;
         const ap_backend *b = s->c->backend;
         ap_injection_plan *plan = s->plan;
         const plan_choice *ch = s->choice;
-        if (!ap_plan_choose_stopped(plan, ch->want, ch->have_waiter ? &ch->waiter : NULL,
-                                    ch->waiter_kind)) {
+        int chosen;
+        if (unfit == 0) {
+                chosen = ap_plan_choose_stopped(
+                        plan, ch->want, ch->have_waiter ? &ch->waiter : NULL, ch->waiter_kind);
+        } else if (plan->faults.moved && plan->attempt == 0) {
+                /* The "moved" fault: the whole attempt fails (cli/fault.h). */
+                chosen = 0;
+        } else {
+                pid_t unfit_tid = plan->have_thread ? plan->thread.tid : 0;
+                vlog(cfg, "while stopped: thread %d had left its system call; choosing again",
+                     (int)unfit_tid);
+                s->c->report->retries++;
+                if (unfit_tid == 0 || unfit > 2) {
+                        chosen = 0; /* the main thread's guard failed: cannot be */
+                } else {
+                        plan->avoid_tid = unfit_tid;
+                        chosen = ap_plan_choose(plan, AP_WANT_SCHEDULE) == 1 &&
+                                 (plan->mode == AP_PLAN_DIRECT ? plan->thread.tid != unfit_tid
+                                                               : true);
+                        if (chosen && plan->mode == AP_PLAN_SCHEDULE &&
+                            (unfit > 1 || (plan->have_thread && plan->thread.tid == unfit_tid)))
+                                plan->have_thread = false; /* the main thread */
+                }
+        }
+        if (!chosen) {
                 s->no_fit = true;
                 (void)ap_child_send(child, b->let_go);
                 vlog(cfg, "while stopped: no thread of process %d fits; letting go",
@@ -440,7 +487,9 @@ static void on_stopped(void *userdata, ap_child *child) {
                 const char *file =
                         plan->mode == AP_PLAN_DIRECT ? b->direct_script : b->schedule_script;
                 char name[64];
-                snprintf(name, sizeof name, "%d-%s", s->n, file);
+                snprintf(name, sizeof name, "%d-%d-%s", s->n, unfit + 1, file);
+                free(s->plan_script_path);
+                s->plan_script_path = NULL;
                 if (render_script(b, file, plan, &script, &e) < 0 ||
                     ap_session_write_script(s->c->session, name, script, strlen(script),
                                             &s->plan_script_path, &e) < 0) {

@@ -51,7 +51,10 @@ end
 # The thread the CLI chose: gdb's thread 1 (the main thread) alone first: it
 # is the one chosen most often, and asking every thread for its registers
 # costs about 0.3 ms a thread while the target is stopped.  Sets
-# $attachpy_thread, or prints @@ATTACHPY:moved and lets go.
+# $attachpy_thread and prints @@ATTACHPY:fit, or prints @@ATTACHPY:unfit
+# (the thread's system call had completed when gdb stopped it): the plan's
+# command then does nothing, and the CLI sends another one, the target still
+# stopped.
 define attachpy_select
   set $attachpy_thread = 0
   thread apply 1 -q -s attachpy_check
@@ -59,11 +62,11 @@ define attachpy_select
     thread apply all -ascending -q -s attachpy_check
   end
   if $attachpy_thread == 0
-    printf "@@ATTACHPY:moved\n"
-    detach
-    quit 0
+    printf "@@ATTACHPY:unfit\n"
+  else
+    thread $attachpy_thread
+    printf "@@ATTACHPY:fit %d\n", $attachpy_thread
   end
-  thread $attachpy_thread
 end
 
 # Nothing to do after all (no thread fit): let go.

@@ -9,6 +9,7 @@ define attachpy_direct
 set $attachpy_sp = $arg0
 set $attachpy_pc = $arg1
 attachpy_select
+if $attachpy_thread != 0
 printf "@@ATTACHPY:safepoint $arg2 %d\n", $attachpy_thread
 {{pause_thread}}
 
@@ -52,4 +53,5 @@ end
 detach
 printf "@@ATTACHPY:detached\n"
 quit 0
+end
 end

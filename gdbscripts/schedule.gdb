@@ -13,6 +13,7 @@ define attachpy_schedule
 set $attachpy_sp = $arg0
 set $attachpy_pc = $arg1
 attachpy_select
+if $attachpy_thread != 0
 {{pause_thread}}
 
 # mmap takes no lock: only this thread runs during the call (resuming and
@@ -45,4 +46,5 @@ end
 detach
 printf "@@ATTACHPY:detached\n"
 quit 0
+end
 end

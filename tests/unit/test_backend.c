@@ -965,11 +965,14 @@ START_TEST(test_gdb_renders_real_scripts) {
                  * runs (test_gdb_argv). */
                 assert_has(script, "\ndefine attachpy_attach\nattach 4242\n", file);
                 assert_has(script, "\ndefine attachpy_check\n", file);
-                const char *last = strstr(script, "\nquit 0\nend\n");
+                /* The plan's command ends by quitting, or does nothing when
+                 * its thread is unfit. */
+                const char *last = strstr(script, "\nquit 0\nend\nend\n");
                 ck_assert_ptr_nonnull(last);
-                while (strstr(last + 1, "\nquit 0\nend\n"))
-                        last = strstr(last + 1, "\nquit 0\nend\n");
-                ck_assert_str_eq(last, "\nquit 0\nend\n");
+                ck_assert_str_eq(last, "\nquit 0\nend\nend\n");
+                assert_has(script, "\nif $attachpy_thread != 0\n", file);
+                assert_has(script, "printf \"@@ATTACHPY:unfit\\n\"", file);
+                assert_has(script, "printf \"@@ATTACHPY:fit %d\\n\", $attachpy_thread", file);
                 /* gdb reads no file of the target's: no shared library. */
                 assert_has(script, "\nset sysroot /dev/null\n", file);
                 /* Markers the classifier reads, printed by the script. */
@@ -1023,7 +1026,8 @@ START_TEST(test_lldb_renders_real_scripts) {
                 assert_has(script, "*(unsigned long *) 0x7f1000001000 == 0x8b48c9ff485341f3UL",
                            file);
                 assert_has(script, "$rsp == 0x7ffc00001230 && $pc == 0x7f00000045a6", file);
-                assert_has(script, "|| echo @@ATTACHPY:moved", file);
+                assert_has(script, "|| echo @@ATTACHPY:unfit", file);
+                assert_has(script, "platform shell echo @@ATTACHPY:fit 2\n", file);
                 assert_has(script, "platform shell echo @@ATTACHPY:attached\n", file);
                 assert_has(script, "platform shell echo @@ATTACHPY:stopped\n", file);
                 assert_has(script, "platform shell echo @@ATTACHPY:detached", file);
