@@ -159,6 +159,10 @@ def run_cell(args, debugger, python, target_mode):
             cell.add(ok, sec, retries, err)
             if not ok and args.verbose:
                 print("  run %d failed: %s" % (i, err), flush=True)
+            if args.verbose and (i + 1) % 100 == 0:
+                print("  %s %s %s: %d runs, %d failures, %d retries" %
+                      (debugger, python.name, target_mode, cell.runs, cell.failures,
+                       cell.retries), flush=True)
             bad = state_ok(t.pid)
             if bad:
                 cell.failures += 1
