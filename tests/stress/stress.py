@@ -217,7 +217,8 @@ def main():
     ap.add_argument("--targets", default="alloc8,http")
     ap.add_argument("--no-concurrent", dest="concurrent", action="store_false")
     ap.add_argument("--rate", type=float, default=100.0, help="HTTP requests per second")
-    ap.add_argument("--timeout", type=float, default=10.0, help="attachpy --timeout")
+    ap.add_argument("--timeout", type=float, default=30.0,
+                    help="attachpy --timeout (on a loaded machine lldb takes 10 s and more)")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()

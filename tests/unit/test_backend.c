@@ -1246,6 +1246,63 @@ START_TEST(test_lldb_backend_table) {
 }
 END_TEST
 
+START_TEST(test_plan_choose_stopped) {
+        /* The plan chosen while the debugger holds the process stopped:
+         * from /proc now.  A child in pause(): its main thread is parked. */
+        pid_t child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                for (;;)
+                        pause();
+        }
+        ap_target t = fake_target();
+        t.pid = child;
+        ap_injection_plan plan;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        ap_parked_thread seen = {0};
+        int found = 0;
+        for (int i = 0; i < 200 && found != 1; i++) {
+                found = ap_find_parked_thread(child, AP_PARKED_WAITS, &seen);
+                usleep(5000);
+        }
+        int any = ap_plan_choose_stopped(&plan, AP_WANT_ANY, NULL, AP_PARKED_WAITS);
+        ap_plan_mode any_mode = plan.mode;
+        pid_t any_tid = plan.thread.tid;
+        /* The waiter a withdrawn call chose, still where it was: taken. */
+        int same = ap_plan_choose_stopped(&plan, AP_WANT_WAITER, &seen, AP_PARKED_WAITS);
+        int same_index = plan.thread.index;
+        /* A waiter that is not where it was (another stack): a thread
+         * parked in a blocking call is as good (the same one, here). */
+        ap_parked_thread elsewhere = seen;
+        elsewhere.sp += 8;
+        int other = ap_plan_choose_stopped(&plan, AP_WANT_WAITER, &elsewhere, AP_PARKED_WAITS);
+        ap_parked_kind other_kind = plan.kind;
+        /* Asked to schedule: schedule, the calls in the parked thread. */
+        int sched = ap_plan_choose_stopped(&plan, AP_WANT_SCHEDULE, NULL, AP_PARKED_WAITS);
+        ap_plan_mode sched_mode = plan.mode;
+        bool sched_thread = plan.have_thread;
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        ck_assert_int_eq(found, 1);
+        ck_assert_int_eq(any, 1);
+        ck_assert_int_eq(any_mode, AP_PLAN_DIRECT);
+        ck_assert_int_eq(any_tid, child);
+        ck_assert_int_eq(same, 1);
+        ck_assert_int_eq(same_index, 1);
+        ck_assert_int_eq(other, 1);
+        ck_assert_int_eq(other_kind, AP_PARKED_WAITS);
+        ck_assert_int_eq(sched, 1);
+        ck_assert_int_eq(sched_mode, AP_PLAN_SCHEDULE);
+        ck_assert(sched_thread);
+        /* A process that is gone: nothing fits (PyPy's case too). */
+        t.pid = 0x7ffffff0;
+        t.addr_add_pending_call = 0;
+        ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        ck_assert_int_eq(ap_plan_choose_stopped(&plan, AP_WANT_ANY, NULL, AP_PARKED_WAITS), 0);
+}
+END_TEST
+
 START_TEST(test_find_parked_thread_errors) {
         ap_parked_thread t = {0};
         /* No such process. */
@@ -1634,6 +1691,7 @@ static Suite *backend_suite(void) {
         tcase_add_test(tc, test_plan_choose_futex);
         tcase_add_test(tc, test_plan_choose_main_first);
         tcase_add_test(tc, test_find_parked_thread_errors);
+        tcase_add_test(tc, test_plan_choose_stopped);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("scripts");
