@@ -209,6 +209,21 @@ char *ap_parked_condition(ap_parked_kind kind, const char *ret_reg, const char *
         return ap_buf_steal(&b);
 }
 
+char *ap_restart_condition(const char *ret_reg) {
+        ap_buf b = {0};
+        int r = ap_buf_printf(&b, "(");
+        for (size_t i = 0; r == 0 && i < AP_ARRAY_SIZE(restart_codes); i++)
+                r = ap_buf_printf(&b, "%s(long) %s == %d", i ? " || " : "", ret_reg,
+                                  restart_codes[i]);
+        if (r == 0)
+                r = ap_buf_printf(&b, ")");
+        if (r < 0) {
+                ap_buf_free(&b);
+                return NULL;
+        }
+        return ap_buf_steal(&b);
+}
+
 char *ap_thread_guard(const ap_parked_thread *t) {
         ap_buf b = {0};
         int r = ap_buf_printf(&b, "((");
@@ -275,9 +290,9 @@ static int cmp_pid(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-/* The first thread in tid order parked in a call of kind, the main thread
- * if it is one; avoid (a tid, or 0) is taken only when no other is. */
-static int find_parked(pid_t pid, ap_parked_kind kind, pid_t avoid, ap_parked_thread *ret) {
+/* The process's tids in ascending order (lldb numbers the threads it
+ * attaches to so), malloc'd; -1 if it cannot be read. */
+static int list_tids(pid_t pid, pid_t **ret, size_t *ret_n) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
         DIR *d = opendir(path);
@@ -302,8 +317,19 @@ static int find_parked(pid_t pid, ap_parked_kind kind, pid_t avoid, ap_parked_th
                 tids[n++] = (pid_t)atoi(e->d_name);
         }
         closedir(d);
-        /* lldb numbers the threads it attaches to in ascending tid order. */
         qsort(tids, n, sizeof *tids, cmp_pid);
+        *ret = tids;
+        *ret_n = n;
+        return 0;
+}
+
+/* The first thread in tid order parked in a call of kind, the main thread
+ * if it is one; avoid (a tid, or 0) is taken only when no other is. */
+static int find_parked(pid_t pid, ap_parked_kind kind, pid_t avoid, ap_parked_thread *ret) {
+        pid_t *tids = NULL;
+        size_t n = 0;
+        if (list_tids(pid, &tids, &n) < 0)
+                return -1;
         int found = 0;
         for (int pass = 0; pass < 2 && !found; pass++) {
                 for (size_t i = 0; i < n; i++) {
@@ -325,6 +351,51 @@ static int find_parked(pid_t pid, ap_parked_kind kind, pid_t avoid, ap_parked_th
         }
         free(tids);
         return found;
+}
+
+/* Is thread t still in a call of that kind, on the same stack, at the same
+ * place?  Fills *now (its index among today's threads). */
+static bool still_waits(pid_t pid, const ap_parked_thread *t, ap_parked_kind kind,
+                        ap_parked_thread *now) {
+        pid_t *tids = NULL;
+        size_t n = 0;
+        if (list_tids(pid, &tids, &n) < 0)
+                return false;
+        bool same = false;
+        for (size_t i = 0; i < n; i++) {
+                long nr;
+                uint64_t sp, pc;
+                if (tids[i] != t->tid)
+                        continue;
+                if (read_task_syscall(pid, tids[i], &nr, &sp, &pc) && ap_parked_syscall(kind, nr) &&
+                    sp == t->sp && pc == t->pc) {
+                        *now = (ap_parked_thread){
+                                .index = (int)i + 1, .tid = tids[i], .nr = nr, .sp = sp, .pc = pc};
+                        same = true;
+                }
+                break;
+        }
+        free(tids);
+        return same;
+}
+
+int ap_plan_choose_stopped(ap_injection_plan *plan, ap_plan_want want,
+                           const ap_parked_thread *waiter, ap_parked_kind waiter_kind) {
+        if (waiter) {
+                /* A scheduled call did not run and was withdrawn for this
+                 * thread: it has waited there since attachpy looked twice. */
+                ap_parked_thread now;
+                if (still_waits(plan->target->pid, waiter, waiter_kind, &now)) {
+                        ap_plan_use_thread(plan, &now, waiter_kind);
+                        return 1;
+                }
+                /* Gone: a thread parked in a blocking call is as good; a
+                 * futex wait seen once may be a lock held for microseconds. */
+                if (ap_plan_choose(plan, AP_WANT_WAITER) == 1 && plan->kind == AP_PARKED_WAITS)
+                        return 1;
+                return ap_plan_choose(plan, AP_WANT_SCHEDULE);
+        }
+        return ap_plan_choose(plan, want) == 1 || ap_plan_choose(plan, AP_WANT_SCHEDULE) == 1;
 }
 
 int ap_find_parked_thread(pid_t pid, ap_parked_kind kind, ap_parked_thread *ret) {

@@ -104,6 +104,16 @@ typedef enum ap_plan_want {
  * chosen only when no other thread fits. */
 int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) __attribute__((warn_unused_result));
 
+/* Decide how to inject while the debugger holds the process stopped: from
+ * /proc/PID/task now, as ap_plan_choose with want, falling back to
+ * scheduling.  waiter (or NULL): the thread a withdrawn scheduled call chose
+ * (AP_WANT_WAITER, in a call of waiter_kind), taken if it still waits where
+ * it did.  Returns 1, or 0 when nothing fits (PyPy, every thread running
+ * Python; the process unreadable). */
+int ap_plan_choose_stopped(ap_injection_plan *plan, ap_plan_want want,
+                           const ap_parked_thread *waiter, ap_parked_kind waiter_kind)
+        __attribute__((warn_unused_result));
+
 /* Make the plan a direct one in thread t, parked in a call of that kind. */
 void ap_plan_use_thread(ap_injection_plan *plan, const ap_parked_thread *t, ap_parked_kind kind);
 
@@ -154,6 +164,11 @@ uint64_t ap_plan_check_value(const ap_injection_plan *plan);
  * name the two registers ("$rax", "$orig_rax").  NULL when out of memory. */
 char *ap_parked_condition(ap_parked_kind kind, const char *ret_reg, const char *nr_reg);
 
+/* A C expression, true in a thread whose system call the debugger
+ * interrupted (ret_reg, e.g. "$rax", holds -ERESTART* or -EINTR).  NULL
+ * when out of memory. */
+char *ap_restart_condition(const char *ret_reg);
+
 /* The guard: a C expression, true in the thread the plan chose while it is
  * still where the CLI saw it.  Registers are spelled as in gdb and lldb
  * ($rax, $rsp, $pc).  NULL when out of memory. */
@@ -184,9 +199,26 @@ typedef struct ap_backend {
          * pages): its scripts log the allocations to plan->log_path
          * (cli/lldb_allocations.h). */
         bool logs_allocations;
-        /* The script templates for each plan mode. */
+        /* The script templates: attach_script attaches, checks the process
+         * and prints @@ATTACHPY:stopped; the CLI reads /proc while the
+         * debugger holds the target stopped, chooses the plan, and sends
+         * go()'s commands on the debugger's stdin.  One per plan mode
+         * after that. */
+        const char *attach_script;
         const char *direct_script;
         const char *schedule_script;
+        /* true: the plan's template is rendered once the target is stopped
+         * and the plan chosen, into a file go() names (lldb).  false: both
+         * plans' templates follow the attach script, rendered before the
+         * attach, and go() runs one of their commands (gdb). */
+        bool plan_after_stop;
+        /* What the CLI sends on the debugger's stdin, once the target is
+         * stopped, to carry out plan (plan_script: the rendered plan's file,
+         * plan_after_stop backends).  malloc'd; NULL when out of memory. */
+        char *(*go)(const ap_injection_plan *plan, const char *plan_script);
+        /* What it sends when no plan fits the stopped target: prints
+         * @@ATTACHPY:moved and lets go of it. */
+        const char *let_go;
         /* Drop the templates' comment lines from the rendered script: gdb
          * reads its command file a byte at a time (two system calls per
          * byte). */

@@ -40,26 +40,42 @@ static const ap_debugger_pattern gdb_patterns[] = {
         {NULL, AP_OK, NULL, NULL},
 };
 
-/* The script only defines commands; the command line runs them.  Each -ex
- * is a command of its own, so a warm-up attach that fails (the idle process
- * gone, a security module's refusal) does not stop the injection. */
+/* The script only defines commands; the command line runs the attach, and
+ * the CLI sends the plan's command on gdb's stdin once it has read the
+ * stopped threads' state (no -batch: gdb reads its stdin until EOF, then
+ * quits, detaching).  Each -ex is a command of its own, so a warm-up attach
+ * that fails (the idle process gone, a security module's refusal) does not
+ * stop the injection, and @@ATTACHPY:ready is printed also when the attach
+ * failed. */
 static char **gdb_argv(const char *program, const char *script_path, pid_t warm_up) {
         char attach[32];
         snprintf(attach, sizeof attach, "attach %d", (int)warm_up);
         const char *args[] = {
-                program,  "-nx",
-                "-nh",    "-q",
-                "-batch", "--readnever",
-                "-iex",   "set auto-load off",
-                "-iex",   "set debuginfod enabled off",
-                "-x",     script_path,
-                "-ex",    attach,
-                "-ex",    "detach",
-                "-ex",    "attachpy_inject",
+                program,
+                "-nx",
+                "-nh",
+                "-q",
+                "--readnever",
+                "-iex",
+                "set auto-load off",
+                "-iex",
+                "set debuginfod enabled off",
+                "-x",
+                script_path,
+                "-ex",
+                attach,
+                "-ex",
+                "detach",
+                "-ex",
+                "attachpy_attach",
+                "-ex",
+                "printf \"@@ATTACHPY:ready\\n\"",
         };
         size_t n = AP_ARRAY_SIZE(args);
         if (warm_up <= 0) {
                 /* No warm-up: drop its two -ex pairs. */
+                args[n - 8] = args[n - 4];
+                args[n - 7] = args[n - 3];
                 args[n - 6] = args[n - 2];
                 args[n - 5] = args[n - 1];
                 n -= 4;
@@ -69,33 +85,47 @@ static char **gdb_argv(const char *program, const char *script_path, pid_t warm_
 
 static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
         /* The page: gdb's restore copies the file the CLI wrote into the
-         * target in one write (inject.c). */
-        if (!plan->page_path)
-                return -1;
-        int r = ap_script_values_add(v, "page_file", "%s", plan->page_path);
-        /* gdb reads the system call a thread is in ($orig_rax): on the
-         * direct plan for a blocking call, any thread parked in one when gdb
-         * stops the process will do (the one /proc showed may have woken up
-         * since), the main thread first.  Else the thread the CLI chose;
-         * none chosen: gdb's first thread, the main thread. */
-        char *guard;
-        if (plan->mode == AP_PLAN_DIRECT && plan->kind == AP_PARKED_WAITS &&
-            !(plan->faults.moved && plan->attempt == 0))
-                guard = ap_parked_condition(AP_PARKED_WAITS, "$rax", "$orig_rax");
-        else
-                guard = ap_plan_guard(plan, "$_thread == 1");
-        if (!guard)
+         * target in one write (inject.c).  The attach script has none. */
+        int r = plan->page_path ? ap_script_values_add(v, "page_file", "%s", plan->page_path) : 0;
+        /* The thread's guard compares its registers with the values the
+         * command carries (gdbscripts/attach.gdb); the return register holds
+         * a restart code in a thread interrupted in its system call. */
+        char *restart = ap_restart_condition("$rax");
+        if (!restart)
                 r = -1;
         if (r == 0)
-                r = ap_script_values_add(v, "guard", "%s", guard);
-        free(guard);
+                r = ap_script_values_add(v, "restart", "%s", restart);
+        free(restart);
         return r;
+}
+
+/* "attachpy_direct SP PC SAFEPOINT" or "attachpy_schedule SP PC" (SP 0: no
+ * thread chosen, the main thread).  The moved fault makes the thread look
+ * elsewhere on the first attempt. */
+static char *gdb_go(const ap_injection_plan *plan, const char *plan_script) {
+        (void)plan_script;
+        bool moved = plan->faults.moved && plan->attempt == 0;
+        uint64_t sp = 0, pc = 0;
+        if (plan->have_thread) {
+                sp = plan->thread.sp + (moved ? 8 : 0);
+                pc = plan->thread.pc;
+        } else if (moved) {
+                sp = pc = 1; /* never a thread's */
+        }
+        char *text = NULL;
+        int r = plan->mode == AP_PLAN_DIRECT
+                        ? asprintf(&text, "attachpy_direct 0x%" PRIx64 " 0x%" PRIx64 " %s\n", sp,
+                                   pc, plan->safepoint)
+                        : asprintf(&text, "attachpy_schedule 0x%" PRIx64 " 0x%" PRIx64 "\n", sp,
+                                   pc);
+        return r < 0 ? NULL : text;
 }
 
 const ap_backend ap_backend_gdb = {
         .name = "gdb",
         .package = "gdb",
         .script_dir = "gdbscripts",
+        .attach_script = "attach.gdb",
         .direct_script = "direct.gdb",
         .schedule_script = "schedule.gdb",
         .strip_comments = true,
@@ -106,5 +136,7 @@ const ap_backend ap_backend_gdb = {
         .patterns = gdb_patterns,
         .argv = gdb_argv,
         .values = gdb_values,
+        .go = gdb_go,
+        .let_go = "attachpy_let_go\n",
         .interrupt_target_signal = 0,
 };

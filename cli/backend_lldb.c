@@ -40,9 +40,14 @@ static const ap_debugger_pattern lldb_patterns[] = {
         {NULL, AP_OK, NULL, NULL},
 };
 
+/* No --batch: lldb reads its stdin once the attach script is done, until
+ * EOF, then quits, detaching.  @@ATTACHPY:ready is printed also when the
+ * attach script stopped at a failing command. */
 static char **lldb_argv(const char *program, const char *script_path, pid_t warm_up) {
         (void)warm_up; /* lldb's costs are the target's own (backend.h warms_up) */
-        const char *args[] = {program, "--no-lldbinit", "--batch", "-s", script_path};
+        const char *args[] = {program, "--no-lldbinit",
+                              "-s",    script_path,
+                              "-o",    "platform shell echo @@ATTACHPY:ready"};
         return ap_strv_copy(args, AP_ARRAY_SIZE(args));
 }
 
@@ -93,11 +98,25 @@ static int lldb_values(ap_script_values *v, const ap_injection_plan *plan) {
         return r;
 }
 
+/* Source the plan's script, rendered once the target was stopped: a
+ * command of it that fails ends it, and the CLI's EOF makes lldb quit. */
+static char *lldb_go(const ap_injection_plan *plan, const char *plan_script) {
+        (void)plan;
+        char *text = NULL;
+        if (!plan_script || asprintf(&text, "command source %s\n", plan_script) < 0)
+                return NULL;
+        return text;
+}
+
 const ap_backend ap_backend_lldb = {
         .name = "lldb",
         .package = "lldb",
         .script_dir = "lldbscripts",
+        .attach_script = "attach.lldb",
         .direct_script = "direct.lldb",
+        .plan_after_stop = true,
+        .go = lldb_go,
+        .let_go = "platform shell echo @@ATTACHPY:moved\n",
         .schedule_script = "schedule.lldb",
         .pause = {"platform shell echo @@ATTACHPY:paused ", "platform shell sleep 3",
                   /* jmp . at AP_PAGE_OFFSET_HANG (inject.c writes it) */

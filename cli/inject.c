@@ -42,6 +42,9 @@
 /* How often attachpy looks again for a waiting thread in a target without
  * a pending call to use (PyPy). */
 #define NO_SAFE_POINT_POLL_MS 20.0
+/* Time a debugger needs to attach and let go again: not started closer to
+ * the deadline than this, so that --timeout is kept. */
+#define NO_SAFE_POINT_MARGIN_MS 300.0
 
 static void vlog(const ap_run_config *cfg, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
@@ -57,9 +60,9 @@ static void vlog(const ap_run_config *cfg, const char *fmt, ...) {
         fflush(cfg->verbose);
 }
 
-static int render_script(const ap_backend *b, const ap_injection_plan *plan, char **ret,
-                         ap_error *err) {
-        const char *file = plan->mode == AP_PLAN_DIRECT ? b->direct_script : b->schedule_script;
+/* Render the backend's template file with the plan's values. */
+static int render_script(const ap_backend *b, const char *file, const ap_injection_plan *plan,
+                         char **ret, ap_error *err) {
         _cleanup_free_ char *path = ap_path_script(b->script_dir, file);
         _cleanup_free_ char *text = NULL;
         if (!path || ap_read_file(path, 1024 * 1024, &text, NULL) < 0)
@@ -82,16 +85,71 @@ static int render_script(const ap_backend *b, const ap_injection_plan *plan, cha
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED,
                                     "cannot build the %s script (out of memory)", b->name);
         }
-        r = ap_template_render(text, v.vars, v.n, ret, err);
+        /* The attach script and each plan's use a part of the values
+         * (the renderer refuses an unused one). */
+        ap_template_var used[AP_MAX_SCRIPT_VALUES];
+        size_t n_used = 0;
+        for (size_t i = 0; i < v.n; i++) {
+                char ph[64];
+                snprintf(ph, sizeof ph, "{{%s}}", v.vars[i].name);
+                if (strstr(text, ph))
+                        used[n_used++] = v.vars[i];
+        }
+        r = ap_template_render(text, used, n_used, ret, err);
         ap_script_values_free(&v);
         if (r == 0 && b->strip_comments)
                 ap_template_strip_comments(*ret);
         return r;
 }
 
+/* The interactive drive: once the script says every thread is stopped
+ * (@@ATTACHPY:stopped), on_stopped chooses the plan from /proc and sends its
+ * command on the debugger's stdin.  The debugger answers @@ATTACHPY:fit (the
+ * plan goes on: the CLI closes the debugger's stdin, and the debugger quits
+ * after its last command) or @@ATTACHPY:unfit (the thread's system call had
+ * completed when the debugger stopped it): on_stopped is called again, the
+ * target still stopped, and chooses another plan or lets go.  The debugger
+ * ready without having stopped the target (the attach failed): stdin is
+ * closed at once. */
+typedef struct ap_drive {
+        /* unfit: how many plans were found unfit so far (0: the first). */
+        void (*on_stopped)(void *userdata, ap_child *child, int unfit);
+        void *userdata;
+        int sent; /* plans sent */
+        bool done;
+} ap_drive;
+
+static void drive_step(ap_drive *drive, ap_child *child, const ap_buf *transcript) {
+        if (!drive || drive->done || child->in_fd < 0)
+                return;
+        const char *text = transcript->data;
+        if (drive->sent == 0) {
+                if (ap_transcript_has_marker(text, "stopped")) {
+                        drive->sent = 1;
+                        drive->on_stopped(drive->userdata, child, 0);
+                } else if (ap_transcript_has_marker(text, "ready")) {
+                        drive->done = true;
+                        ap_child_close_stdin(child);
+                }
+                return;
+        }
+        if (ap_transcript_has_marker(text, "fit") || ap_transcript_has_marker(text, "moved") ||
+            ap_transcript_has_marker(text, "detached")) {
+                drive->done = true;
+                ap_child_close_stdin(child);
+                return;
+        }
+        int unfit = ap_transcript_count_marker(text, "unfit");
+        if (unfit >= drive->sent) {
+                drive->sent++;
+                drive->on_stopped(drive->userdata, child, unfit);
+        }
+}
+
 /* Run the debugger to its end, interrupting it gracefully at the deadline. */
 static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *transcript,
-                         double deadline, const ap_backend *backend, ap_debugger_end *end) {
+                         double deadline, const ap_backend *backend, ap_drive *drive,
+                         ap_debugger_end *end) {
         bool interrupted = false, calls_grace = false, lldb_patience_used = false;
         double hard_deadline = 0;
         size_t shown = 0;
@@ -103,6 +161,8 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                         fflush(cfg->verbose);
                         shown = transcript->len;
                 }
+                if (!interrupted)
+                        drive_step(drive, child, transcript);
                 if (child->exited && child->out_fd < 0)
                         break;
                 if (backend->done_at_detach && !interrupted &&
@@ -154,6 +214,10 @@ static void run_debugger(const ap_run_config *cfg, ap_child *child, ap_buf *tran
                                 ap_child_signal(child, SIGINT);
                         }
                         interrupted = true;
+                        /* Nothing more to send: at EOF the debugger quits. */
+                        if (drive)
+                                drive->done = true;
+                        ap_child_close_stdin(child);
                         hard_deadline = ap_now_ms() + GRACE_AFTER_INTERRUPT_MS;
                         continue;
                 }
@@ -485,9 +549,6 @@ typedef struct run_ctx {
         size_t n_leftovers;
 } run_ctx;
 
-/* Render, run and classify one debugger session (the n-th of this run).
- * Returns 0 when the agent was started or its start queued, else -1 with
- * err set. */
 /* The allocations the debugger logged at path, added to c->leftovers. */
 static void read_leftovers(run_ctx *c, const char *path) {
         _cleanup_free_ char *log = NULL;
@@ -497,8 +558,124 @@ static void read_leftovers(run_ctx *c, const char *path) {
                                                     AP_MAX_LLDB_ALLOCATIONS - c->n_leftovers);
 }
 
-static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_outcome *outcome,
-                      ap_error *err) {
+/* How the plan is chosen once the target is stopped (ap_plan_choose_stopped). */
+typedef struct plan_choice {
+        ap_plan_want want;
+        bool have_waiter; /* the thread a withdrawn scheduled call chose */
+        ap_parked_thread waiter;
+        ap_parked_kind waiter_kind;
+} plan_choice;
+
+/* What on_stopped needs and tells. */
+typedef struct stop_ctx {
+        run_ctx *c;
+        ap_injection_plan *plan;
+        const plan_choice *choice;
+        int n;
+        char *plan_script_path; /* plan_after_stop backends: the rendered plan */
+        bool no_fit;            /* no plan fitted the stopped target */
+} stop_ctx;
+
+/* The target is stopped: read /proc now, choose, send the plan's commands.
+ * unfit > 0: the plans sent so far found their thread's system call
+ * completed (it returns to user space when the target runs again): schedule
+ * instead, in another thread in a system call, then from the main thread
+ * (whose guard always holds). */
+static void on_stopped(void *userdata, ap_child *child, int unfit) {
+        stop_ctx *s = userdata;
+        const ap_run_config *cfg = s->c->cfg;
+        const ap_backend *b = s->c->backend;
+        ap_injection_plan *plan = s->plan;
+        const plan_choice *ch = s->choice;
+        int chosen;
+        if (unfit == 0) {
+                chosen = ap_plan_choose_stopped(
+                        plan, ch->want, ch->have_waiter ? &ch->waiter : NULL, ch->waiter_kind);
+        } else if (plan->faults.moved && plan->attempt == 0) {
+                /* The "moved" fault: the whole attempt fails (cli/fault.h). */
+                chosen = 0;
+        } else {
+                pid_t unfit_tid = plan->have_thread ? plan->thread.tid : 0;
+                vlog(cfg, "while stopped: thread %d had left its system call; choosing again",
+                     (int)unfit_tid);
+                s->c->report->retries++;
+                if (unfit_tid == 0 || unfit > 2) {
+                        chosen = 0; /* the main thread's guard failed: cannot be */
+                } else {
+                        plan->avoid_tid = unfit_tid;
+                        chosen = ap_plan_choose(plan, AP_WANT_SCHEDULE) == 1 &&
+                                 (plan->mode == AP_PLAN_DIRECT ? plan->thread.tid != unfit_tid
+                                                               : true);
+                        if (chosen && plan->mode == AP_PLAN_SCHEDULE &&
+                            (unfit > 1 || (plan->have_thread && plan->thread.tid == unfit_tid)))
+                                plan->have_thread = false; /* the main thread */
+                }
+        }
+        if (!chosen) {
+                s->no_fit = true;
+                (void)ap_child_send(child, b->let_go);
+                vlog(cfg, "while stopped: no thread of process %d fits; letting go",
+                     (int)cfg->opts->pid);
+                return;
+        }
+        ap_plan_set_cancel(plan);
+        if (b->plan_after_stop) {
+                /* Rendered now: the thread's index and registers as /proc
+                 * shows them while the debugger holds the process. */
+                _cleanup_free_ char *script = NULL;
+                ap_error e = AP_ERROR_INIT;
+                const char *file =
+                        plan->mode == AP_PLAN_DIRECT ? b->direct_script : b->schedule_script;
+                char name[64];
+                snprintf(name, sizeof name, "%d-%d-%s", s->n, unfit + 1, file);
+                free(s->plan_script_path);
+                s->plan_script_path = NULL;
+                if (render_script(b, file, plan, &script, &e) < 0 ||
+                    ap_session_write_script(s->c->session, name, script, strlen(script),
+                                            &s->plan_script_path, &e) < 0) {
+                        vlog(cfg, "cannot render the %s plan: %s", b->name, e.message);
+                        ap_error_clear(&e);
+                        s->no_fit = true;
+                        (void)ap_child_send(child, b->let_go);
+                        return;
+                }
+                if (cfg->verbose)
+                        fprintf(cfg->verbose, "attachpy: ---- %s plan script ----\n%s", b->name,
+                                script);
+        }
+        _cleanup_free_ char *text = b->go(plan, s->plan_script_path);
+        if (!text || ap_child_send(child, text) < 0) {
+                s->no_fit = true;
+                (void)ap_child_send(child, b->let_go);
+                return;
+        }
+        vlog(cfg, "while stopped: %s %s%s %d; sent %s",
+             plan->mode == AP_PLAN_DIRECT ? "calling in" : "scheduling",
+             plan->mode == AP_PLAN_DIRECT ? plan->safepoint : "a pending call",
+             plan->have_thread ? " thread" : " from the main thread, thread",
+             plan->have_thread ? (int)plan->thread.tid : (int)cfg->opts->pid, text);
+}
+
+/* The page for a plan mode, as a file next to the script. */
+static int write_page(run_ctx *c, ap_injection_plan *plan, ap_plan_mode mode, int n,
+                      char **ret_path, ap_error *err) {
+        ap_plan_mode saved = plan->mode;
+        plan->mode = mode;
+        ap_plan_set_cancel(plan);
+        plan->mode = saved;
+        char page_name[32];
+        snprintf(page_name, sizeof page_name, "%d-%s-%s.page", n, c->backend->name,
+                 mode == AP_PLAN_DIRECT ? "direct" : "schedule");
+        return ap_session_write_script(c->session, page_name, plan->page, AP_PAGE_SIZE, ret_path,
+                                       err);
+}
+
+/* Render, run and classify one debugger session (the n-th of this run):
+ * attach, choose while the target is stopped (choice), inject, detach.
+ * Returns 0 when the agent was started or its start queued, else -1 with
+ * err set (*no_fit: no plan fitted the stopped target). */
+static int debug_once(run_ctx *c, ap_injection_plan *plan, const plan_choice *choice, int n,
+                      ap_transcript_outcome *outcome, bool *no_fit, ap_error *err) {
         const ap_run_config *cfg = c->cfg;
         const ap_backend *backend = c->backend;
         pid_t pid = cfg->opts->pid;
@@ -509,9 +686,11 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
         ap_buf transcript = {0};
         int started = -1;
         memset(outcome, 0, sizeof *outcome);
+        *no_fit = false;
+        stop_ctx stop = {.c = c, .plan = plan, .choice = choice, .n = n};
 
         _cleanup_free_ char *log_path = NULL;
-        _cleanup_free_ char *page_path = NULL;
+        _cleanup_free_ char *page_direct = NULL, *page_schedule = NULL;
         if (backend->logs_allocations) {
                 /* Written by the debugger: next to its script, where only
                  * attachpy can write. */
@@ -520,14 +699,6 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                 if (ap_session_write_script(c->session, log_name, "", 0, &log_path, err) < 0)
                         goto out;
                 plan->log_path = log_path;
-        }
-        if (backend->page_from_file) {
-                char page_name[32];
-                snprintf(page_name, sizeof page_name, "%d-%s.page", n, backend->name);
-                if (ap_session_write_script(c->session, page_name, plan->page, AP_PAGE_SIZE,
-                                            &page_path, err) < 0)
-                        goto out;
-                plan->page_path = page_path;
         }
         if (plan->faults.hang_call) {
                 plan->page[AP_PAGE_OFFSET_HANG] = 0xeb; /* jmp . */
@@ -549,11 +720,35 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
                 plan->server_fd = cure.lldb_fd;
         }
         /* Only values attachpy generated go into the script. */
-        if (render_script(backend, plan, &script, err) < 0)
+        if (render_script(backend, backend->attach_script, plan, &script, err) < 0)
                 goto out;
+        if (!backend->plan_after_stop) {
+                /* Both plans' commands, defined before the attach, each
+                 * with its page file (a queued call's starts unarmed). */
+                if (write_page(c, plan, AP_PLAN_DIRECT, n, &page_direct, err) < 0 ||
+                    write_page(c, plan, AP_PLAN_SCHEDULE, n, &page_schedule, err) < 0)
+                        goto out;
+                ap_injection_plan each = *plan;
+                for (int m = 0; m < 2; m++) {
+                        each.mode = m == 0 ? AP_PLAN_DIRECT : AP_PLAN_SCHEDULE;
+                        each.page_path = m == 0 ? page_direct : page_schedule;
+                        _cleanup_free_ char *part = NULL;
+                        if (render_script(backend,
+                                          m == 0 ? backend->direct_script
+                                                 : backend->schedule_script,
+                                          &each, &part, err) < 0)
+                                goto out;
+                        char *joined = NULL;
+                        if (asprintf(&joined, "%s\n%s", script, part) < 0) {
+                                ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "out of memory");
+                                goto out;
+                        }
+                        free(script);
+                        script = joined;
+                }
+        }
         char name[64];
-        snprintf(name, sizeof name, "%d-%s", n,
-                 plan->mode == AP_PLAN_DIRECT ? backend->direct_script : backend->schedule_script);
+        snprintf(name, sizeof name, "%d-%s", n, backend->attach_script);
         if (ap_session_write_script(c->session, name, script, strlen(script), &script_path, err) <
             0)
                 goto out;
@@ -584,11 +779,13 @@ static int debug_once(run_ctx *c, ap_injection_plan *plan, int n, ap_transcript_
 
         double t = ap_now_ms();
         ap_progress_stage(cfg->progress, "attaching to %d with %s", (int)pid, backend->name);
-        if (ap_spawn(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
+        if (ap_spawn_piped(&child, argv, envp, cfg->child_mask, SIGINT, err) < 0)
                 goto out;
         ap_cure_lldb_started(&cure, child.pid);
         ap_debugger_end end = {.timeout_s = cfg->opts->timeout_s};
-        run_debugger(cfg, &child, &transcript, c->deadline, backend, &end);
+        ap_drive drive = {.on_stopped = on_stopped, .userdata = &stop};
+        run_debugger(cfg, &child, &transcript, c->deadline, backend, &drive, &end);
+        *no_fit = stop.no_fit;
         char cure_done[512] = "";
         int cured = 0;
         if (cure.relay)
@@ -667,6 +864,7 @@ out:
         plan->log_path = NULL;
         plan->page_path = NULL;
         plan->server_fd = 0;
+        free(stop.plan_script_path);
         ap_child_kill_and_reap(&child);
         ap_child_kill_and_reap(&warm_up);
         ap_buf_free(&transcript);
@@ -932,6 +1130,26 @@ out:
         return conn;
 }
 
+/* PyPy with every thread running Python: wait a little before looking
+ * again, if the deadline leaves time for it and for a debugger. */
+static bool no_safe_point_wait(double deadline) {
+        if (ap_now_ms() + NO_SAFE_POINT_POLL_MS + NO_SAFE_POINT_MARGIN_MS >= deadline)
+                return false;
+        struct timespec ts = {0, (long)(NO_SAFE_POINT_POLL_MS * 1e6)};
+        nanosleep(&ts, NULL);
+        return true;
+}
+
+static void no_safe_point(ap_error *err, const ap_target *target, double timeout_s) {
+        ap_error_set(err, AP_ERR_TIMEOUT,
+                     "process %d did not reach a safe point within %g s: every thread of this %s "
+                     "ran Python, and only a thread that waits in a system call will do; nothing "
+                     "was injected and it runs on",
+                     (int)target->pid, timeout_s, ap_impl_name(target->impl));
+        ap_error_hint(err, "try again when the program waits (for I/O, a lock, a sleep), or with "
+                           "a longer --timeout");
+}
+
 void ap_run(const ap_run_config *cfg, ap_report *report) {
         const ap_options *o = cfg->opts;
         memset(report, 0, sizeof *report);
@@ -1060,12 +1278,24 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                     0)
                         goto out;
                 plan.avoid_tid = moved_tid;
+                /* A first look, before attaching: only whether there is
+                 * anything to attach for (PyPy: a thread that waits).  The
+                 * plan is chosen again once the debugger holds the target
+                 * stopped (on_stopped). */
+                plan_choice choice = {.want = want};
+                bool no_fit = false;
                 if (have_fallback) {
                         /* The waiting thread await_scheduled chose. */
                         ap_plan_use_thread(&plan, &fallback.thread, fallback.kind);
+                        choice.have_waiter = true;
+                        choice.waiter = fallback.thread;
+                        choice.waiter_kind = fallback.kind;
                         have_fallback = false;
                 } else if (!ap_plan_choose(&plan, want) &&
                            !ap_plan_choose(&plan, AP_WANT_SCHEDULE)) {
+                        no_fit = true;
+                }
+                if (no_fit) {
                         ap_proc_state st;
                         bool alive = ap_proc_state_read(o->pid, &st) == 0 && st.state != 'Z';
                         if (!target.addr_add_pending_call && alive &&
@@ -1087,22 +1317,11 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                         if (!target.addr_add_pending_call && alive) {
                                 /* PyPy, every thread running: no safe point
                                  * yet (docs/pypy.md).  Look again. */
-                                if (ap_now_ms() + NO_SAFE_POINT_POLL_MS < deadline) {
-                                        struct timespec ts = {0,
-                                                              (long)(NO_SAFE_POINT_POLL_MS * 1e6)};
-                                        nanosleep(&ts, NULL);
+                                if (no_safe_point_wait(deadline)) {
                                         n--;
                                         continue;
                                 }
-                                ap_error_set(err, AP_ERR_TIMEOUT,
-                                             "process %d did not reach a safe point within %g "
-                                             "s: every thread of this %s ran Python, and only a "
-                                             "thread that waits in a system call will do; "
-                                             "nothing was injected and it runs on",
-                                             (int)o->pid, o->timeout_s, ap_impl_name(target.impl));
-                                ap_error_hint(err, "try again when the program waits (for I/O, "
-                                                   "a lock, a sleep), or with a longer "
-                                                   "--timeout");
+                                no_safe_point(err, &target, o->timeout_s);
                                 goto out;
                         }
                         ap_error_set(err, AP_ERR_INJECTION_FAILED,
@@ -1113,31 +1332,38 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                 ap_plan_set_cancel(&plan);
                 plan.attempt = n - 1;
                 plan.faults = faults;
-                vlog(cfg, "%s: %s%s", plan.mode == AP_PLAN_DIRECT ? "calling in" : "scheduling",
-                     plan.mode == AP_PLAN_DIRECT ? plan.safepoint : "a pending call",
-                     plan.have_thread ? " thread" : " from the main thread");
                 ap_transcript_outcome outcome;
-                int started = debug_once(&ctx, &plan, n, &outcome, err);
+                int started = debug_once(&ctx, &plan, &choice, n, &outcome, &no_fit, err);
+                if (started < 0 && no_fit && !target.addr_add_pending_call) {
+                        /* PyPy: the thread that waited before the attach ran
+                         * Python again when the debugger stopped it. */
+                        ap_error_clear(err);
+                        report->retries++;
+                        if (no_safe_point_wait(deadline)) {
+                                n--;
+                                continue;
+                        }
+                        no_safe_point(err, &target, o->timeout_s);
+                        goto out;
+                }
                 if (started < 0) {
-                        /* The thread moved between /proc and the attach: look
+                        /* The chosen thread was not where /proc showed it
+                         * while the target was stopped (a system call that
+                         * had completed when the debugger stopped it): look
                          * again, twice at most, with time left.  First for a
-                         * thread that waits, the main thread first (a thread
-                         * that naps comes and goes; a queued call withdrawn
-                         * later would stay in the queue until the main
-                         * thread runs bytecode); then schedule (a main thread
-                         * that naps runs bytecode between its naps). */
+                         * thread that waits, the main thread first, then
+                         * schedule; the thread that moved is chosen only
+                         * when no other one fits. */
                         if (outcome.moved && retries < 2 && ap_now_ms() + 1000.0 < deadline) {
                                 vlog(cfg,
                                      "process %d was not where attachpy saw it; trying "
                                      "again",
                                      (int)o->pid);
                                 want = retries == 0 ? AP_WANT_WAITER : AP_WANT_SCHEDULE;
-                                /* A thread that wakes now and then (a main
-                                 * loop's tick) may move again: another
-                                 * one, if any waits, is chosen first. */
                                 if (plan.have_thread)
                                         moved_tid = plan.thread.tid;
                                 retries++;
+                                report->retries++;
                                 ap_error_clear(err);
                                 continue;
                         }
@@ -1168,6 +1394,7 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                                        fallback_used || faults.stay_queued ? NULL : &fallback, err);
                 if (conn == -2) {
                         have_fallback = fallback_used = true;
+                        report->retries++;
                         continue;
                 }
                 if (conn < 0)

@@ -41,6 +41,9 @@ typedef struct ap_report {
         double ms_total, ms_preflight, ms_debugger, ms_run;
         const char *recipe;  /* the recipe that ran ("stacks"), or NULL */
         json_t *recipe_data; /* its document (owned), or NULL */
+        int retries;         /* debugger sessions run again (the target was elsewhere
+                                than chosen, a queued call withdrawn for a waiting
+                                thread, PyPy without a thread waiting) */
 } ap_report;
 
 typedef struct ap_run_config {

@@ -154,6 +154,7 @@ json_t *ap_report_to_json(const ap_report *r) {
         json_object_set_new(t, "debugger", json_real(r->ms_debugger));
         json_object_set_new(t, "run", json_real(r->ms_run));
         json_object_set_new(o, "timing_ms", t);
+        json_object_set_new(o, "retries", json_integer(r->retries));
         return o;
 }
 

@@ -49,8 +49,8 @@ static bool become_own_group(pid_t parent, int death_signal) {
         return true;
 }
 
-int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t *child_mask,
-             int death_signal, ap_error *err) {
+static int spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t *child_mask,
+                 int death_signal, bool stdin_pipe, ap_error *err) {
         *c = (ap_child)AP_CHILD_INIT;
         _cleanup_free_ char *prog = ap_find_program(argv[0]);
         if (!prog)
@@ -61,12 +61,22 @@ int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "cannot create a pipe: %s",
                                     strerror(errno));
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        /* The child's stdin: /dev/null, or the read end of a pipe whose
+         * write end attachpy keeps (inpipe[1]). */
+        int inpipe[2] = {-1, -1};
+        int devnull = -1;
+        if (stdin_pipe) {
+                if (pipe2(inpipe, O_CLOEXEC) == 0)
+                        devnull = inpipe[0];
+        } else {
+                devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
         if (devnull < 0) {
+                int e = errno;
                 close(pipefd[0]);
                 close(pipefd[1]);
-                return ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "cannot open /dev/null: %s",
-                                    strerror(errno));
+                return ap_error_set(err, AP_ERR_DEBUGGER_FAILED,
+                                    "cannot open the child's stdin: %s", strerror(e));
         }
         /* Report exec failures through a second close-on-exec pipe. */
         int errpipe[2];
@@ -74,6 +84,8 @@ int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t
                 close(pipefd[0]);
                 close(pipefd[1]);
                 close(devnull);
+                if (inpipe[1] >= 0)
+                        close(inpipe[1]);
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "cannot create a pipe: %s",
                                     strerror(errno));
         }
@@ -87,6 +99,8 @@ int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t
                 close(errpipe[0]);
                 close(errpipe[1]);
                 close(devnull);
+                if (inpipe[1] >= 0)
+                        close(inpipe[1]);
                 return ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "cannot fork: %s", strerror(e));
         }
         if (pid == 0) {
@@ -109,6 +123,7 @@ int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t
         close(pipefd[1]);
         close(errpipe[1]);
         close(devnull);
+        c->in_fd = inpipe[1];
 
         int exec_errno = 0;
         ssize_t n;
@@ -128,6 +143,40 @@ int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t
         if (c->pidfd >= 0)
                 fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
         return 0;
+}
+
+int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t *child_mask,
+             int death_signal, ap_error *err) {
+        return spawn(c, argv, envp, child_mask, death_signal, false, err);
+}
+
+int ap_spawn_piped(ap_child *c, char *const argv[], char *const envp[], const sigset_t *child_mask,
+                   int death_signal, ap_error *err) {
+        return spawn(c, argv, envp, child_mask, death_signal, true, err);
+}
+
+int ap_child_send(ap_child *c, const char *text) {
+        if (!c || c->in_fd < 0)
+                return -1;
+        size_t len = strlen(text), done = 0;
+        while (done < len) {
+                /* SIGPIPE is ignored by attachpy (main.c): a debugger gone is
+                 * EPIPE here. */
+                ssize_t n = write(c->in_fd, text + done, len - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return -1;
+                done += (size_t)n;
+        }
+        return 0;
+}
+
+void ap_child_close_stdin(ap_child *c) {
+        if (c && c->in_fd >= 0) {
+                close(c->in_fd);
+                c->in_fd = -1;
+        }
 }
 
 int ap_spawn_idle(ap_child *c, ap_error *err) {
@@ -308,4 +357,5 @@ void ap_child_kill_and_reap(ap_child *c) {
                 close(c->pidfd);
                 c->pidfd = -1;
         }
+        ap_child_close_stdin(c);
 }

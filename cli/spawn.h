@@ -17,13 +17,14 @@
 typedef struct ap_child {
         pid_t pid;   /* 0 once reaped or never started */
         int out_fd;  /* read end of the merged output pipe, -1 at EOF */
+        int in_fd;   /* write end of the child's stdin pipe (ap_spawn_piped), else -1 */
         int pidfd;   /* pidfd of the child, or -1 */
         bool exited; /* reaped */
         int status;  /* wait status once exited */
 } ap_child;
 
 #define AP_CHILD_INIT                                                                              \
-        { 0, -1, -1, false, 0 }
+        { 0, -1, -1, -1, false, 0 }
 
 /* Start argv[0] (looked up in PATH).  child_mask: the signal mask the child
  * starts with (NULL: empty).  death_signal: sent to the child if attachpy
@@ -31,6 +32,19 @@ typedef struct ap_child {
  * AP_ERR_DEBUGGER_NOT_FOUND (the only programs attachpy runs are debuggers). */
 int ap_spawn(ap_child *c, char *const argv[], char *const envp[], const sigset_t *child_mask,
              int death_signal, ap_error *err) __attribute__((warn_unused_result));
+
+/* Like ap_spawn, with the child's stdin a pipe attachpy writes to
+ * (ap_child_send): a debugger driven command by command.  At EOF of its
+ * stdin (ap_child_close_stdin) a debugger quits. */
+int ap_spawn_piped(ap_child *c, char *const argv[], char *const envp[], const sigset_t *child_mask,
+                   int death_signal, ap_error *err) __attribute__((warn_unused_result));
+
+/* Write text to the child's stdin, all of it.  Returns 0, or -1 when the
+ * child has no stdin pipe or stopped reading (EPIPE). */
+int ap_child_send(ap_child *c, const char *text);
+
+/* Close the child's stdin pipe (no-op without one). */
+void ap_child_close_stdin(ap_child *c);
 
 /* Wait until the child writes output, exits, extra_fd becomes readable, or
  * deadline_ms (ap_now_ms() clock) passes.  Output is appended to out.

@@ -110,6 +110,29 @@ static void on_marker(const char *w, size_t wl, const char *rest, size_t rl, voi
         }
 }
 
+typedef struct has_state {
+        const char *word;
+        int found;
+} has_state;
+
+static void on_has(const char *w, size_t wl, const char *rest, size_t rl, void *userdata) {
+        (void)rest;
+        (void)rl;
+        has_state *h = userdata;
+        if (word_is(w, wl, h->word))
+                h->found++;
+}
+
+int ap_transcript_count_marker(const char *text, const char *word) {
+        has_state h = {.word = word, .found = 0};
+        each_marker(text ? text : "", on_has, &h);
+        return h.found;
+}
+
+bool ap_transcript_has_marker(const char *text, const char *word) {
+        return ap_transcript_count_marker(text, word) > 0;
+}
+
 ap_stage ap_transcript_stage(const char *text) {
         scan_state st;
         memset(&st, 0, sizeof st);

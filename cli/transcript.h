@@ -62,6 +62,17 @@ typedef struct ap_transcript_outcome {
  * runs). */
 ap_stage ap_transcript_stage(const char *text);
 
+/* Does a marker line with that word appear in text?  The interactive
+ * drive waits for "stopped" (every thread stopped: attachpy reads /proc and
+ * sends the plan's commands), "ready" (the debugger reads its stdin),
+ * "fit" and "unfit" (the plan's thread was, or was not, where /proc showed
+ * it). */
+bool ap_transcript_has_marker(const char *text, const char *word);
+
+/* How many marker lines with that word text holds ("unfit": plans the
+ * debugger found the stopped thread unfit for). */
+int ap_transcript_count_marker(const char *text, const char *word);
+
 /* Classify a finished run.  Returns 0 when the agent was started (start_rc
  * 0) or its start was queued (scheduled, queue_rc 0), else -1 with err
  * set.  name: "gdb" or "lldb", for messages. */

@@ -557,12 +557,15 @@ START_TEST(test_gdb_argv) {
         size_t n = strv_len(argv);
         ck_assert_uint_ge(n, 10);
         ck_assert_str_eq(argv[0], "/usr/bin/gdb");
-        const char *const tail[] = {
-                "-x",  SESSION "/inject.gdb", "-ex", "attach 4321", "-ex", "detach",
-                "-ex", "attachpy_inject"};
+        const char *const tail[] = {"-x",  SESSION "/inject.gdb",
+                                    "-ex", "attach 4321",
+                                    "-ex", "detach",
+                                    "-ex", "attachpy_attach",
+                                    "-ex", "printf \"@@ATTACHPY:ready\\n\""};
         for (size_t i = 0; i < AP_ARRAY_SIZE(tail); i++)
                 ck_assert_str_eq(argv[n - AP_ARRAY_SIZE(tail) + i], tail[i]);
         bool nx = false, batch = false, readnever = false, nh = false;
+        ck_assert_uint_ge(n, 12);
         for (size_t i = 1; i < n; i++) {
                 nx |= strcmp(argv[i], "-nx") == 0;
                 nh |= strcmp(argv[i], "-nh") == 0;
@@ -575,17 +578,20 @@ START_TEST(test_gdb_argv) {
         }
         ck_assert_msg(nx, "-nx missing: gdb would read ~/.gdbinit");
         ck_assert_msg(nh, "-nh missing");
-        ck_assert_msg(batch, "-batch missing: gdb would wait for input");
+        /* No -batch: gdb reads the plan's command on its stdin (a pipe) and
+         * quits at its EOF. */
+        ck_assert_msg(!batch, "-batch: gdb would not read its stdin");
         ck_assert_msg(readnever, "--readnever missing: gdb would read debug info");
 
         /* Without one: the same, less the warm-up. */
         char **bare = ap_backend_gdb.argv("/usr/bin/gdb", SESSION "/inject.gdb", 0);
         ck_assert_ptr_nonnull(bare);
         ck_assert_uint_eq(strv_len(bare), n - 4);
-        for (size_t i = 0; i < n - 6; i++)
+        for (size_t i = 0; i < n - 8; i++)
                 ck_assert_str_eq(bare[i], argv[i]);
+        ck_assert_str_eq(bare[n - 8], "-ex");
+        ck_assert_str_eq(bare[n - 7], "attachpy_attach");
         ck_assert_str_eq(bare[n - 6], "-ex");
-        ck_assert_str_eq(bare[n - 5], "attachpy_inject");
         ap_strv_free(argv);
         ap_strv_free(bare);
         ap_strv_free(NULL);
@@ -611,65 +617,73 @@ static void make_gdb_values(gdb_values *g, const char *agent, const char *sessio
 }
 
 START_TEST(test_gdb_values_names) {
-        /* gdb's own values: the page's file and the guard, in both modes. */
-        static const char *const names[] = {"page_file", "guard"};
+        /* gdb's own values: the page's file (the plan templates) and the
+         * restart codes of the thread's guard (the attach script). */
+        static const char *const names[] = {"page_file", "restart"};
+        static const char *const attach_names[] = {"restart"};
         gdb_values g = {.t = fake_target()};
         ap_error err = AP_ERROR_INIT;
         ck_assert_int_eq(ap_injection_plan_init(&g.plan, &g.t, AGENT, SESSION, &err), 0);
 
-        /* No file for the page (the CLI writes one for gdb): no values. */
-        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), -1);
+        /* No file for the page: the attach script's values only. */
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        check_names(&g.v, attach_names, AP_ARRAY_SIZE(attach_names));
+        ck_assert_ptr_nonnull(strstr(value_of(&g.v, "restart"), "(long) $rax == -512"));
+        ck_assert_ptr_nonnull(strstr(value_of(&g.v, "restart"), "(long) $rax == -4"));
         ap_script_values_free(&g.v);
         g.plan.page_path = PAGE_FILE;
-
-        /* Scheduled without a thread: gdb's first thread (the main thread). */
-        g.plan.mode = AP_PLAN_SCHEDULE;
         ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
         check_names(&g.v, names, AP_ARRAY_SIZE(names));
-        ck_assert_str_eq(value_of(&g.v, "guard"), "$_thread == 1");
         ap_script_values_free(&g.v);
+}
+END_TEST
+
+START_TEST(test_gdb_go) {
+        /* The command the CLI sends once gdb holds the target stopped: only
+         * values attachpy read from /proc, in hex, and a safe point's name. */
+        gdb_values g = {.t = fake_target()};
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(&g.plan, &g.t, AGENT, SESSION, &err), 0);
+
+        /* Scheduled without a thread: 0 0, gdb's first thread. */
+        g.plan.mode = AP_PLAN_SCHEDULE;
+        char *go = ap_backend_gdb.go(&g.plan, NULL);
+        ck_assert_str_eq(go, "attachpy_schedule 0x0 0x0\n");
+        free(go);
 
         /* Scheduled in a thread in a system call: that thread, exactly. */
         g.plan.have_thread = true;
         g.plan.thread =
                 (ap_parked_thread){.index = 2, .tid = 4243, .nr = 202, .sp = 0xa0, .pc = 0xb0};
-        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
-        char *want = ap_thread_guard(&g.plan.thread);
-        ck_assert_str_eq(value_of(&g.v, "guard"), want);
-        free(want);
-        ap_script_values_free(&g.v);
+        go = ap_backend_gdb.go(&g.plan, NULL);
+        ck_assert_str_eq(go, "attachpy_schedule 0xa0 0xb0\n");
+        free(go);
 
-        /* Direct in a futex waiter: that thread, exactly. */
-        g.plan.mode = AP_PLAN_DIRECT;
-        g.plan.kind = AP_PARKED_FUTEX;
-        g.plan.safepoint = "futex";
-        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
-        want = ap_thread_guard(&g.plan.thread);
-        ck_assert_str_eq(value_of(&g.v, "guard"), want);
-        free(want);
-        ap_script_values_free(&g.v);
+        /* Direct: the thread and the safe point's name. */
+        ap_plan_use_thread(&g.plan, &g.plan.thread, AP_PARKED_FUTEX);
+        go = ap_backend_gdb.go(&g.plan, NULL);
+        ck_assert_str_eq(go, "attachpy_direct 0xa0 0xb0 futex\n");
+        free(go);
+        ap_plan_use_thread(&g.plan, &g.plan.thread, AP_PARKED_WAITS);
+        go = ap_backend_gdb.go(&g.plan, NULL);
+        ck_assert_str_eq(go, "attachpy_direct 0xa0 0xb0 parked\n");
+        free(go);
 
-        /* Direct in a blocking call: any thread parked in one when gdb
-         * stops the process ($orig_rax). */
-        g.plan.kind = AP_PARKED_WAITS;
-        g.plan.safepoint = "parked";
-        g.plan.thread.nr = 7;
-        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
-        check_names(&g.v, names, AP_ARRAY_SIZE(names));
-        check_parked(value_of(&g.v, "guard"), "(long) $rax", "$orig_rax");
-        ap_script_values_free(&g.v);
-
-        /* ... except on the first attempt under the "moved" fault: a guard
-         * that cannot hold. */
+        /* The "moved" fault, first attempt: a stack the thread is not on. */
         g.plan.faults.moved = true;
-        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
-        ck_assert_msg(strstr(value_of(&g.v, "guard"), "$rsp == 0xa8 && $pc == 0xb0"), "%s",
-                      value_of(&g.v, "guard"));
-        ap_script_values_free(&g.v);
+        go = ap_backend_gdb.go(&g.plan, NULL);
+        ck_assert_str_eq(go, "attachpy_direct 0xa8 0xb0 parked\n");
+        free(go);
+        g.plan.have_thread = false;
+        g.plan.mode = AP_PLAN_SCHEDULE;
+        go = ap_backend_gdb.go(&g.plan, NULL);
+        ck_assert_str_eq(go, "attachpy_schedule 0x1 0x1\n");
+        free(go);
         g.plan.attempt = 1;
-        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
-        ck_assert_ptr_nonnull(strstr(value_of(&g.v, "guard"), "$orig_rax == 7"));
-        ap_script_values_free(&g.v);
+        go = ap_backend_gdb.go(&g.plan, NULL);
+        ck_assert_str_eq(go, "attachpy_schedule 0x0 0x0\n");
+        free(go);
+        ck_assert_str_eq(ap_backend_gdb.let_go, "attachpy_let_go\n");
 }
 END_TEST
 
@@ -819,36 +833,81 @@ START_TEST(test_plan_set_cancel) {
 }
 END_TEST
 
-/* Render a real template from the source tree with the values attachpy
- * gives it (inject.c render_script: common, pauses, the backend's). */
-static char *render_real(const ap_backend *b, ap_injection_plan *plan) {
+static char *read_real(const ap_backend *b, const char *file) {
         char *root = source_root();
-        const char *file = plan->mode == AP_PLAN_DIRECT ? b->direct_script : b->schedule_script;
         char *path = NULL;
         ck_assert_int_ge(asprintf(&path, "%s/%s/%s", root, b->script_dir, file), 0);
         char *text = NULL;
         int r = ap_read_file(path, 1024 * 1024, &text, NULL);
         ck_assert_msg(r == 0, "cannot read %s (set ATTACHPY_SOURCE_ROOT): %s", path,
                       strerror(errno));
+        free(path);
+        free(root);
+        return text;
+}
+
+/* Render a real template from the source tree with the values attachpy
+ * gives it (inject.c render_script: common, pauses, the backend's; each
+ * template gets those it names). */
+static char *render_one(const ap_backend *b, const char *file, ap_injection_plan *plan) {
+        char *text = read_real(b, file);
         ap_script_values v = {0};
         ck_assert_int_eq(ap_script_values_common(&v, plan), 0);
         ck_assert_int_eq(ap_script_values_pauses(&v, plan, b->pause), 0);
         ck_assert_int_eq(b->values(&v, plan), 0);
-        /* Every value is used by the template (no value the script forgot). */
+        ap_template_var used[AP_MAX_SCRIPT_VALUES];
+        size_t n_used = 0;
         for (size_t i = 0; i < v.n; i++) {
                 char ph[96];
                 snprintf(ph, sizeof ph, "{{%s}}", v.vars[i].name);
-                ck_assert_msg(strstr(text, ph), "%s does not use %s", path, ph);
+                if (strstr(text, ph))
+                        used[n_used++] = v.vars[i];
         }
         char *script = NULL;
         ap_error err = AP_ERROR_INIT;
-        r = ap_template_render(text, v.vars, v.n, &script, &err);
-        ck_assert_msg(r == 0, "render %s: %s", path, err.message ? err.message : "");
+        int r = ap_template_render(text, used, n_used, &script, &err);
+        ck_assert_msg(r == 0, "render %s: %s", file, err.message ? err.message : "");
         if (b->strip_comments) { /* as inject.c does */
                 ap_template_strip_comments(script);
                 ck_assert_ptr_null(strstr(script, "\n#"));
                 ck_assert_int_ne(script[0], '#');
         }
+        ap_script_values_free(&v);
+        free(text);
+        return script;
+}
+
+/* What the debugger runs for a plan: the attach script, then the plan's
+ * (gdb: both plans' commands follow the attach script; lldb: the plan's
+ * script is sourced once the target is stopped). */
+static char *render_real(const ap_backend *b, ap_injection_plan *plan) {
+        const char *file = plan->mode == AP_PLAN_DIRECT ? b->direct_script : b->schedule_script;
+        char *attach = render_one(b, b->attach_script, plan);
+        char *part = render_one(b, file, plan);
+        char *script = NULL;
+        ck_assert_int_ge(asprintf(&script, "%s\n%s", attach, part), 0);
+        free(attach);
+        free(part);
+        /* Every value is used by one of the backend's templates (no value
+         * the scripts forgot). */
+        ap_script_values v = {0};
+        ck_assert_int_eq(ap_script_values_common(&v, plan), 0);
+        ck_assert_int_eq(ap_script_values_pauses(&v, plan, b->pause), 0);
+        ck_assert_int_eq(b->values(&v, plan), 0);
+        char *texts[3] = {read_real(b, b->attach_script), read_real(b, b->direct_script),
+                          read_real(b, b->schedule_script)};
+        for (size_t i = 0; i < v.n; i++) {
+                char ph[96];
+                snprintf(ph, sizeof ph, "{{%s}}", v.vars[i].name);
+                /* gdb's command carries the safe point's name (gdb_go). */
+                if (b == &ap_backend_gdb && strcmp(v.vars[i].name, "safepoint") == 0)
+                        continue;
+                ck_assert_msg(strstr(texts[0], ph) || strstr(texts[1], ph) || strstr(texts[2], ph),
+                              "no %s template uses %s", b->name, ph);
+        }
+        for (int i = 0; i < 3; i++)
+                free(texts[i]);
+        ap_script_values_free(&v);
         ck_assert_ptr_null(strstr(script, "{{"));
         ck_assert_ptr_null(strstr(script, "}}"));
         /* The session and agent paths travel only as page bytes. */
@@ -857,10 +916,6 @@ static char *render_real(const ap_backend *b, ap_injection_plan *plan) {
         /* No breakpoint, ever. */
         ck_assert_ptr_null(strstr(script, "\nbreak "));
         ck_assert_ptr_null(strstr(script, "breakpoint set"));
-        ap_script_values_free(&v);
-        free(text);
-        free(path);
-        free(root);
         return script;
 }
 
@@ -891,10 +946,17 @@ START_TEST(test_gdb_renders_real_scripts) {
                 assert_has(script, "\nattach 4242\n", file);
                 assert_has(script, "if *(unsigned long *) 0x7f1000001000 != 0x8b48c9ff485341f3\n",
                            file);
-                if (mode == AP_PLAN_DIRECT) /* any thread parked in a blocking call */
-                        assert_has(script, "$orig_rax == 230 ||", file);
-                else
-                        assert_has(script, "$rsp == 0x7ffc00001230 && $pc == 0x7f00000045a6", file);
+                /* The thread: the registers the CLI sends, read from /proc
+                 * while gdb holds the target stopped (gdb_go). */
+                assert_has(script, "$rsp == $attachpy_sp && $pc == $attachpy_pc", file);
+                assert_has(script, "(long) $rax == -512 ||", file);
+                assert_has(script,
+                           mode == AP_PLAN_DIRECT
+                                   ? "\ndefine attachpy_direct\nset $attachpy_sp = $arg0\n"
+                                   : "\ndefine attachpy_schedule\nset $attachpy_sp = $arg0\n",
+                           file);
+                assert_has(script, "printf \"@@ATTACHPY:stopped\\n\"\nend\n", file);
+                assert_has(script, "\nset prompt\n", file);
                 assert_has(script, "0x7f0000101000)((void *) 0, 4096, 7, 0x22, -1, 0)", file);
                 /* The page, from the CLI's file, in one command. */
                 assert_has(script,
@@ -902,13 +964,16 @@ START_TEST(test_gdb_renders_real_scripts) {
                 /* Everything that runs while the target is stopped is read
                  * before gdb attaches: the script defines, the command line
                  * runs (test_gdb_argv). */
-                assert_has(script, "\ndefine attachpy_inject\nattach 4242\n", file);
+                assert_has(script, "\ndefine attachpy_attach\nattach 4242\n", file);
                 assert_has(script, "\ndefine attachpy_check\n", file);
-                const char *last = strstr(script, "\nquit 0\nend\n");
+                /* The plan's command ends by quitting, or does nothing when
+                 * its thread is unfit. */
+                const char *last = strstr(script, "\nquit 0\nend\nend\n");
                 ck_assert_ptr_nonnull(last);
-                while (strstr(last + 1, "\nquit 0\nend\n"))
-                        last = strstr(last + 1, "\nquit 0\nend\n");
-                ck_assert_str_eq(last, "\nquit 0\nend\n");
+                ck_assert_str_eq(last, "\nquit 0\nend\nend\n");
+                assert_has(script, "\nif $attachpy_thread != 0\n", file);
+                assert_has(script, "printf \"@@ATTACHPY:unfit\\n\"", file);
+                assert_has(script, "printf \"@@ATTACHPY:fit %d\\n\", $attachpy_thread", file);
                 /* gdb reads no file of the target's: no shared library. */
                 assert_has(script, "\nset sysroot /dev/null\n", file);
                 /* Markers the classifier reads, printed by the script. */
@@ -923,7 +988,7 @@ START_TEST(test_gdb_renders_real_scripts) {
                                  "((char *) $attachpy_page + %zu))($attachpy_page)",
                                  3072 + ap_trampoline_direct_offset());
                         assert_has(script, call, file);
-                        assert_has(script, "@@ATTACHPY:safepoint parked %d\\n", file);
+                        assert_has(script, "@@ATTACHPY:safepoint $arg2 %d\\n", file);
                         assert_has(script, "@@ATTACHPY:started 0\\n", file);
                         assert_has(script, "@@ATTACHPY:started %d\\n", file);
                         assert_has(script, "@@ATTACHPY:dlopen-failed %s\\n", file);
@@ -965,8 +1030,10 @@ START_TEST(test_lldb_renders_real_scripts) {
                 assert_has(script, "*(unsigned long *) 0x7f1000001000 == 0x8b48c9ff485341f3UL",
                            file);
                 assert_has(script, "$rsp == 0x7ffc00001230 && $pc == 0x7f00000045a6", file);
-                assert_has(script, "|| echo @@ATTACHPY:moved", file);
+                assert_has(script, "|| echo @@ATTACHPY:unfit", file);
+                assert_has(script, "platform shell echo @@ATTACHPY:fit 2\n", file);
                 assert_has(script, "platform shell echo @@ATTACHPY:attached\n", file);
+                assert_has(script, "platform shell echo @@ATTACHPY:stopped\n", file);
                 assert_has(script, "platform shell echo @@ATTACHPY:detached", file);
                 assert_has(script,
                            "\nexpression -l c -- (void) (*(unsigned long *) ((char *) "
@@ -1158,11 +1225,85 @@ START_TEST(test_lldb_backend_table) {
         ck_assert_ptr_nonnull(v);
         ck_assert_str_eq(v[0], "/usr/bin/lldb");
         ck_assert_str_eq(v[1], "--no-lldbinit");
-        ck_assert_str_eq(v[2], "--batch");
-        ck_assert_str_eq(v[3], "-s");
-        ck_assert_str_eq(v[4], "/tmp/s.lldb");
-        ck_assert_ptr_null(v[5]);
+        /* No --batch: lldb reads the plan's command on its stdin, and quits
+         * (detaching) at its EOF. */
+        ck_assert_str_eq(v[2], "-s");
+        ck_assert_str_eq(v[3], "/tmp/s.lldb");
+        ck_assert_str_eq(v[4], "-o");
+        ck_assert_str_eq(v[5], "platform shell echo @@ATTACHPY:ready");
+        ck_assert_ptr_null(v[6]);
         ap_strv_free(v);
+        ck_assert(ap_backend_lldb.plan_after_stop);
+        ck_assert(!ap_backend_gdb.plan_after_stop);
+        ck_assert_str_eq(ap_backend_lldb.attach_script, "attach.lldb");
+        ck_assert_str_eq(ap_backend_gdb.attach_script, "attach.gdb");
+        /* lldb sources the plan rendered once the target is stopped. */
+        ap_target t = fake_target();
+        ap_injection_plan plan;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        char *go = ap_backend_lldb.go(&plan, "/tmp/attachpy-x/1-direct.lldb");
+        ck_assert_str_eq(go, "command source /tmp/attachpy-x/1-direct.lldb\n");
+        free(go);
+        ck_assert_ptr_null(ap_backend_lldb.go(&plan, NULL));
+        ck_assert_ptr_nonnull(strstr(ap_backend_lldb.let_go, "@@ATTACHPY:moved"));
+}
+END_TEST
+
+START_TEST(test_plan_choose_stopped) {
+        /* The plan chosen while the debugger holds the process stopped:
+         * from /proc now.  A child in pause(): its main thread is parked. */
+        pid_t child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                for (;;)
+                        pause();
+        }
+        ap_target t = fake_target();
+        t.pid = child;
+        ap_injection_plan plan;
+        ap_error err = AP_ERROR_INIT;
+        ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        ap_parked_thread seen = {0};
+        int found = 0;
+        for (int i = 0; i < 200 && found != 1; i++) {
+                found = ap_find_parked_thread(child, AP_PARKED_WAITS, &seen);
+                usleep(5000);
+        }
+        int any = ap_plan_choose_stopped(&plan, AP_WANT_ANY, NULL, AP_PARKED_WAITS);
+        ap_plan_mode any_mode = plan.mode;
+        pid_t any_tid = plan.thread.tid;
+        /* The waiter a withdrawn call chose, still where it was: taken. */
+        int same = ap_plan_choose_stopped(&plan, AP_WANT_WAITER, &seen, AP_PARKED_WAITS);
+        int same_index = plan.thread.index;
+        /* A waiter that is not where it was (another stack): a thread
+         * parked in a blocking call is as good (the same one, here). */
+        ap_parked_thread elsewhere = seen;
+        elsewhere.sp += 8;
+        int other = ap_plan_choose_stopped(&plan, AP_WANT_WAITER, &elsewhere, AP_PARKED_WAITS);
+        ap_parked_kind other_kind = plan.kind;
+        /* Asked to schedule: schedule, the calls in the parked thread. */
+        int sched = ap_plan_choose_stopped(&plan, AP_WANT_SCHEDULE, NULL, AP_PARKED_WAITS);
+        ap_plan_mode sched_mode = plan.mode;
+        bool sched_thread = plan.have_thread;
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        ck_assert_int_eq(found, 1);
+        ck_assert_int_eq(any, 1);
+        ck_assert_int_eq(any_mode, AP_PLAN_DIRECT);
+        ck_assert_int_eq(any_tid, child);
+        ck_assert_int_eq(same, 1);
+        ck_assert_int_eq(same_index, 1);
+        ck_assert_int_eq(other, 1);
+        ck_assert_int_eq(other_kind, AP_PARKED_WAITS);
+        ck_assert_int_eq(sched, 1);
+        ck_assert_int_eq(sched_mode, AP_PLAN_SCHEDULE);
+        ck_assert(sched_thread);
+        /* A process that is gone: nothing fits (PyPy's case too). */
+        t.pid = 0x7ffffff0;
+        t.addr_add_pending_call = 0;
+        ck_assert_int_eq(ap_injection_plan_init(&plan, &t, AGENT, SESSION, &err), 0);
+        ck_assert_int_eq(ap_plan_choose_stopped(&plan, AP_WANT_ANY, NULL, AP_PARKED_WAITS), 0);
 }
 END_TEST
 
@@ -1554,12 +1695,14 @@ static Suite *backend_suite(void) {
         tcase_add_test(tc, test_plan_choose_futex);
         tcase_add_test(tc, test_plan_choose_main_first);
         tcase_add_test(tc, test_find_parked_thread_errors);
+        tcase_add_test(tc, test_plan_choose_stopped);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("scripts");
         tcase_add_test(tc, test_gdb_table);
         tcase_add_test(tc, test_gdb_argv);
         tcase_add_test(tc, test_gdb_values_names);
+        tcase_add_test(tc, test_gdb_go);
         tcase_add_test(tc, test_lldb_values_names);
         tcase_add_test(tc, test_gdb_page_file);
         tcase_add_test(tc, test_plan_set_cancel);

@@ -108,14 +108,16 @@ static const char *str_of(json_t *o, const char *key) {
 
 /* Every key of the contract, with its type, whatever the outcome. */
 static void check_shape(json_t *j) {
-        static const char *const top[] = {"ok",     "pid",    "debugger", "mechanism",
-                                          "target", "result", "error",    "timing_ms"};
+        static const char *const top[] = {"ok",     "pid",   "debugger",  "mechanism", "target",
+                                          "result", "error", "timing_ms", "retries"};
         expect_keys(j, top, AP_ARRAY_SIZE(top));
         json_t *m = get(j, "mechanism");
         ck_assert(json_is_null(m) ||
                   (json_is_string(m) && (strcmp(json_string_value(m), "debugger") == 0 ||
                                          strcmp(json_string_value(m), "remote_exec") == 0)));
         ck_assert(json_is_boolean(get(j, "ok")));
+        ck_assert(json_is_integer(get(j, "retries")));
+        ck_assert_int_ge(json_integer_value(get(j, "retries")), 0);
         ck_assert(json_is_integer(get(j, "pid")));
         json_t *d = get(j, "debugger");
         ck_assert(json_is_null(d) ||

@@ -318,6 +318,28 @@ static void check_expectation(const expectation *x, const char *text, pid_t pid,
         ap_error_clear(&err);
 }
 
+START_TEST(test_drive_markers) {
+        /* The interactive drive's markers (inject.c drive_step): counted by
+         * word, only at the start of a line, never in an echoed command. */
+        const char *text = "@@ATTACHPY:attached\n"
+                           "@@ATTACHPY:stopped\n"
+                           "(lldb) platform shell echo @@ATTACHPY:fit 2\n"
+                           "@@ATTACHPY:unfit\n"
+                           "@@ATTACHPY:unfitx\n"
+                           " @@ATTACHPY:unfit\n"
+                           "@@ATTACHPY:unfit\r\n"
+                           "@@ATTACHPY:fit 1\n";
+        ck_assert(ap_transcript_has_marker(text, "stopped"));
+        ck_assert(!ap_transcript_has_marker(text, "ready"));
+        ck_assert_int_eq(ap_transcript_count_marker(text, "unfit"), 2);
+        ck_assert_int_eq(ap_transcript_count_marker(text, "fit"), 1);
+        ck_assert_int_eq(ap_transcript_count_marker(NULL, "fit"), 0);
+        /* Neither changes the outcome: an unfit plan replaced while the
+         * target was stopped is no "moved". */
+        ck_assert_int_eq(ap_transcript_stage(text), AP_STAGE_ATTACHED);
+}
+END_TEST
+
 START_TEST(test_recorded) {
         const expectation *x = &recorded[_i];
         fixture f;
@@ -1061,6 +1083,7 @@ static Suite *transcript_suite(void) {
         tcase_add_loop_test(tc, test_recorded_prefixes, 0, n);
         tcase_add_loop_test(tc, test_recorded_are_clean, 0, n);
         tcase_add_test(tc, test_every_fixture_is_tested);
+        tcase_add_test(tc, test_drive_markers);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("synthetic");
