@@ -1339,10 +1339,10 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                          * Python again when the debugger stopped it. */
                         ap_error_clear(err);
                         report->retries++;
-                        if (no_safe_point_wait(deadline)) {
-                                n--;
+                        /* The next attempt has a number of its own: this
+                         * one's files are in the session. */
+                        if (no_safe_point_wait(deadline))
                                 continue;
-                        }
                         no_safe_point(err, &target, o->timeout_s);
                         goto out;
                 }

@@ -233,10 +233,10 @@ try:
     print('listable')
 except PermissionError:
     print('not listable')
-# The debugger script: "N-direct.gdb" or "N-schedule.gdb" (the directory is
+# The debugger script: "N-attach.gdb" for the Nth attempt (the directory is
 # not listable, so try the names).
-scripts = ['%d-%s.gdb' % (n, plan) for n in (1, 2, 3) for plan in ('direct', 'schedule')]
-script = ([s for s in scripts if os.path.lexists(os.path.join(d, s))] or ['1-direct.gdb'])[0]
+scripts = ['%d-attach.gdb' % n for n in (1, 2, 3)]
+script = ([s for s in scripts if os.path.lexists(os.path.join(d, s))] or ['1-attach.gdb'])[0]
 for name in ('request', 'result.sock', 'attachpy-agent.so', script):
     label = 'script' if name == script else name
     try:
