@@ -72,7 +72,7 @@ for path in sys.argv[1:]:
             keep = False
             print("---- %s (%s) ----" % (t["name"], t["result"]))
             for l in out.splitlines():
-                if l.startswith(("Interpreter x", "per interpreter", "Fault x", "Soak figures")):
+                if l.startswith(("Interpreter x", "per interpreter", "Fault x", "Soak figures", "stress:")):
                     keep = True
                 if keep or l.startswith(("SKIPPED", "FAILURE", "interpreters found")):
                     print(l)
