@@ -34,6 +34,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ap_cleanup.h"
 #include "bootstrap.h"
 #include "pyapi.h"
 
@@ -103,15 +104,6 @@ static void job_freep(job **j) { job_free(*j); }
 
 static void job_free_void(void *j) { job_free(j); }
 
-static void freep(void *p) { free(*(void **)p); }
-
-static void closep(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-}
-
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-#define _cleanup_close_ __attribute__((cleanup(closep)))
 #define _cleanup_job_ __attribute__((cleanup(job_freep)))
 
 /* ---- the request ------------------------------------------------------ */

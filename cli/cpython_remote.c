@@ -9,6 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "process_memory.h"
+#include "start_script.h"
+
 /* _PY_EVAL_PLEASE_STOP_BIT: the eval breaker bit the runtime's own client
  * sets (Include/internal/pycore_ceval.h). */
 #define PLEASE_STOP_BIT ((uint64_t)1 << 5)
@@ -67,28 +70,15 @@ int ap_remote_offsets_parse(const uint8_t *data, size_t len, ap_remote_offsets *
         return 0;
 }
 
-static int read_at(int fd, uint64_t addr, void *buf, size_t len) {
-        return pread(fd, buf, len, (off_t)addr) == (ssize_t)len ? 0 : -1;
-}
-
-static int write_at(int fd, uint64_t addr, const void *buf, size_t len) {
-        return pwrite(fd, buf, len, (off_t)addr) == (ssize_t)len ? 0 : -1;
-}
-
 int ap_cpython_remote_open(ap_cpython_remote *r, pid_t pid, uint64_t runtime_addr, ap_error *err) {
         *r = (ap_cpython_remote)AP_CPYTHON_REMOTE_INIT;
         r->pid = pid;
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
-        r->mem_fd = open(path, O_RDWR | O_CLOEXEC);
+        r->mem_fd = ap_process_memory_open(pid, err);
         if (r->mem_fd < 0)
-                return ap_error_set(err, AP_ERR_PERMISSION_DENIED,
-                                    "cannot open the memory of process %d: %s", (int)pid,
-                                    strerror(errno)),
-                       -1;
+                return -1;
         uint8_t head[AP_DEBUG_OFFSETS_READ];
         ap_remote_offsets o;
-        if (read_at(r->mem_fd, runtime_addr, head, sizeof head) < 0 ||
+        if (ap_process_memory_read(r->mem_fd, runtime_addr, head, sizeof head) < 0 ||
             ap_remote_offsets_parse(head, sizeof head, &o) < 0)
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                     "the runtime of process %d publishes no remote-execution "
@@ -97,11 +87,15 @@ int ap_cpython_remote_open(ap_cpython_remote *r, pid_t pid, uint64_t runtime_add
                        -1;
         uint64_t interp = 0, tstate = 0;
         int32_t enabled = 0, pending = 1;
-        if (read_at(r->mem_fd, runtime_addr + o.interpreters_head, &interp, sizeof interp) < 0 ||
-            interp == 0 || read_at(r->mem_fd, interp + o.enabled, &enabled, sizeof enabled) < 0 ||
-            read_at(r->mem_fd, interp + o.threads_main, &tstate, sizeof tstate) < 0 ||
+        if (ap_process_memory_read(r->mem_fd, runtime_addr + o.interpreters_head, &interp,
+                                   sizeof interp) < 0 ||
+            interp == 0 ||
+            ap_process_memory_read(r->mem_fd, interp + o.enabled, &enabled, sizeof enabled) < 0 ||
+            ap_process_memory_read(r->mem_fd, interp + o.threads_main, &tstate, sizeof tstate) <
+                    0 ||
             tstate == 0 ||
-            read_at(r->mem_fd, tstate + o.support + o.pending, &pending, sizeof pending) < 0)
+            ap_process_memory_read(r->mem_fd, tstate + o.support + o.pending, &pending,
+                                   sizeof pending) < 0)
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                     "cannot read the main thread's state of process %d", (int)pid),
                        -1;
@@ -137,11 +131,11 @@ int ap_cpython_remote_request(ap_cpython_remote *r, const char *path, ap_error *
         uint64_t breaker = 0;
         /* The path, the flag, then the bit that makes the thread look: the
          * order of the runtime's own client (sys.remote_exec). */
-        if (write_at(r->mem_fd, r->path_addr, path, len + 1) < 0 ||
-            write_at(r->mem_fd, r->pending_addr, &one, sizeof one) < 0 ||
-            read_at(r->mem_fd, r->eval_breaker_addr, &breaker, sizeof breaker) < 0 ||
-            (breaker |= PLEASE_STOP_BIT,
-             write_at(r->mem_fd, r->eval_breaker_addr, &breaker, sizeof breaker) < 0))
+        if (ap_process_memory_write(r->mem_fd, r->path_addr, path, len + 1) < 0 ||
+            ap_process_memory_write(r->mem_fd, r->pending_addr, &one, sizeof one) < 0 ||
+            ap_process_memory_read(r->mem_fd, r->eval_breaker_addr, &breaker, sizeof breaker) < 0 ||
+            (breaker |= PLEASE_STOP_BIT, ap_process_memory_write(r->mem_fd, r->eval_breaker_addr,
+                                                                 &breaker, sizeof breaker) < 0))
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                     "cannot write into the memory of process %d: %s", (int)r->pid,
                                     strerror(errno)),
@@ -150,50 +144,21 @@ int ap_cpython_remote_request(ap_cpython_remote *r, const char *path, ap_error *
 }
 
 int ap_cpython_remote_taken(ap_cpython_remote *r) {
-        int32_t pending;
-        if (r->mem_fd < 0 || read_at(r->mem_fd, r->pending_addr, &pending, sizeof pending) < 0)
-                return -1;
-        return pending == 0;
+        return ap_pending_word_taken(r->mem_fd, r->pending_addr, sizeof(int32_t));
 }
 
 int ap_cpython_remote_withdraw(ap_cpython_remote *r) {
-        int taken = ap_cpython_remote_taken(r);
-        if (taken != 0)
-                return taken < 0 ? -1 : 0;
-        const int32_t zero = 0;
-        return write_at(r->mem_fd, r->pending_addr, &zero, sizeof zero) < 0 ? -1 : 1;
+        return ap_pending_word_withdraw(r->mem_fd, r->pending_addr, sizeof(int32_t));
 }
 
-void ap_cpython_remote_close(ap_cpython_remote *r) {
-        if (r->mem_fd >= 0)
-                close(r->mem_fd);
-        r->mem_fd = -1;
-}
+void ap_cpython_remote_close(ap_cpython_remote *r) { ap_process_memory_close(&r->mem_fd); }
 
 int ap_cpython_remote_script(const char *agent_path, const char *session_dir, ap_buf *out) {
-        static const char head[] =
-                "# attachpy: load the agent, start it, leave nothing behind.\n"
-                "def _attachpy_start(agent, session):\n"
-                "    import sys\n"
-                "    had = '_ctypes' in sys.modules\n"
-                "    try:\n"
+        return ap_start_script(
+                "_ctypes",
                 "        import _ctypes\n"
                 "        _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(agent, 2),\n"
                 "                                            'attachpy_agent_start_v1'),\n"
-                "                              (session,))\n"
-                "    except BaseException:\n"
-                "        pass\n"
-                "    finally:\n"
-                "        if not had:\n"
-                "            sys.modules.pop('_ctypes', None)\n"
-                "try:\n"
-                "    _attachpy_start(";
-        static const char tail[] = ")\n"
-                                   "finally:\n"
-                                   "    del _attachpy_start\n";
-        if (ap_buf_append(out, head, sizeof head - 1) < 0 || ap_buf_py_bytes(out, agent_path) < 0 ||
-            ap_buf_append(out, ", ", 2) < 0 || ap_buf_py_bytes(out, session_dir) < 0 ||
-            ap_buf_append(out, tail, sizeof tail - 1) < 0)
-                return -1;
-        return 0;
+                "                              (session,))\n",
+                agent_path, session_dir, out);
 }

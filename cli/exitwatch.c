@@ -24,6 +24,22 @@
  * ended (the kernel sends it right after notifying the parent). */
 #define CONNECTOR_PATIENCE_MS 200.0
 
+/* Ask the process connector to start (PROC_CN_MCAST_LISTEN) or stop
+ * (PROC_CN_MCAST_IGNORE) sending fd its events.  0, or -1 when the request
+ * could not be sent whole. */
+static int connector_request(int fd, uint32_t op, int flags) {
+        struct {
+                struct nlmsghdr nl;
+                struct cn_msg cn;
+                uint32_t op;
+        } __attribute__((packed)) msg = {
+                .nl = {.nlmsg_len = sizeof msg, .nlmsg_type = NLMSG_DONE, .nlmsg_pid = 0},
+                .cn = {.id = {.idx = CN_IDX_PROC, .val = CN_VAL_PROC}, .len = sizeof(uint32_t)},
+                .op = op,
+        };
+        return send(fd, &msg, sizeof msg, flags) == (ssize_t)sizeof msg ? 0 : -1;
+}
+
 static int connector_open(void) {
         int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
         if (fd < 0)
@@ -37,16 +53,7 @@ static int connector_open(void) {
                 close(fd);
                 return -1;
         }
-        struct {
-                struct nlmsghdr nl;
-                struct cn_msg cn;
-                uint32_t op;
-        } __attribute__((packed)) msg = {
-                .nl = {.nlmsg_len = sizeof msg, .nlmsg_type = NLMSG_DONE, .nlmsg_pid = 0},
-                .cn = {.id = {.idx = CN_IDX_PROC, .val = CN_VAL_PROC}, .len = sizeof(uint32_t)},
-                .op = PROC_CN_MCAST_LISTEN,
-        };
-        if (send(fd, &msg, sizeof msg, 0) != (ssize_t)sizeof msg) {
+        if (connector_request(fd, PROC_CN_MCAST_LISTEN, 0) < 0) {
                 close(fd);
                 return -1;
         }
@@ -54,16 +61,7 @@ static int connector_open(void) {
 }
 
 static void connector_close(int fd) {
-        struct {
-                struct nlmsghdr nl;
-                struct cn_msg cn;
-                uint32_t op;
-        } __attribute__((packed)) msg = {
-                .nl = {.nlmsg_len = sizeof msg, .nlmsg_type = NLMSG_DONE, .nlmsg_pid = 0},
-                .cn = {.id = {.idx = CN_IDX_PROC, .val = CN_VAL_PROC}, .len = sizeof(uint32_t)},
-                .op = PROC_CN_MCAST_IGNORE,
-        };
-        (void)send(fd, &msg, sizeof msg, MSG_DONTWAIT);
+        (void)connector_request(fd, PROC_CN_MCAST_IGNORE, MSG_DONTWAIT);
         close(fd);
 }
 

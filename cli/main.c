@@ -1,13 +1,10 @@
 /* main.c: argv → options → run → report → exit status. */
-#include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 
 #include "build-config.h"
 #include "config.h"
@@ -17,40 +14,8 @@
 #include "ps.h"
 #include "recipe.h"
 #include "report.h"
+#include "user_code.h"
 #include "util.h"
-
-static int load_code(const ap_options *o, char **ret_code, size_t *ret_len, char **ret_filename,
-                     ap_error *err) {
-        if (o->command == AP_CMD_RECIPE)
-                return ap_recipe_load(o->recipe, ret_code, ret_len, ret_filename, err);
-        if (o->code) {
-                *ret_code = strdup(o->code);
-                *ret_len = strlen(o->code);
-                *ret_filename = strdup("<string>");
-                return *ret_code && *ret_filename
-                               ? 0
-                               : ap_error_set(err, AP_ERR_USAGE, "out of memory");
-        }
-        struct stat st;
-        if (stat(o->script_path, &st) < 0)
-                return ap_error_set(err, AP_ERR_USAGE, "script '%s' not found: %s", o->script_path,
-                                    strerror(errno)),
-                       ap_error_hint(err, "give the path of a Python file, or the code itself "
-                                          "with -c CODE"),
-                       -1;
-        if (S_ISDIR(st.st_mode))
-                return ap_error_set(err, AP_ERR_USAGE, "script '%s' is a directory",
-                                    o->script_path),
-                       ap_error_hint(err, "give the path of a Python file"), -1;
-        if (ap_read_file(o->script_path, AP_MAX_CODE_BYTES, ret_code, ret_len) < 0)
-                return ap_error_set(err, AP_ERR_USAGE, "cannot read script '%s': %s",
-                                    o->script_path,
-                                    errno == EFBIG ? "larger than 16 MiB" : strerror(errno)),
-                       ap_error_hint(err, "check the file and its permissions"), -1;
-        char real[PATH_MAX];
-        *ret_filename = strdup(realpath(o->script_path, real) ? real : o->script_path);
-        return *ret_filename ? 0 : ap_error_set(err, AP_ERR_USAGE, "out of memory");
-}
 
 static int finish_early(const ap_options *o, pid_t pid, ap_error *err) {
         ap_report r;
@@ -79,11 +44,79 @@ static int run_ps(const ap_options *o) {
         return status;
 }
 
-int main(int argc, char **argv) {
-        ap_options opts;
-        ap_error err = AP_ERROR_INIT;
-        memset(&opts, 0, sizeof opts);
+/* The code of the command line, run in the target and reported. */
+static int run_code(ap_options *o, int cancel_fd, const sigset_t *child_mask, ap_error *err) {
+        char *code = NULL, *filename = NULL;
+        size_t code_len = 0;
+        if (ap_user_code_load(o, &code, &code_len, &filename, err) < 0)
+                return finish_early(o, o->pid, err);
 
+        ap_run_config run = {
+                .opts = o,
+                .code = code,
+                .code_len = code_len,
+                .filename = filename,
+                .verbose = o->verbose ? stderr : NULL,
+                .cancel_fd = cancel_fd,
+                .child_mask = child_mask,
+        };
+        /* The status line: for a person watching a terminal only. */
+        const char *term = getenv("TERM");
+        if (!o->json && !o->verbose && isatty(STDERR_FILENO) &&
+            !(term && strcmp(term, "dumb") == 0))
+                run.progress = ap_progress_new(STDERR_FILENO, true);
+        ap_report report;
+        ap_run(&run, &report);
+        ap_progress_free(run.progress); /* erased before the report is printed */
+        if (o->command == AP_CMD_RECIPE)
+                ap_recipe_take_output(o->recipe, &report);
+        if (!o->json)
+                ap_recipe_print_text(&report, stdout);
+        int status = o->json ? ap_report_print_json(&report, stdout)
+                             : ap_report_print_text(&report, stdout, stderr);
+        ap_report_free(&report);
+        free(code);
+        free(filename);
+        return status;
+}
+
+/* The config file's settings under the command line's. */
+static int load_config(ap_options *o, ap_error *err) {
+        ap_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        char *cfg_path = o->config_path ? strdup(o->config_path) : ap_config_default_path();
+        int r = cfg_path ? ap_config_load(&cfg, cfg_path, o->config_path == NULL, err) : 0;
+        free(cfg_path);
+        if (r < 0)
+                return -1;
+        ap_options_apply_config(o, &cfg);
+        /* A recipe that waits by design (objects --diff) gets that long more. */
+        o->timeout_s += o->recipe_wait_s;
+        return 0;
+}
+
+/* What the command line asks for, to its exit status. */
+static int dispatch(ap_options *o, int argc, char **argv, int cancel_fd,
+                    const sigset_t *child_mask) {
+        ap_error err = AP_ERROR_INIT;
+        if (ap_options_parse(o, argc, argv, &err) < 0)
+                return finish_early(o, o->pid, &err);
+        if (o->show_help) {
+                fputs(ap_usage_text, stdout);
+                return 0;
+        }
+        if (o->show_version) {
+                printf("attachpy %s\n", AP_VERSION);
+                return 0;
+        }
+        if (o->command == AP_CMD_PS)
+                return run_ps(o);
+        if (load_config(o, &err) < 0)
+                return finish_early(o, o->pid, &err);
+        return run_code(o, cancel_fd, child_mask, &err);
+}
+
+int main(int argc, char **argv) {
         /* Signals that end attachpy arrive through a signalfd, so that a
          * run can interrupt its debugger gracefully and clean up. */
         sigset_t stop_signals, old_mask;
@@ -96,75 +129,9 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         int cancel_fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
 
-        if (ap_options_parse(&opts, argc, argv, &err) < 0) {
-                int status = finish_early(&opts, opts.pid, &err);
-                ap_options_free(&opts);
-                return status;
-        }
-        if (opts.show_help) {
-                fputs(ap_usage_text, stdout);
-                ap_options_free(&opts);
-                return 0;
-        }
-        if (opts.show_version) {
-                printf("attachpy %s\n", AP_VERSION);
-                ap_options_free(&opts);
-                return 0;
-        }
-        if (opts.command == AP_CMD_PS) {
-                int status = run_ps(&opts);
-                ap_options_free(&opts);
-                return status;
-        }
-
-        ap_config cfg;
-        memset(&cfg, 0, sizeof cfg);
-        char *cfg_path = opts.config_path ? strdup(opts.config_path) : ap_config_default_path();
-        if (cfg_path && ap_config_load(&cfg, cfg_path, opts.config_path == NULL, &err) < 0) {
-                free(cfg_path);
-                int status = finish_early(&opts, opts.pid, &err);
-                ap_options_free(&opts);
-                return status;
-        }
-        free(cfg_path);
-        ap_options_apply_config(&opts, &cfg);
-        /* A recipe that waits by design (objects --diff) gets that long more. */
-        opts.timeout_s += opts.recipe_wait_s;
-
-        char *code = NULL, *filename = NULL;
-        size_t code_len = 0;
-        if (load_code(&opts, &code, &code_len, &filename, &err) < 0) {
-                int status = finish_early(&opts, opts.pid, &err);
-                ap_options_free(&opts);
-                return status;
-        }
-
-        ap_run_config run = {
-                .opts = &opts,
-                .code = code,
-                .code_len = code_len,
-                .filename = filename,
-                .verbose = opts.verbose ? stderr : NULL,
-                .cancel_fd = cancel_fd,
-                .child_mask = &old_mask,
-        };
-        /* The status line: for a person watching a terminal only. */
-        const char *term = getenv("TERM");
-        if (!opts.json && !opts.verbose && isatty(STDERR_FILENO) &&
-            !(term && strcmp(term, "dumb") == 0))
-                run.progress = ap_progress_new(STDERR_FILENO, true);
-        ap_report report;
-        ap_run(&run, &report);
-        ap_progress_free(run.progress); /* erased before the report is printed */
-        if (opts.command == AP_CMD_RECIPE)
-                ap_recipe_take_output(opts.recipe, &report);
-        if (!opts.json)
-                ap_recipe_print_text(&report, stdout);
-        int status = opts.json ? ap_report_print_json(&report, stdout)
-                               : ap_report_print_text(&report, stdout, stderr);
-        ap_report_free(&report);
-        free(code);
-        free(filename);
+        ap_options opts;
+        memset(&opts, 0, sizeof opts);
+        int status = dispatch(&opts, argc, argv, cancel_fd, &old_mask);
         ap_options_free(&opts);
         if (cancel_fd >= 0)
                 close(cancel_fd);

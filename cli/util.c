@@ -138,3 +138,25 @@ int ap_buf_py_bytes(ap_buf *out, const char *s) {
         }
         return ap_buf_append(out, "'", 1);
 }
+
+char **ap_strv_copy(const char *const *args, size_t n) {
+        char **v = calloc(n + 1, sizeof *v);
+        if (!v)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                v[i] = strdup(args[i]);
+                if (!v[i]) {
+                        ap_strv_free(v);
+                        return NULL;
+                }
+        }
+        return v;
+}
+
+void ap_strv_free(char **v) {
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}

@@ -6,21 +6,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static inline void ap_freep(void *p) { free(*(void **)p); }
-static inline void ap_closep(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-}
+#include "ap_cleanup.h"
+
 static inline void ap_fclosep(FILE **f) {
         if (*f)
                 fclose(*f);
 }
 
-#define _cleanup_free_ __attribute__((cleanup(ap_freep)))
-#define _cleanup_close_ __attribute__((cleanup(ap_closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(ap_fclosep)))
-
-#define AP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A growable byte buffer; always NUL-terminated after data[len]. */
 typedef struct ap_buf {
@@ -54,3 +47,9 @@ int ap_write_all(int fd, const void *data, size_t len) __attribute__((warn_unuse
 
 /* CLOCK_MONOTONIC in milliseconds. */
 double ap_now_ms(void);
+
+/* NULL-terminated string vectors (argv, environments). */
+void ap_strv_free(char **v);
+
+/* A malloc'd, NULL-terminated copy of args[0..n); NULL when out of memory. */
+char **ap_strv_copy(const char *const *args, size_t n);

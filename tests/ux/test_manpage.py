@@ -2,7 +2,7 @@
 option in one appears in the other, the exit statuses agree, and the ps
 subcommand and the JSON fields are documented.
 
-    python3 test_manpage.py --attachpy build/cli/attachpy --man build/doc/attachpy.1
+    python3 test_manpage.py --attachpy build/cli/attachpy --man build/docs/attachpy.1
 """
 import argparse
 import json
