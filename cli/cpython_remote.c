@@ -107,11 +107,7 @@ int ap_cpython_remote_open(ap_cpython_remote *r, pid_t pid, uint64_t runtime_add
                                     (int)pid),
                        -1;
         if (pending != 0)
-                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
-                                    "another client's remote-execution request is pending in "
-                                    "process %d",
-                                    (int)pid),
-                       -1;
+                return ap_pending_word_busy(err, pid);
         r->pending_addr = tstate + o.support + o.pending;
         r->path_addr = tstate + o.support + o.path;
         r->path_size = o.path_size;

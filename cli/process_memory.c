@@ -47,3 +47,11 @@ int ap_pending_word_withdraw(int fd, uint64_t addr, size_t width) {
         const uint64_t zero = 0;
         return ap_process_memory_write(fd, addr, &zero, width) < 0 ? -1 : 1;
 }
+
+int ap_pending_word_busy(ap_error *err, pid_t pid) {
+        ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                     "another client's remote-execution request is pending in process %d",
+                     (int)pid);
+        ap_error_hint(err, "try again once it has run");
+        return -1;
+}

@@ -31,3 +31,8 @@ void ap_process_memory_close(int *fd);
  * cannot be read or written. */
 int ap_pending_word_taken(int fd, uint64_t addr, size_t width);
 int ap_pending_word_withdraw(int fd, uint64_t addr, size_t width);
+
+/* The error when another client's request is still pending (the word was
+ * up before attachpy wrote anything): injection_failed, with a hint.
+ * Returns -1. */
+int ap_pending_word_busy(ap_error *err, pid_t pid);

@@ -40,11 +40,7 @@ int ap_pypy_remote_open(ap_pypy_remote *r, pid_t pid, uint64_t addr, ap_error *e
                                     (int)pid),
                        -1;
         if (pending != 0)
-                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
-                                    "another client's remote-execution request is pending in "
-                                    "process %d",
-                                    (int)pid),
-                       ap_error_hint(err, "try again once it has run"), -1;
+                return ap_pending_word_busy(err, pid);
         return 0;
 }
 

@@ -6,7 +6,7 @@ with a debugger, side by side in one run, on the same targets.
     python3 tests/bench/bench.py --attachpy build/cli/attachpy
     meson test -C build --benchmark            # the same, JSON in build/bench.json
 
-Each method injects `pass` into a heartbeat target (tests/bench/heartbeat.py):
+Each method injects `pass` into a heartbeat target (tests/targets/target.py heartbeat):
 
   attachpy-gdb    attachpy --debugger=gdb PID -c pass
   attachpy-lldb   attachpy --debugger=lldb PID -c pass
@@ -67,7 +67,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-HEARTBEAT = os.path.join(HERE, "heartbeat.py")
+# The one target program, in its heartbeat mode.
+HEARTBEAT = os.path.join(HERE, "..", "targets", "target.py")
 LOCK_PATH = "/tmp/attachpy-itest.lock"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SUPPORTED_MINORS = range(13, 6, -1)  # attachpy supports 3.7 to 3.13: newest first
@@ -155,7 +156,7 @@ def proc_status(pid):
 
 
 class Target(object):
-    """A heartbeat.py process; its stdout lines arrive in a queue."""
+    """A target.py heartbeat process; its stdout lines arrive in a queue."""
 
     def __init__(self, python, threads, libdir, root=None, busy=0):
         heartbeat = HEARTBEAT
@@ -164,13 +165,13 @@ class Target(object):
             # A Python in a root of its own (tools/sid-root.sh): the
             # heartbeat is copied in, the target runs under chroot (which
             # execs it: the pid is the target's).
-            heartbeat = "/opt/attachpy-bench/heartbeat.py"
+            heartbeat = "/opt/attachpy-bench/target.py"
             os.makedirs(root + os.path.dirname(heartbeat), exist_ok=True)
             shutil.copyfile(HEARTBEAT, root + heartbeat)
             prefix = ["chroot", root]
             if libdir:
                 libdir = libdir[len(root):]
-        argv = prefix + [python, heartbeat, "--threads", str(threads - busy)]
+        argv = prefix + [python, heartbeat, "heartbeat", "--threads", str(threads - busy)]
         if busy:
             argv += ["--busy", str(busy), "--spin"]
         if libdir:
