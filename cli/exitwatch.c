@@ -28,16 +28,22 @@
  * (PROC_CN_MCAST_IGNORE) sending fd its events.  0, or -1 when the request
  * could not be sent whole. */
 static int connector_request(int fd, uint32_t op, int flags) {
-        struct {
-                struct nlmsghdr nl;
-                struct cn_msg cn;
-                uint32_t op;
-        } __attribute__((packed)) msg = {
-                .nl = {.nlmsg_len = sizeof msg, .nlmsg_type = NLMSG_DONE, .nlmsg_pid = 0},
-                .cn = {.id = {.idx = CN_IDX_PROC, .val = CN_VAL_PROC}, .len = sizeof(uint32_t)},
-                .op = op,
-        };
-        return send(fd, &msg, sizeof msg, flags) == (ssize_t)sizeof msg ? 0 : -1;
+        /* A netlink header, then a cn_msg whose data is op: built in a
+         * buffer, since cn_msg ends in a flexible array. */
+        union {
+                struct nlmsghdr align;
+                unsigned char bytes[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof op)];
+        } buf;
+        memset(&buf, 0, sizeof buf);
+        struct nlmsghdr *nl = &buf.align;
+        nl->nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof op);
+        nl->nlmsg_type = NLMSG_DONE;
+        struct cn_msg *cn = NLMSG_DATA(nl);
+        cn->id.idx = CN_IDX_PROC;
+        cn->id.val = CN_VAL_PROC;
+        cn->len = sizeof op;
+        memcpy(cn->data, &op, sizeof op);
+        return send(fd, buf.bytes, nl->nlmsg_len, flags) == (ssize_t)nl->nlmsg_len ? 0 : -1;
 }
 
 static int connector_open(void) {
