@@ -87,15 +87,27 @@ int ap_cpython_remote_open(ap_cpython_remote *r, pid_t pid, uint64_t runtime_add
                        -1;
         uint64_t interp = 0, tstate = 0;
         int32_t enabled = 0, pending = 1;
-        if (ap_process_memory_read(r->mem_fd, runtime_addr + o.interpreters_head, &interp,
-                                   sizeof interp) < 0 ||
-            interp == 0 ||
-            ap_process_memory_read(r->mem_fd, interp + o.enabled, &enabled, sizeof enabled) < 0 ||
-            ap_process_memory_read(r->mem_fd, interp + o.threads_main, &tstate, sizeof tstate) <
+        int fd = r->mem_fd;
+        if (ap_process_memory_read(fd, runtime_addr + o.interpreters_head, &interp, sizeof interp) <
                     0 ||
-            tstate == 0 ||
-            ap_process_memory_read(r->mem_fd, tstate + o.support + o.pending, &pending,
-                                   sizeof pending) < 0)
+            interp == 0 ||
+            ap_process_memory_read(fd, interp + o.enabled, &enabled, sizeof enabled) < 0 ||
+            ap_process_memory_read(fd, interp + o.threads_main, &tstate, sizeof tstate) < 0)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "cannot read the main thread's state of process %d", (int)pid),
+                       -1;
+        /* threads.main is set when the main thread runs Py_RunMain (the
+         * python executable); an application that embeds the interpreter
+         * and runs its code another way has none, and the runtime's own
+         * client (sys.remote_exec) cannot reach it either. */
+        if (tstate == 0)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "process %d has no main thread state for remote execution "
+                                    "(an application embedding Python without Py_RunMain)",
+                                    (int)pid),
+                       -1;
+        if (ap_process_memory_read(fd, tstate + o.support + o.pending, &pending, sizeof pending) <
+            0)
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                     "cannot read the main thread's state of process %d", (int)pid),
                        -1;

@@ -39,7 +39,7 @@ def pyenv_root():
 
 class Interpreter(object):
     def __init__(self, name, path, expect="ok", implementation="cpython", root=None,
-                 remote_exec=False):
+                 remote_exec=False, embedded=False):
         self.name = name      # "3.12", "debian-3.11" or "sid-3.14"
         self.path = path      # as the interpreter's own root sees it
         self.expect = expect  # "ok" or the error code attachpy must give
@@ -48,6 +48,9 @@ class Interpreter(object):
         # The runtime has its own remote execution attachpy uses (CPython
         # 3.14+, PyPy 8).
         self.remote_exec = remote_exec
+        # An application embedding libpython (tests/targets/embedpy.c), not
+        # a python executable: no -X options, no threads.main.
+        self.embedded = embedded
 
     def __repr__(self):
         if self.root:
@@ -65,6 +68,44 @@ EXPECTED_SID = [("sid-3.13", "/usr/bin/python3.13", "cpython", False),
                 ("sid-pypy8", "/usr/bin/pypy3", "pypy", True)]
 
 
+# Debian's sid builds are static executables; a shared-libpython build of
+# 3.14 and 3.15 is tests/targets/embedpy.c linked against the root's
+# libpython3.X.so (libpython3.X-dev, which tools/sid-root.sh installs).
+EXPECTED_SID_EMBEDDED = ["3.14", "3.15"]
+EMBEDPY_SOURCE = os.path.join(HERE, "..", "targets", "embedpy.c")
+
+
+def rooted_embedpy(root, version):
+    """embedpy built against root's libpython<version>.so, as the root sees
+    it (/opt/attachpy-tests/embedpy<version>), or raises RuntimeError saying
+    why not.  Built with the host's compiler and C library headers: it runs
+    under chroot with the root's newer C library, which keeps the old
+    symbols (--allow-shlib-undefined: the root's libpython asks for newer
+    ones, which only the root's C library has)."""
+    inside = "/opt/attachpy-tests/embedpy" + version
+    out = root + inside
+    lib = os.path.join(root, "usr/lib/x86_64-linux-gnu")
+    include = os.path.join(root, "usr/include/python" + version)
+    if not os.path.exists(os.path.join(include, "Python.h")):
+        raise RuntimeError("no %s/Python.h: run tools/sid-root.sh" % include)
+    if (os.path.exists(out) and
+            os.path.getmtime(out) >= os.path.getmtime(EMBEDPY_SOURCE)):
+        return inside
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tmp = out + ".tmp%d" % os.getpid()
+    cc = os.environ.get("CC", "cc")
+    argv = [cc, "-O1", "-I" + include, "-idirafter", os.path.join(root, "usr/include"),
+            EMBEDPY_SOURCE, "-o", tmp, "-L" + lib, "-lpython" + version, "-ldl",
+            "-Wl,--allow-shlib-undefined", "-Wl,-rpath-link," + lib]
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise RuntimeError("building %s failed: %s" % (out, r.stdout.decode(errors="replace")[-300:]))
+    os.replace(tmp, out)
+    return inside
+
+
 def discover_rooted(root=SID_ROOT):
     """Returns (interpreters, missing) for the interpreters in root."""
     found, missing = [], []
@@ -74,6 +115,19 @@ def discover_rooted(root=SID_ROOT):
             found.append(Interpreter(name, path, "ok", impl, root=root, remote_exec=remote_exec))
         else:
             missing.append("%s (%s%s: run tools/sid-root.sh)" % (name, root, path))
+    for version in EXPECTED_SID_EMBEDDED:
+        name = "sid-embedded-" + version
+        if not ready:
+            missing.append("%s (%s: run tools/sid-root.sh)" % (name, root))
+            continue
+        try:
+            path = rooted_embedpy(root, version)
+        except RuntimeError as e:
+            missing.append("%s (%s)" % (name, e))
+            continue
+        # Its main thread never ran Py_RunMain: the runtime's remote
+        # execution has no thread to ask, and the debugger does the job.
+        found.append(Interpreter(name, path, "ok", "cpython", root=root, embedded=True))
     return found, missing
 
 
@@ -124,7 +178,7 @@ def discover(embedpy=False):
     else:
         missing.append("pypy3 (Debian's pypy3)")
     if embedpy and os.access(embedpy, os.X_OK):
-        found.append(Interpreter("embedded", embedpy))
+        found.append(Interpreter("embedded", embedpy, embedded=True))
     elif embedpy is not False:
         missing.append("embedded (tests/targets/embedpy: needs pkg-config's python3-embed)")
     return found, missing

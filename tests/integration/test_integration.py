@@ -326,14 +326,37 @@ def make_remote_exec_test(interp):
     return test
 
 
+def make_embedded_remote_exec_test(interp):
+    """An application embedding CPython 3.14+ whose main thread never ran
+    Py_RunMain has no threads.main: the runtime's remote execution has no
+    thread to ask (its own sys.remote_exec cannot reach it either), so
+    attachpy says why in --verbose and the debugger does the job, also
+    where every thread runs Python."""
+    def test(self):
+        t = self.start(interp, "spin")
+        r = self.run_attachpy("--json", "--verbose", t.pid, "-c", "print('in')")
+        j = self.assertJsonShape(r)
+        self.assertEqual((r.rc, j["result"]["stdout"]), (0, "in\n"), r)
+        self.assertEqual((j["debugger"], j["mechanism"]), ("gdb", "debugger"), r)
+        self.assertIn("has no main thread state for remote execution", r.stderr, r)
+        self.assertAlive(t, r)
+        MATRIX[(interp.name, "spin", "remote")] = "debugger (no threads.main)"
+    return test
+
+
 def make_optout_audit_test(interp):
     """The newer runtimes honour the opt-outs (attachpy refuses before it
     touches the process) and the audit hook sees, and may veto, the code:
     through the debugger (a main thread that sleeps) and through the
     runtime's own remote execution (one that runs)."""
+    # An embedding application has no command line of the interpreter's:
+    # only the environment's opt-out applies to it.
+    optouts = [(dict(os.environ, PYTHON_DISABLE_REMOTE_DEBUG="1"), [])]
+    if not interp.embedded:
+        optouts.append((None, ["-X", "disable_remote_debug"]))
+
     def test(self):
-        for env, extra in ((dict(os.environ, PYTHON_DISABLE_REMOTE_DEBUG="1"), []),
-                           (None, ["-X", "disable_remote_debug"])):
+        for env, extra in optouts:
             t = self.start(interp, "busy", env=env, extra_args=extra)
             r = self.run_attachpy("--json", t.pid, "-c", "print('x')")
             j = self.assertJsonShape(r)
@@ -369,6 +392,7 @@ def make_optout_audit_test(interp):
             self.assertAlive(t, r)
             t.stop()
         MATRIX[(interp.name, "optout-audit")] = "ok"
+    return test
 def make_endings_test(interp, debugger="gdb"):
     # The code ends the process: os._exit() (the output it flushed first
     # reaches the user), a crash (gdb: SIGSEGV, lldb: abort()).  And a
@@ -899,6 +923,8 @@ def build_suite(interpreters, pattern):
                 attrs["test_own_mount_namespace"] = make_own_namespace_test(interp)
             if interp.remote_exec:
                 attrs["test_remote_exec"] = make_remote_exec_test(interp)
+            if interp.embedded and interp.root:
+                attrs["test_remote_exec_declined"] = make_embedded_remote_exec_test(interp)
             if interp.root and interp.implementation == "cpython":
                 attrs["test_optouts_and_audit"] = make_optout_audit_test(interp)
             attrs["test_endings"] = make_endings_test(interp)
@@ -929,9 +955,9 @@ def build_suite(interpreters, pattern):
 def print_matrix(interpreters):
     cols = STATES + ["errors", "threading", "endings"]
     print("\nInterpreter x target state (gdb):")
-    print("  %-13s" % "" + "".join("%-11s" % c for c in cols))
+    print("  %-18s" % "" + "".join("%-11s" % c for c in cols))
     for interp in interpreters:
-        row = "  %-13s" % interp.name
+        row = "  %-18s" % interp.name
         if interp.expect != "ok":
             row += MATRIX.get((interp.name, "refused"), "not run") + " (" + interp.expect + ")"
         else:
@@ -942,18 +968,18 @@ def print_matrix(interpreters):
         print("  embedded with a second libpython loaded: " + MATRIX[("embedded", "two-runtimes")]
               + " (unsupported_python)")
     print("\nInterpreter x target state (lldb):")
-    print("  %-13s" % "" + "".join("%-11s" % c for c in lcols))
+    print("  %-18s" % "" + "".join("%-11s" % c for c in lcols))
     for interp in interpreters:
         if interp.expect != "ok":
             continue
-        print("  %-13s" % interp.name + "".join(
+        print("  %-18s" % interp.name + "".join(
             "%-11s" % MATRIX.get((interp.name, c, "lldb"), "not run")[:10] for c in lcols))
     rooted = [i for i in interpreters if i.root]
     if rooted:
         print("\nIn a mount namespace of its own and a root of its own (unshare -m, chroot %s):"
               % rooted[0].root)
         for interp in rooted:
-            print("  %-13s gdb %-11s lldb %-11s" % (
+            print("  %-18s gdb %-11s lldb %-11s" % (
                 interp.name, MATRIX.get((interp.name, "own-ns", "gdb"), "not run"),
                 MATRIX.get((interp.name, "own-ns", "lldb"), "not run")))
 
