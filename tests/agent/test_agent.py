@@ -31,7 +31,8 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TARGET = os.path.join(HERE, "target.py")
+# The one target program, in its agent mode.
+TARGET = os.path.join(HERE, "..", "targets", "target.py")
 EMBEDDER_SOURCE = os.path.join(HERE, "embedder.c")
 DEADLINE_S = 30.0
 GO = b"GO  \0\0\0\0"
@@ -273,7 +274,7 @@ class Target(object):
         rfd, wfd = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [python, TARGET, AGENT, str(wfd)], stdin=subprocess.PIPE,
+                [python, TARGET, "agent", AGENT, str(wfd)], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(wfd,),
                 env=child_env())
         finally:

@@ -35,6 +35,17 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   leak     the main thread keeps every dict it makes, 100 a second
   badrepr  like sleep, with locals whose __repr__ raises and whose __repr__
            never returns
+  agent AGENT CONTROL_FD
+           the agent suite's target (tests/agent/test_agent.py): loads the
+           agent with ctypes, says {"ready": true, "pid": ...} on CONTROL_FD,
+           then obeys one JSON command per line on stdin, answering each with
+           one JSON line on CONTROL_FD: {"op": "start", "dir": DIR or null}
+           -> {"rc": int}; {"op": "exec", "code": "..."} -> {"result": R}
+           ("exec" runs the code in this module's globals, in its main
+           thread, and answers with what the code left in _result); exits
+           when stdin closes.  It imports nothing before the agent's tests
+           look at sys.modules (no threading, no traceback, no socket), and
+           none of the other modes' protocol applies.
   heartbeat [--threads N] [--libs DIR] [--busy N --spin]
              the benchmark's target (3.6+): a main thread that ticks every
              millisecond and remembers the longest gap between two ticks; its
@@ -66,10 +77,66 @@ Runs on Python 2.7 and 3.6 to 3.13 (for the refusal tests too).
 """
 from __future__ import print_function
 
+import sys
+
+if sys.argv[1:2] == ["agent"]:
+    # The agent suite's target (tests/agent/test_agent.py), before anything
+    # else is imported (see "agent" above).
+    import ctypes
+    import json
+    import os
+
+    agent_path = sys.argv[2]
+    control_fd = int(sys.argv[3])
+    control = os.fdopen(control_fd, "w")
+
+    agent = ctypes.CDLL(agent_path)
+    start = agent.attachpy_agent_start_v1
+    start.argtypes = [ctypes.c_char_p]
+    start.restype = ctypes.c_int
+
+    orig_stdout = sys.stdout
+    orig_stderr = sys.stderr
+
+
+    def reply(obj):
+        control.write(json.dumps(obj) + "\n")
+        control.flush()
+
+
+    def to_bytes(text):
+        if text is None:
+            return None
+        return text.encode("utf-8")
+
+
+    def serve():
+        reply({"ready": True, "pid": os.getpid()})
+        while True:
+            line = sys.stdin.readline()
+            if not line:
+                return
+            cmd = json.loads(line)
+            try:
+                if cmd["op"] == "start":
+                    reply({"rc": start(to_bytes(cmd["dir"]))})
+                elif cmd["op"] == "exec":
+                    namespace = globals()
+                    namespace["_result"] = None
+                    exec(cmd["code"], namespace)
+                    reply({"result": namespace["_result"]})
+                else:
+                    reply({"error": "unknown op"})
+            except Exception as e:
+                reply({"error": repr(e)})
+
+
+    serve()
+    sys.exit(0)
+
 import os
 import signal
 import socket
-import sys
 import time
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "sleep"
