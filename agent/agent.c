@@ -329,7 +329,7 @@ static bool receive_go(job *j) {
  * the code kept sends nothing to a connection that is gone. */
 static __thread job *running_job;
 
-/* PyMethodDef, declared by hand (the layout is the same from 2.7 to 3.13
+/* PyMethodDef, declared by hand (the layout is the same from 3.6 to 3.15
  * and in PyPy's cpyext). */
 typedef struct ap_pymethoddef {
         const char *ml_name;
@@ -661,7 +661,7 @@ int attachpy_agent_start_v1(const char *session_dir) {
         if (connect_result_socket(socket_path, &j->fd) < 0)
                 return AP_START_NO_SOCKET;
 
-        /* 2.7 and 3.6 with no thread started yet: create the GIL here, in
+        /* 3.6 with no thread started yet: create the GIL here, in
          * the target's own thread, or give up. */
         if (ap_pyapi_ensure_gil_exists(&j->py) < 0 || !ap_pyapi_ready(&j->py))
                 return AP_START_NOT_READY;

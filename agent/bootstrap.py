@@ -15,13 +15,12 @@
 # the user's code still uses live in it); the request is taken out of it at
 # once, and agent.c removes the result as soon as it has a copy.
 #
-# Valid on Python 2.7 and 3.6 to 3.13: no f-strings, int.to_bytes only behind _PY3, no
-# keyword-only arguments, no nonlocal.
+# Valid on CPython 3.6 and later and on PyPy 3.9 and later (what the CLI
+# accepts, cli/runtimes.c): nothing newer than 3.6's syntax.
 import sys
 
-_PY3 = sys.version_info[0] >= 3
-_TEXT = type(u"")
-_BINARY = type(b"")
+_TEXT = str
+_BINARY = bytes
 
 # A limit on what the user's code can make the target keep in memory: each
 # captured stream (and each exception text) is cut after this many bytes,
@@ -92,57 +91,27 @@ def _parse_request(data):
 
 
 def _fs_text(data):
-    # File-system bytes as str, the way Python decodes sys.argv.  Python 2
-    # keeps them as they are: its str is bytes.
-    if not _PY3:
-        return data
+    # File-system bytes as str, the way Python decodes sys.argv.
     return data.decode(sys.getfilesystemencoding(), "surrogateescape")
 
 
 # ---- text and records ----------------------------------------------------
 
 
-def _escape_surrogates(text):
-    # Python 2 only: its UTF-8 codec encodes lone surrogates without
-    # complaint, producing bytes no strict decoder accepts.
-    if not any(u"\ud800" <= c <= u"\udfff" for c in text):
-        return text
-    if sys.maxunicode > 0xFFFF:
-        return u"".join(
-            u"\\u%04x" % ord(c) if u"\ud800" <= c <= u"\udfff" else c for c in text
-        )
-    out = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if u"\ud800" <= c <= u"\udbff" and i + 1 < len(text) and u"\udc00" <= text[i + 1] <= u"\udfff":
-            out.append(text[i:i + 2])
-            i += 2
-            continue
-        out.append(u"\\u%04x" % ord(c) if u"\ud800" <= c <= u"\udfff" else c)
-        i += 1
-    return u"".join(out)
-
-
 def _utf8(value):
     # Anything as valid UTF-8 bytes, never raising: invalid data is replaced
-    # with backslash escapes (Python 2: U+FFFD), never dropped.
+    # with backslash escapes, never dropped.
     if isinstance(value, (_BINARY, bytearray)):
         data = bytes(value)
         try:
             data.decode("utf-8")
-            if _PY3:
-                return data
+            return data
         except UnicodeDecodeError:
             pass
-        if _PY3:
-            return data.decode("utf-8", "backslashreplace").encode("utf-8")
-        value = data.decode("utf-8", "replace")
+        return data.decode("utf-8", "backslashreplace").encode("utf-8")
     if not isinstance(value, _TEXT):
         value = _TEXT(value)
-    if _PY3:
-        return value.encode("utf-8", "backslashreplace")
-    return _escape_surrogates(value).encode("utf-8")
+    return value.encode("utf-8", "backslashreplace")
 
 
 def _limit(data):
@@ -153,11 +122,7 @@ def _limit(data):
 
 
 def _record(tag, payload):
-    n = len(payload)
-    if _PY3:
-        return tag + n.to_bytes(4, "little") + payload
-    size = bytes(bytearray([n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, (n >> 24) & 0xFF]))
-    return tag + size + payload
+    return tag + len(payload).to_bytes(4, "little") + payload
 
 
 # ---- capture -------------------------------------------------------------
@@ -223,7 +188,7 @@ class _Channel(object):
     def write(self, data):
         if not self._open:
             return
-        if _PY3 and len(data) >= _HOLD and self._get_ident() == self._me:
+        if len(data) >= _HOLD and self._get_ident() == self._me:
             # A large write goes out from its own buffer, never copied
             # whole (PyPy copies a bytearray a byte at a time).
             view = memoryview(data)
@@ -298,39 +263,6 @@ class _Channel(object):
             self._kept.append(_record(self._tag, note.encode("ascii")))
         kept, self._kept = self._kept, []
         return kept
-
-
-class _Py2Capture(object):
-    # Python 2: a file-like sink taking str and unicode, as print does.
-    softspace = 0
-    encoding = "utf-8"
-    errors = "strict"
-    closed = False
-
-    def __init__(self, channel):
-        self._channel = channel
-
-    def write(self, data):
-        if isinstance(data, _TEXT):
-            data = _escape_surrogates(data).encode("utf-8")
-        elif isinstance(data, (_BINARY, bytearray)):
-            data = _BINARY(data)
-        else:
-            raise TypeError("expected a string or other character buffer object")
-        self._channel.write(data)
-
-    def writelines(self, lines):
-        for line in lines:
-            self.write(line)
-
-    def flush(self):
-        self._channel.push(False)
-
-    def isatty(self):
-        return False
-
-    def close(self):
-        pass
 
 
 def _new_capture(io, channel):
@@ -431,11 +363,6 @@ def _message(exc):
         return str(exc)
     except BaseException:
         pass
-    if not _PY3:
-        try:
-            return _TEXT(exc)
-        except BaseException:
-            pass
     return "<unprintable %s>" % getattr(getattr(exc, "__class__", None), "__name__", "exception")
 
 
@@ -474,15 +401,12 @@ def _seed_linecache(linecache, filename, source):
     cache = getattr(linecache, "cache", None)
     if not isinstance(cache, dict):
         return None
-    if _PY3:
-        try:
-            text = source.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        if text.startswith(u"\ufeff"):
-            text = text[1:]
-    else:
-        text = source
+    try:
+        text = source.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text.startswith(u"\ufeff"):
+        text = text[1:]
     lines = text.splitlines(True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
@@ -529,12 +453,9 @@ def _run_captured(source, filename, namespace, get_ident, send):
     me = get_ident()
     out_channel = _Channel(b"OUT ", send, me, get_ident)
     err_channel = _Channel(b"ERR ", send, me, get_ident)
-    if _PY3:
-        io = sys.modules["io"]
-        out = _new_capture(io, out_channel)
-        err = _new_capture(io, err_channel)
-    else:
-        out, err = _Py2Capture(out_channel), _Py2Capture(err_channel)
+    io = sys.modules["io"]
+    out = _new_capture(io, out_channel)
+    err = _new_capture(io, err_channel)
 
     stdout = _StreamProxy(sys.stdout, out, me, get_ident)
     stderr = _StreamProxy(sys.stderr, err, me, get_ident)
@@ -694,7 +615,7 @@ def _push_script_dir(filename):
         return None
     cache = getattr(sys, "path_importer_cache", None)
     cached = isinstance(cache, dict) and directory in cache
-    entry = _TEXT(directory) if _PY3 else directory
+    entry = _TEXT(directory)
     path.insert(0, entry)
     return (path, entry, cached)
 
@@ -793,9 +714,8 @@ def _run(request, send):
 
     added = []
     try:
-        thread = _own_import("_thread" if _PY3 else "thread", added)
-        if _PY3:
-            _own_import("io", added)
+        thread = _own_import("_thread", added)
+        _own_import("io", added)
         me = thread.get_ident()
         known = _threading_knows(me)
         had_threading = "threading" in sys.modules
@@ -805,7 +725,7 @@ def _run(request, send):
         namespace["__builtins__"] = __builtins__
         namespace["attachpy_args"] = args
         restore_import = None
-        if not had_threading and _PY3:
+        if not had_threading:
             restore_import = _watch_threading_import(me, __builtins__)
         pushed = _push_script_dir(filename)
         try:
@@ -824,7 +744,7 @@ def _run(request, send):
                     pass
             if not known:
                 _forget_dummy_thread(me)
-            if not had_threading and _PY3:
+            if not had_threading:
                 try:
                     _drop_threading()
                 except Exception:

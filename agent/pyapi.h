@@ -58,8 +58,8 @@ typedef struct ap_pyapi {
         /* Optional: NULL when the interpreter does not have them. */
         int (*Py_IsFinalizing)(void);           /* Py_IsFinalizing, _Py_IsFinalizing (3.7+) */
         void *const *Py_Finalizing;             /* PyThreadState *_Py_Finalizing (3.6) */
-        int (*PyEval_ThreadsInitialized)(void); /* 0 before the GIL exists (2.7, 3.6) */
-        /* For creating the GIL where it does not exist yet (2.7, 3.6). */
+        int (*PyEval_ThreadsInitialized)(void); /* 0 before the GIL exists (3.6) */
+        /* For creating the GIL where it does not exist yet (3.6). */
         void (*PyEval_InitThreads)(void);
         void *(*PyEval_SaveThread)(void);             /* returns PyThreadState * */
         void *(*PyThreadState_Swap)(void *tstate);    /* PyThreadState * */
