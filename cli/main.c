@@ -144,7 +144,8 @@ int main(int argc, char **argv) {
                 .code = code,
                 .code_len = code_len,
                 .filename = filename,
-                .verbose = opts.verbose ? stderr : NULL,
+                /* --verbose: the run's log on stderr. */
+                .log = opts.verbose ? ap_log_file(stderr) : (ap_log){0},
                 .cancel_fd = cancel_fd,
                 .child_mask = &old_mask,
         };
