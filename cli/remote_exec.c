@@ -55,9 +55,10 @@ static int deadline_passed(ap_run_ctx *c, ap_runtime_remote *r, ap_error *err) {
                 return -1;
         }
         ap_error_clear(err);
-        char who[96];
-        snprintf(who, sizeof who, "process %d took attachpy's request but its agent", (int)pid);
-        return ap_accept_started(c, who, err);
+        return ap_accept_started(c, err,
+                                 "process %d took attachpy's request but its agent did not "
+                                 "report back within %g s; the code did not run",
+                                 (int)pid, c->cfg->opts->timeout_s);
 }
 
 int ap_remote_exec(ap_run_ctx *c, double patience_ms, ap_error *err) {

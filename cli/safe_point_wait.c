@@ -2,6 +2,9 @@
  * (safe_point_wait.h). */
 #include "safe_point_wait.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "gil_holder.h"
@@ -146,9 +149,10 @@ static int deadline_passed(schedule_wait *w, ap_error *err) {
                                    "try again with a longer --timeout");
                 return -1;
         }
-        char who[96];
-        snprintf(who, sizeof who, "the agent started in process %d but", (int)pid);
-        return ap_accept_started(w->c, who, err);
+        return ap_accept_started(w->c, err,
+                                 "the agent started in process %d but did not report back "
+                                 "within %g s; the code did not run",
+                                 (int)pid, cfg->opts->timeout_s);
 }
 
 int ap_await_scheduled(ap_run_ctx *c, uint64_t page, ap_injection_plan *fallback, ap_error *err) {
@@ -184,15 +188,19 @@ int ap_await_scheduled(ap_run_ctx *c, uint64_t page, ap_injection_plan *fallback
         return conn;
 }
 
-int ap_accept_started(ap_run_ctx *c, const char *who, ap_error *err) {
+int ap_accept_started(ap_run_ctx *c, ap_error *err, const char *fmt, ...) {
         const ap_run_config *cfg = c->cfg;
         int conn = ap_session_accept(&c->session, cfg->opts->pid, cfg->cancel_fd,
                                      ap_now_ms() + AP_GRACE_FOR_CALLS_MS, err);
         if (conn != -2)
                 return conn;
-        ap_error_set(err, AP_ERR_TIMEOUT,
-                     "%s did not report back within %g s; the code did not run", who,
-                     cfg->opts->timeout_s);
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        ap_error_set(err, AP_ERR_TIMEOUT, "%s", msg ? msg : "out of memory");
         ap_error_hint(err, "try again with a longer --timeout");
         return -1;
 }

@@ -24,10 +24,10 @@ int ap_await_scheduled(ap_run_ctx *c, uint64_t page, ap_injection_plan *fallback
         __attribute__((warn_unused_result));
 
 /* The call into the target started just now: give its agent a moment to
- * connect.  Returns the connection, else -1 with err set (a timeout: "<who>
- * did not report back within ...; the code did not run"). */
-int ap_accept_started(ap_run_ctx *c, const char *who, ap_error *err)
-        __attribute__((warn_unused_result));
+ * connect.  Returns the connection, else -1 with err set (a timeout: the
+ * message fmt, and the hint to use a longer --timeout). */
+int ap_accept_started(ap_run_ctx *c, ap_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4), warn_unused_result));
 
 /* PyPy with every thread running Python: wait a little before looking
  * again, if the deadline leaves time for it and for a debugger.  Returns
