@@ -16,39 +16,32 @@
 #include "scrub.h"
 #include "spawn.h"
 
-/* What on_stopped needs and tells. */
-typedef struct stop_ctx {
+/* One attempt: its resources, released by attempt_free, and what
+ * on_stopped needs and tells. */
+typedef struct attempt {
         ap_run_ctx *c;
         ap_injection_plan *plan;
         const ap_plan_choice *choice;
         int n;
-        char *plan_script_path; /* plan_after_stop backends: the rendered plan */
-        bool no_fit;            /* no plan fitted the stopped target */
-} stop_ctx;
-
-/* One attempt's resources, released by attempt_free. */
-typedef struct attempt {
-        ap_run_ctx *c;
-        ap_injection_plan *plan;
-        int n;
         char *script, *script_path;
         char *log_path, *page_direct, *page_schedule;
+        char *plan_script_path; /* plan_after_stop backends: the rendered plan */
         char **argv, **envp;
         ap_child child, warm_up;
         ap_cure cure;
         ap_buf transcript;
         ap_debugger_end end;
-        stop_ctx stop;
+        bool no_fit; /* no plan fitted the stopped target */
 } attempt;
 
 /* The plans the first look chose from were found unfit while the target
  * was stopped: choose again (see on_stopped).  Returns whether one fits. */
-static int choose_after_unfit(stop_ctx *s, int unfit) {
-        ap_injection_plan *plan = s->plan;
+static int choose_after_unfit(attempt *a, int unfit) {
+        ap_injection_plan *plan = a->plan;
         pid_t unfit_tid = plan->have_thread ? plan->thread.tid : 0;
-        ap_log_line(s->c->log, "while stopped: thread %d had left its system call; choosing again",
+        ap_log_line(a->c->log, "while stopped: thread %d had left its system call; choosing again",
                     (int)unfit_tid);
-        s->c->report->retries++;
+        a->c->report->retries++;
         if (unfit_tid == 0 || unfit > 2)
                 return 0; /* the main thread's guard failed: cannot be */
         plan->avoid_tid = unfit_tid;
@@ -62,24 +55,24 @@ static int choose_after_unfit(stop_ctx *s, int unfit) {
 
 /* plan_after_stop backends: render the chosen plan now, the thread's index
  * and registers as /proc shows them while the debugger holds the process. */
-static int render_plan_now(stop_ctx *s, int unfit) {
-        const ap_backend *b = s->c->backend;
-        ap_injection_plan *plan = s->plan;
+static int render_plan_now(attempt *a, int unfit) {
+        const ap_backend *b = a->c->backend;
+        ap_injection_plan *plan = a->plan;
         _cleanup_free_ char *script = NULL;
         ap_error e = AP_ERROR_INIT;
         const char *file = plan->mode == AP_PLAN_DIRECT ? b->direct_script : b->schedule_script;
         char name[64];
-        snprintf(name, sizeof name, "%d-%d-%s", s->n, unfit + 1, file);
-        free(s->plan_script_path);
-        s->plan_script_path = NULL;
+        snprintf(name, sizeof name, "%d-%d-%s", a->n, unfit + 1, file);
+        free(a->plan_script_path);
+        a->plan_script_path = NULL;
         if (ap_render_script(b, file, plan, &script, &e) < 0 ||
-            ap_session_write_script(&s->c->session, name, script, strlen(script),
-                                    &s->plan_script_path, &e) < 0) {
-                ap_log_line(s->c->log, "cannot render the %s plan: %s", b->name, e.message);
+            ap_session_write_script(&a->c->session, name, script, strlen(script),
+                                    &a->plan_script_path, &e) < 0) {
+                ap_log_line(a->c->log, "cannot render the %s plan: %s", b->name, e.message);
                 ap_error_clear(&e);
                 return -1;
         }
-        ap_log_printf(s->c->log, "attachpy: ---- %s plan script ----\n%s", b->name, script);
+        ap_log_printf(a->c->log, "attachpy: ---- %s plan script ----\n%s", b->name, script);
         return 0;
 }
 
@@ -89,11 +82,11 @@ static int render_plan_now(stop_ctx *s, int unfit) {
  * instead, in another thread in a system call, then from the main thread
  * (whose guard always holds). */
 static void on_stopped(void *userdata, ap_child *child, int unfit) {
-        stop_ctx *s = userdata;
-        const ap_run_config *cfg = s->c->cfg;
-        const ap_backend *b = s->c->backend;
-        ap_injection_plan *plan = s->plan;
-        const ap_plan_choice *ch = s->choice;
+        attempt *a = userdata;
+        const ap_run_config *cfg = a->c->cfg;
+        const ap_backend *b = a->c->backend;
+        ap_injection_plan *plan = a->plan;
+        const ap_plan_choice *ch = a->choice;
         int chosen;
         if (unfit == 0)
                 chosen = ap_plan_choose_stopped(
@@ -101,27 +94,27 @@ static void on_stopped(void *userdata, ap_child *child, int unfit) {
         else if (plan->faults.moved && plan->attempt == 0)
                 chosen = 0; /* the "moved" fault: the whole attempt fails (cli/fault.h) */
         else
-                chosen = choose_after_unfit(s, unfit);
+                chosen = choose_after_unfit(a, unfit);
         if (!chosen) {
-                s->no_fit = true;
+                a->no_fit = true;
                 (void)ap_child_send(child, b->let_go);
-                ap_log_line(s->c->log, "while stopped: no thread of process %d fits; letting go",
+                ap_log_line(a->c->log, "while stopped: no thread of process %d fits; letting go",
                             (int)cfg->opts->pid);
                 return;
         }
         ap_plan_set_cancel(plan);
-        if (b->plan_after_stop && render_plan_now(s, unfit) < 0) {
-                s->no_fit = true;
+        if (b->plan_after_stop && render_plan_now(a, unfit) < 0) {
+                a->no_fit = true;
                 (void)ap_child_send(child, b->let_go);
                 return;
         }
-        _cleanup_free_ char *text = b->go(plan, s->plan_script_path);
+        _cleanup_free_ char *text = b->go(plan, a->plan_script_path);
         if (!text || ap_child_send(child, text) < 0) {
-                s->no_fit = true;
+                a->no_fit = true;
                 (void)ap_child_send(child, b->let_go);
                 return;
         }
-        ap_log_line(s->c->log, "while stopped: %s %s%s %d; sent %s",
+        ap_log_line(a->c->log, "while stopped: %s %s%s %d; sent %s",
                     plan->mode == AP_PLAN_DIRECT ? "calling in" : "scheduling",
                     plan->mode == AP_PLAN_DIRECT ? plan->safepoint : "a pending call",
                     plan->have_thread ? " thread" : " from the main thread, thread",
@@ -306,7 +299,7 @@ static int run_and_cure(attempt *a, ap_error *err) {
                 return -1;
         ap_cure_lldb_started(&a->cure, a->child.pid);
         a->end = (ap_debugger_end){.timeout_s = cfg->opts->timeout_s};
-        ap_drive drive = {.on_stopped = on_stopped, .userdata = &a->stop};
+        ap_drive drive = {.on_stopped = on_stopped, .userdata = a};
         ap_debugger_run(cfg, &a->child, &a->transcript, c->deadline, c->backend, &drive, &a->end);
         char cure_done[512] = "";
         int cured = 0;
@@ -389,7 +382,7 @@ static void attempt_free(attempt *a) {
         a->plan->log_path = NULL;
         a->plan->page_path = NULL;
         a->plan->server_fd = 0;
-        free(a->stop.plan_script_path);
+        free(a->plan_script_path);
         ap_child_kill_and_reap(&a->child);
         ap_child_kill_and_reap(&a->warm_up);
         ap_buf_free(&a->transcript);
@@ -406,11 +399,11 @@ int ap_attempt_run(ap_run_ctx *c, ap_injection_plan *plan, const ap_plan_choice 
                    ap_transcript_outcome *outcome, bool *no_fit, ap_error *err) {
         attempt a = {.c = c,
                      .plan = plan,
+                     .choice = choice,
                      .n = n,
                      .child = AP_CHILD_INIT,
                      .warm_up = AP_CHILD_INIT,
-                     .cure = AP_CURE_INIT,
-                     .stop = {.c = c, .plan = plan, .choice = choice, .n = n}};
+                     .cure = AP_CURE_INIT};
         int started = -1;
         memset(outcome, 0, sizeof *outcome);
         if (prepare(&a, err) == 0 && compose(&a, err) == 0) {
@@ -418,7 +411,7 @@ int ap_attempt_run(ap_run_ctx *c, ap_injection_plan *plan, const ap_plan_choice 
                 if (run_and_cure(&a, err) == 0)
                         started = classify(&a, outcome, err);
         }
-        *no_fit = a.stop.no_fit;
+        *no_fit = a.no_fit;
         attempt_free(&a);
         return started;
 }
