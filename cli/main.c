@@ -56,7 +56,8 @@ static int run_code(ap_options *o, int cancel_fd, const sigset_t *child_mask, ap
                 .code = code,
                 .code_len = code_len,
                 .filename = filename,
-                .verbose = o->verbose ? stderr : NULL,
+                /* --verbose: the run's log on stderr. */
+                .log = o->verbose ? ap_log_file(stderr) : (ap_log){0},
                 .cancel_fd = cancel_fd,
                 .child_mask = child_mask,
         };

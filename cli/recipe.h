@@ -14,8 +14,8 @@
 #include <stdio.h>
 
 #include "error.h"
-#include "inject.h"
 #include "options.h"
+#include "report.h"
 
 /* The recipe's code and the __file__ it runs as ("<attachpy stacks>").
  * Callers free both. */

@@ -208,3 +208,14 @@ int ap_report_print_text(const ap_report *r, FILE *out, FILE *err) {
         fflush(err);
         return ap_code_exit_status(r->error.code);
 }
+
+void ap_report_free(ap_report *report) {
+        if (!report)
+                return;
+        free(report->version);
+        free(report->executable);
+        ap_result_free(&report->result);
+        ap_error_clear(&report->error);
+        json_decref(report->recipe_data);
+        memset(report, 0, sizeof *report);
+}

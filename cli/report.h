@@ -8,9 +8,43 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
-#include "inject.h"
+#include "error.h"
+#include "exitwatch.h"
+#include "result.h"
+#include "target.h"
+
+/* What one run did: ap_run (inject.h) fills it, the functions below print it. */
+typedef struct ap_report {
+        pid_t pid;
+        const char *debugger;  /* "gdb", or NULL when none was run */
+        const char *mechanism; /* how the agent got in: "debugger", "remote_exec" (the
+                                  runtime's own interface), or NULL: it did not */
+        bool have_target;
+        ap_impl impl;
+        char *version;
+        char *executable;
+        bool have_result; /* the code ran (or --no-wait scheduled it) */
+        ap_result result;
+        bool ok;
+        bool scheduled_only; /* --no-wait */
+        bool target_ended;   /* the target ended while the code ran (target_exited) */
+        ap_exit_status exit; /* how, when target_ended */
+        ap_error error;
+        char safepoint[16]; /* how the agent got in: "parked", "futex" or "pending" */
+        double ms_total, ms_preflight, ms_debugger, ms_run;
+        const char *recipe;  /* the recipe that ran ("stacks"), or NULL */
+        json_t *recipe_data; /* its document (owned), or NULL */
+        int retries;         /* debugger sessions run again (the target was elsewhere
+                                than chosen, a queued call withdrawn for a waiting
+                                thread, PyPy without a thread waiting) */
+} ap_report;
+
+/* Free what the report owns; safe on a zeroed report and twice. */
+void ap_report_free(ap_report *report);
 
 /* The JSON status object (a new reference). */
 json_t *ap_report_to_json(const ap_report *r);

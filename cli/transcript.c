@@ -140,6 +140,15 @@ ap_stage ap_transcript_stage(const char *text) {
         return st.out.stage;
 }
 
+void ap_agent_no_entry_point(ap_error *err, pid_t pid) {
+        ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                     "the agent loaded into process %d has no entry point "
+                     "attachpy_agent_start_v1",
+                     (int)pid);
+        ap_error_hint(err, "an older agent of another attachpy version is loaded in the "
+                           "target; restart the target or use the matching attachpy");
+}
+
 const char *ap_agent_start_error(int rc) {
         switch (rc) {
         case -1:
@@ -234,12 +243,7 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
                 return -1;
         }
         if (st.dlsym_failed) {
-                ap_error_set(err, AP_ERR_INJECTION_FAILED,
-                             "the agent loaded into process %d has no entry point "
-                             "attachpy_agent_start_v1",
-                             (int)pid);
-                ap_error_hint(err, "an older agent of another attachpy version is loaded in the "
-                                   "target; restart the target or use the matching attachpy");
+                ap_agent_no_entry_point(err, pid);
                 return -1;
         }
         if (st.mmap_failed) {

@@ -82,3 +82,7 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
 
 /* The message for a negative return value of the agent's entry point. */
 const char *ap_agent_start_error(int rc);
+
+/* The error when the agent loaded into process pid has no entry point
+ * (dlsym failed): an agent of another attachpy version was loaded. */
+void ap_agent_no_entry_point(ap_error *err, pid_t pid);

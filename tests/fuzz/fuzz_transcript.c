@@ -23,7 +23,6 @@
 
 #include "backend.h"
 #include "fuzz_common.h"
-#include "inject.h"
 #include "report.h"
 #include "transcript.h"
 

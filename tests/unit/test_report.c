@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "error.h"
-#include "inject.h"
 #include "report.h"
 #include "result.h"
 #include "util.h"

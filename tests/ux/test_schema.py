@@ -1,5 +1,5 @@
 """The JSON Schemas in schema/: valid against their metaschema, in step with
-the code (error codes from cli/error.c, refusal names from cli/target.c),
+the code (error codes from cli/error.c, refusal names from cli/refusal.c),
 accepting the documents in tests/fixtures/json/valid and rejecting those in
 invalid/, and matching what attachpy really prints on the paths that need no
 debugger (usage, no_such_process, not_python, ps).  The integration harness
@@ -57,7 +57,7 @@ class SchemaTest(unittest.TestCase):
                          sorted(codes))
 
     def test_refusals_match_the_code(self):
-        with open(os.path.join(ROOT, "cli", "target.c")) as f:
+        with open(os.path.join(ROOT, "cli", "refusal.c")) as f:
             names = re.findall(r'\[AP_REFUSAL_\w+\] = "(\w+)"', f.read())
         self.assertGreater(len(names), 8)
         enum = load("ps")["items"]["properties"]["reason"]["enum"]
