@@ -235,13 +235,7 @@ json_t *ap_ps_to_json(const ap_ps_list *l) {
 }
 
 int ap_ps_print_json(const ap_ps_list *l, FILE *out) {
-        json_t *j = ap_ps_to_json(l);
-        if (j) {
-                json_dumpf(j, out, JSON_COMPACT | JSON_ENSURE_ASCII);
-                fputc('\n', out);
-                json_decref(j);
-        }
-        fflush(out);
+        ap_json_print_line(ap_ps_to_json(l), out);
         return 0;
 }
 

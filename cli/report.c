@@ -158,14 +158,17 @@ json_t *ap_report_to_json(const ap_report *r) {
         return o;
 }
 
-int ap_report_print_json(const ap_report *r, FILE *out) {
-        json_t *j = ap_report_to_json(r);
+void ap_json_print_line(json_t *j, FILE *out) {
         if (j) {
                 json_dumpf(j, out, JSON_COMPACT | JSON_ENSURE_ASCII);
                 fputc('\n', out);
                 json_decref(j);
         }
         fflush(out);
+}
+
+int ap_report_print_json(const ap_report *r, FILE *out) {
+        ap_json_print_line(ap_report_to_json(r), out);
         return ap_code_exit_status(r->error.code);
 }
 

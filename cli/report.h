@@ -53,6 +53,10 @@ json_t *ap_report_to_json(const ap_report *r);
 int ap_report_print_text(const ap_report *r, FILE *out, FILE *err);
 int ap_report_print_json(const ap_report *r, FILE *out);
 
+/* j as one compact, ASCII-only line on out, flushed; j is released (NULL:
+ * out is only flushed).  Every JSON document attachpy prints goes out so. */
+void ap_json_print_line(json_t *j, FILE *out);
+
 /* Turn arbitrary bytes into valid UTF-8 (each invalid byte becomes U+FFFD;
  * NUL bytes stay).  Sets *ret_len; caller frees. */
 char *ap_utf8_sanitize(const char *data, size_t len, size_t *ret_len);

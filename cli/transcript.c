@@ -209,61 +209,59 @@ static const ap_debugger_pattern *match_pattern(const char *text,
         return NULL;
 }
 
-int ap_transcript_classify(const char *text, const char *name, pid_t pid,
-                           const ap_debugger_end *end, const ap_debugger_pattern *patterns,
-                           ap_transcript_outcome *ret, ap_error *err) {
-        scan_state st;
-        memset(&st, 0, sizeof st);
-        text = text ? text : "";
-        each_marker(text, on_marker, &st);
-        if (ret)
-                *ret = st.out;
-
-        if (st.out.has_start_rc) {
-                if (st.out.start_rc == 0)
+/* What the agent, the trampoline or the scratch page said: 1 when nothing,
+ * else the verdict (0: the agent started, -1 with err set). */
+static int agent_verdict(const scan_state *st, pid_t pid, ap_error *err) {
+        if (st->out.has_start_rc) {
+                if (st->out.start_rc == 0)
                         return 0;
                 ap_error_set(err, AP_ERR_INJECTION_FAILED, "%s (code %d)",
-                             ap_agent_start_error(st.out.start_rc), st.out.start_rc);
-                if (st.out.start_rc == -3)
+                             ap_agent_start_error(st->out.start_rc), st->out.start_rc);
+                if (st->out.start_rc == -3)
                         ap_error_hint(err, "run attachpy again once the program is up, or not "
                                            "while it is exiting");
-                else if (st.out.start_rc == -4 || st.out.start_rc == -5)
+                else if (st->out.start_rc == -4 || st->out.start_rc == -5)
                         ap_error_hint(err, "the target must be able to reach attachpy's session "
                                            "directory; run with --verbose for details");
                 else
                         ap_error_hint(err, "run with --verbose and report the transcript");
                 return -1;
         }
-        if (st.dlopen_failed) {
+        if (st->dlopen_failed) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "process %d could not load the attachpy agent: %s", (int)pid,
-                             st.dlopen_error[0] ? st.dlopen_error : "unknown dlopen error");
+                             st->dlopen_error[0] ? st->dlopen_error : "unknown dlopen error");
                 ap_error_hint(err, "check that the agent library is installed and readable by the "
                                    "target's user");
                 return -1;
         }
-        if (st.dlsym_failed) {
+        if (st->dlsym_failed) {
                 ap_agent_no_entry_point(err, pid);
                 return -1;
         }
-        if (st.mmap_failed) {
+        if (st->mmap_failed) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "process %d could not map a scratch page (out of memory?)", (int)pid);
                 ap_error_hint(err, "check the target's memory limits");
                 return -1;
         }
-        if (st.out.scheduled) {
-                if (st.out.queue_rc == 0)
+        return 1;
+}
+
+/* What the script said about the target it stopped: 1 when nothing. */
+static int script_verdict(const scan_state *st, const char *name, pid_t pid, ap_error *err) {
+        if (st->out.scheduled) {
+                if (st->out.queue_rc == 0)
                         return 0;
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "process %d did not accept a pending call (Py_AddPendingCall "
                              "returned %d): its interpreter may be shutting down, or its queue "
                              "of pending calls is full",
-                             (int)pid, st.out.queue_rc);
+                             (int)pid, st->out.queue_rc);
                 ap_error_hint(err, "run attachpy again; nothing was left in the process");
                 return -1;
         }
-        if (st.out.mismatch) {
+        if (st->out.mismatch) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "process %d is not the program attachpy inspected (its code differs "
                              "from its files): was the PID reused?",
@@ -271,7 +269,7 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
                 ap_error_hint(err, "nothing was injected; check the PID and run attachpy again");
                 return -1;
         }
-        if (st.out.moved) {
+        if (st->out.moved) {
                 ap_error_set(err, AP_ERR_INJECTION_FAILED,
                              "process %d was no longer where attachpy saw it when %s stopped it; "
                              "nothing was injected and it runs on",
@@ -279,17 +277,25 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
                 ap_error_hint(err, "run attachpy again");
                 return -1;
         }
+        return 1;
+}
+
+/* How the debugger's session ended, when no marker told: an interrupt, the
+ * deadline, one of its own messages, or its exit. */
+static int end_verdict(const scan_state *st, const char *text, const char *name, pid_t pid,
+                       const ap_debugger_end *end, const ap_debugger_pattern *patterns,
+                       ap_error *err) {
         if (end && end->cancelled) {
                 ap_error_set(err, AP_ERR_INTERRUPTED,
                              "attachpy was interrupted %s; the code did not run",
-                             stage_words(st.out.stage));
+                             stage_words(st->out.stage));
                 ap_error_hint(err, "process %d runs on as before", (int)pid);
                 return -1;
         }
         if (end && end->deadline_hit) {
                 ap_error_set(err, AP_ERR_TIMEOUT,
                              "%s did not finish within %g s (%s); the code did not run", name,
-                             end->timeout_s, stage_words(st.out.stage));
+                             end->timeout_s, stage_words(st->out.stage));
                 ap_error_hint(err,
                               "try again with a longer --timeout; --verbose shows where %s "
                               "stopped",
@@ -314,11 +320,29 @@ int ap_transcript_classify(const char *text, const char *name, pid_t pid,
         if (end && !end->exited)
                 ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "%s was killed by signal %d (%s) %s%s%s",
                              name, end->term_signal, strsignal(end->term_signal),
-                             stage_words(st.out.stage), said[0] ? "; it said: " : "", said);
+                             stage_words(st->out.stage), said[0] ? "; it said: " : "", said);
         else
                 ap_error_set(err, AP_ERR_DEBUGGER_FAILED, "%s failed %s (exit status %d)%s%s", name,
-                             stage_words(st.out.stage), end ? end->exit_code : -1,
+                             stage_words(st->out.stage), end ? end->exit_code : -1,
                              said[0] ? "; it said: " : "", said);
         ap_error_hint(err, "run again with --verbose to see the %s transcript", name);
         return -1;
+}
+
+int ap_transcript_classify(const char *text, const char *name, pid_t pid,
+                           const ap_debugger_end *end, const ap_debugger_pattern *patterns,
+                           ap_transcript_outcome *ret, ap_error *err) {
+        scan_state st;
+        memset(&st, 0, sizeof st);
+        text = text ? text : "";
+        each_marker(text, on_marker, &st);
+        if (ret)
+                *ret = st.out;
+
+        int v = agent_verdict(&st, pid, err);
+        if (v == 1)
+                v = script_verdict(&st, name, pid, err);
+        if (v == 1)
+                v = end_verdict(&st, text, name, pid, end, patterns, err);
+        return v;
 }
