@@ -12,7 +12,7 @@ hand.  Each run is
 
     attachpy --json --debugger=D PID -c 'import sys; sys.stdout.write(str(len([0]*1000)))'
 
-and must answer ok with stdout "1000".  Targets (busy_target.py):
+and must answer ok with stdout "1000".  Targets (tests/targets/target.py):
 
   alloc8  a process whose 8 threads allocate all the time
   http    a thread-per-request HTTP server (ThreadingHTTPServer on
@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
 
-BUSY = os.path.join(HERE, "busy_target.py")
+BUSY = harness.TARGET  # the one target program, in its alloc8, spin8 and http modes
 CODE = "import sys; sys.stdout.write(str(len([0]*1000)))"
 DEFAULT_PYTHONS = ["3.8", "3.11", "3.13", "debian-3.11", "pypy3"]
 

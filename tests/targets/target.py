@@ -35,6 +35,13 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   leak     the main thread keeps every dict it makes, 100 a second
   badrepr  like sleep, with locals whose __repr__ raises and whose __repr__
            never returns
+  alloc8   8 threads allocating all the time (lists, dicts, strings), the
+           main thread waiting in join() (the stress runs, 3.6+)
+  spin8    8 threads allocating all the time and the main thread too: no
+           thread ever waits in a system call for long
+  http     a thread-per-request HTTP server (ThreadingHTTPServer on
+           127.0.0.1, a free port, printed after the version); each GET is
+           answered "ok <n>"
   agent AGENT CONTROL_FD
            the agent suite's target (tests/agent/test_agent.py): loads the
            agent with ctypes, says {"ready": true, "pid": ...} on CONTROL_FD,
@@ -400,6 +407,60 @@ elif MODE in ("audit", "auditspin"):
     while True:
         time.sleep(3600)
         work[0] += 1
+
+elif MODE in ("alloc8", "spin8", "http"):
+    # The stress runs' busy targets (tests/stress/stress.py), 3.6+.
+    import threading
+
+    def allocate():
+        while True:
+            x = [str(i) for i in range(200)]
+            d = dict.fromkeys(x)
+            work[0] += len(d) // 200
+
+
+    def start_allocators(n):
+        ts = [threading.Thread(target=allocate, daemon=True) for _ in range(n)]
+        for t in ts:
+            t.start()
+        return ts
+
+
+    if MODE == "alloc8":
+        ts = start_allocators(8)
+        say("ready", os.getpid(), version)
+        for t in ts:
+            t.join()
+    elif MODE == "spin8":
+        start_allocators(8)
+        say("ready", os.getpid(), version)
+        allocate()
+    elif MODE == "http":
+        try:
+            from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        except ImportError:  # 3.6
+            from http.server import BaseHTTPRequestHandler, HTTPServer
+            from socketserver import ThreadingMixIn
+
+            class ThreadingHTTPServer(ThreadingMixIn, HTTPServer):
+                daemon_threads = True
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                work[0] += 1
+                body = ("ok %d\n" % work[0]).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        say("ready", os.getpid(), version, server.server_address[1])
+        server.serve_forever()
 
 elif MODE == "heartbeat":
     # The benchmark's target (tests/bench/bench.py): see the docstring.
