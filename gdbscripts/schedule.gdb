@@ -31,7 +31,14 @@ printf "@@ATTACHPY:mapped 0x%lx\n", (unsigned long) $attachpy_page
 # The page's contents, in one write.
 restore {{page_file}} binary $attachpy_page
 {{pause_written}}
+# Only this thread runs during the call, too: with every thread let go, a
+# main thread that runs bytecode took the call at once, before it was armed
+# (1 run in 5 with 8 busy threads: a call that did nothing).  The call takes
+# no lock but the pending calls' own, held only inside this function and
+# while the main thread pops a call.
+set scheduler-locking on
 set $attachpy_queued = ((int (*)(void *, void *)) {{addr_add_pending_call}})((char *) $attachpy_page + {{offset_code}}, $attachpy_page)
+set scheduler-locking off
 printf "@@ATTACHPY:scheduled 0x%lx %d\n", (unsigned long) $attachpy_page, $attachpy_queued
 if $attachpy_queued != 0
   set $attachpy_unmap = ((int (*)(void *, unsigned long)) {{addr_munmap}})($attachpy_page, {{page_size}})

@@ -5,7 +5,7 @@ one target.  Goal: 0 failures.
 
     python3 tests/stress/stress.py --attachpy build/cli/attachpy \\
         [--runs N] [--debuggers gdb,lldb] [--pythons 3.13,debian-3.11,...] \\
-        [--targets alloc8,http] [--no-concurrent] [--json-out FILE]
+        [--targets alloc8,spin8,http] [--no-concurrent] [--json-out FILE]
 
 N: --runs, else ATTACHPY_STRESS_RUNS, else 200 under CI=true and 1000 by
 hand.  Each run is
@@ -15,6 +15,11 @@ hand.  Each run is
 and must answer ok with stdout "1000".  Targets (tests/targets/target.py):
 
   alloc8  a process whose 8 threads allocate all the time
+  spin8   the same, and its main thread too: no thread waits in a system
+          call, so the call is queued (Py_AddPendingCall) and the main thread
+          takes it at its next bytecode (a gdb that let every thread run
+          during that call had it taken before it was armed: 1 run in 5
+          failed)
   http    a thread-per-request HTTP server (ThreadingHTTPServer on
           127.0.0.1) under steady load from a client thread here on loopback
           (about 100 requests/s, each must be answered "ok N")
@@ -214,7 +219,7 @@ def main():
     ap.add_argument("--debuggers", default="gdb,lldb")
     ap.add_argument("--pythons", default=",".join(DEFAULT_PYTHONS),
                     help="interpreter names (harness.discover); 'newest' is the newest CPython")
-    ap.add_argument("--targets", default="alloc8,http")
+    ap.add_argument("--targets", default="alloc8,spin8,http")
     ap.add_argument("--no-concurrent", dest="concurrent", action="store_false")
     ap.add_argument("--rate", type=float, default=100.0, help="HTTP requests per second")
     ap.add_argument("--timeout", type=float, default=30.0,
