@@ -36,7 +36,9 @@
 
 #include "ap_cleanup.h"
 #include "bootstrap.h"
+#include "job.h"
 #include "pyapi.h"
+#include "serve.h"
 
 #define AP_EXPORT __attribute__((visibility("default")))
 
@@ -68,6 +70,8 @@ typedef struct job {
         size_t result_len;
         sigset_t run_mask; /* the creating thread's signal mask, for the code */
         bool wait;         /* the request's wait flag: the CLI waits for the result */
+        char serve[AP_SERVE_NAME_MAX + 1]; /* the request's serve name, or "" */
+        char identity[48]; /* "cpython 3.12.1" (VERS, and the serving agent's INFO) */
         /* The thread that watches the socket for INTR while the code runs. */
         bool watching;
         pthread_t watcher;
@@ -180,14 +184,16 @@ static int request_field(const char *data, size_t len, size_t *pos, const char *
         return 0;
 }
 
-/* Check the whole request (docs/protocol.md: filename, code, wait, arg...).
- * The bootstrap parses it again and acts on it; here it only has to be
- * well-formed, so that a bad one is -4 rather than a FAIL record. */
-static int request_validate(const char *data, size_t len, bool *ret_wait) {
+/* Check the whole request (docs/protocol.md: filename, code, wait, serve?,
+ * arg...).  The bootstrap parses it again and acts on it; here it only has
+ * to be well-formed, so that a bad one is -4 rather than a FAIL record. */
+int ap_request_check(const char *data, size_t len, bool *ret_wait,
+                     char ret_serve[static AP_SERVE_NAME_MAX + 1]) {
         const char *value;
         size_t value_len;
         size_t pos = strlen(AP_REQUEST_MAGIC);
 
+        ret_serve[0] = '\0';
         if (len < pos || memcmp(data, AP_REQUEST_MAGIC, pos) != 0)
                 return -EBADMSG;
         if (request_field(data, len, &pos, "filename", &value, &value_len) < 0)
@@ -199,6 +205,14 @@ static int request_validate(const char *data, size_t len, bool *ret_wait) {
         if (value_len != 1 || (value[0] != '0' && value[0] != '1'))
                 return -EBADMSG;
         *ret_wait = value[0] == '1';
+        size_t at = pos;
+        if (request_field(data, len, &at, "serve", &value, &value_len) == 0) {
+                if (!ap_serve_name_valid(value, value_len))
+                        return -EBADMSG;
+                memcpy(ret_serve, value, value_len);
+                ret_serve[value_len] = '\0';
+                pos = at;
+        }
         while (pos < len)
                 if (request_field(data, len, &pos, "arg", &value, &value_len) < 0)
                         return -EBADMSG;
@@ -453,6 +467,56 @@ static void start_watcher(job *j) {
 
 /* ---- the thread --------------------------------------------------------- */
 
+/* The bootstrap compiled once, for every later run in this process (a
+ * serving agent's runs would each spend most of their time compiling it).
+ * Read and written only with the GIL held; never freed (the library is
+ * never unloaded).  NULL where the interpreter cannot do it: the source is
+ * run each time. */
+static ap_pyobject *compiled_bootstrap;
+
+static ap_pyobject *run_bootstrap_code(const ap_pyapi *py, ap_pyobject *globals) {
+        if (!compiled_bootstrap && py->Py_CompileStringExFlags && py->PyEval_EvalCode) {
+                /* "<string>": the name PyRun_StringFlags gives it. */
+                compiled_bootstrap = py->Py_CompileStringExFlags(ap_bootstrap_source, "<string>",
+                                                                 AP_PY_FILE_INPUT, NULL, -1);
+                if (!compiled_bootstrap)
+                        py->PyErr_Clear();
+        }
+        if (compiled_bootstrap)
+                return py->PyEval_EvalCode(compiled_bootstrap, globals, globals);
+        return py->PyRun_StringFlags(ap_bootstrap_source, AP_PY_FILE_INPUT, globals, globals, NULL);
+}
+
+/* Did the bootstrap run the code (its last record END "ok" or
+ * "exception"), rather than refuse it (an audit hook's veto, a failure)? */
+static bool code_was_run(const job *j) {
+        static const char *const ran[] = {"ok", "exception"};
+        for (size_t i = 0; i < AP_ARRAY_SIZE(ran); i++) {
+                size_t n = strlen(ran[i]);
+                if (j->result_len < 8 + n)
+                        continue;
+                const char *h = j->result + j->result_len - 8 - n;
+                if (memcmp(h, "END ", 4) == 0 && (unsigned char)h[4] == n && !h[5] && !h[6] &&
+                    !h[7] && memcmp(h + 8, ran[i], n) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* The request asked the agent to stay (attachpy attach, --keep): serve from
+ * now on, and say where (SERV "ok <dir>") or why not (SERV "error <why>"). */
+static void start_serving(job *j) {
+        char text[AP_SERVE_DIR_MAX + 64];
+        char dir[AP_SERVE_DIR_MAX];
+        char why[128];
+        int r = ap_serve_start(j->serve, &j->run_mask, j->identity, dir, why, sizeof why);
+        if (r >= 0)
+                snprintf(text, sizeof text, "%s %s", r > 0 ? "already" : "ok", dir);
+        else
+                snprintf(text, sizeof text, "error %s", why);
+        send_text(j, "SERV", text);
+}
+
 /* Run the bootstrap with the GIL held.  On success the encoded records are
  * in j->result.  On failure returns a message for FAIL; the Python error is
  * cleared, never printed. */
@@ -492,7 +556,7 @@ static const char *run_bootstrap(job *j) {
         request = NULL;
 
         running_job = j;
-        ret = py->PyRun_StringFlags(ap_bootstrap_source, AP_PY_FILE_INPUT, globals, globals, NULL);
+        ret = run_bootstrap_code(py, globals);
         running_job = NULL;
         if (!ret) {
                 fail = "the agent's bootstrap raised an exception";
@@ -541,8 +605,8 @@ static void *agent_thread(void *userdata) {
         /* The thread's id lets the CLI tell, while it waits for the GIL,
          * which thread holds it. */
         char helo[64];
-        snprintf(helo, sizeof helo, "%d %ld %ld", AP_PROTOCOL, (long)getpid(),
-                 (long)syscall(SYS_gettid));
+        snprintf(helo, sizeof helo, "%d %ld %ld %s", AP_PROTOCOL, (long)getpid(),
+                 (long)syscall(SYS_gettid), j->py.pypy ? "pypy" : "cpython");
         send_text(j, "HELO", helo);
 
         /* PyPy's Py_GetVersion needs the GIL. */
@@ -551,6 +615,8 @@ static void *agent_thread(void *userdata) {
                 vers_gil = j->py.PyGILState_Ensure();
         const char *version = j->py.Py_GetVersion();
         send_record(j, "VERS", version, strcspn(version, " "));
+        snprintf(j->identity, sizeof j->identity, "%s %.*s", j->py.pypy ? "pypy" : "cpython",
+                 (int)(strcspn(version, " ") < 32 ? strcspn(version, " ") : 32), version);
         if (j->py.pypy)
                 j->py.PyGILState_Release(vers_gil);
 
@@ -586,8 +652,12 @@ static void *agent_thread(void *userdata) {
                 if (fail) {
                         send_text(j, "FAIL", fail);
                         send_text(j, "END ", "failed");
-                } else
+                } else {
+                        /* Before the last records: the CLI reads up to END. */
+                        if (j->serve[0] && code_was_run(j))
+                                start_serving(j);
                         send_all(j, j->result, j->result_len);
+                }
         }
 
 done:
@@ -654,7 +724,7 @@ int attachpy_agent_start_v1(const char *session_dir) {
                 return AP_START_NO_MEMORY;
         if (r < 0)
                 return AP_START_BAD_REQUEST;
-        if (request_validate(j->request, j->request_len, &j->wait) < 0)
+        if (ap_request_check(j->request, j->request_len, &j->wait, j->serve) < 0)
                 return AP_START_BAD_REQUEST;
 
         /* Even with --no-wait: the go-ahead comes through it. */
@@ -673,4 +743,33 @@ int attachpy_agent_start_v1(const char *session_dir) {
                 return AP_START_NO_THREAD;
         j = NULL; /* the thread's now */
         return AP_START_OK;
+}
+
+/* ---- a run through the serving agent (serve.c) --------------------------- */
+
+void ap_job_run_connected(int fd, char *request, size_t request_len, const sigset_t *run_mask) {
+        job *j = calloc(1, sizeof *j);
+        if (!j) {
+                close(fd);
+                free(request);
+                return;
+        }
+        j->fd = fd;
+        j->request = request;
+        j->request_len = request_len;
+        j->run_mask = *run_mask;
+        const char *fail = NULL;
+        if (ap_pyapi_load(&j->py) < 0)
+                fail = "the Python C API is gone from the process";
+        else if (!ap_pyapi_alive(&j->py) || !ap_pyapi_ready(&j->py))
+                fail = "the interpreter is finalising";
+        else if (ap_request_check(j->request, j->request_len, &j->wait, j->serve) < 0)
+                fail = "the request is malformed";
+        if (fail) {
+                send_text(j, "FAIL", fail);
+                send_text(j, "END ", "failed");
+                job_free(j);
+                return;
+        }
+        (void)agent_thread(j); /* owns and frees j */
 }

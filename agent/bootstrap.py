@@ -85,7 +85,10 @@ def _parse_request(data):
         fields.append((key, data[start:end]))
         pos = end + 1
     keys = [key for key, value in fields]
-    if keys[:3] != [b"filename", b"code", b"wait"] or set(keys[3:]) - set([b"arg"]):
+    rest = keys[3:]
+    if rest[:1] == [b"serve"]:
+        rest = rest[1:]
+    if keys[:3] != [b"filename", b"code", b"wait"] or set(rest) - set([b"arg"]):
         raise ValueError("bad request keys")
     return fields
 

@@ -70,6 +70,11 @@ static const struct {
          offsetof(ap_pyapi, PyExc_KeyboardInterrupt),
          true,
          false},
+        {{"Py_CompileStringExFlags", NULL},
+         offsetof(ap_pyapi, Py_CompileStringExFlags),
+         true,
+         false},
+        {{"PyEval_EvalCode", NULL}, offsetof(ap_pyapi, PyEval_EvalCode), true, false},
 };
 
 struct find_libpython {

@@ -76,6 +76,11 @@ typedef struct ap_pyapi {
         unsigned long (*PyThread_get_thread_ident)(void);
         int (*PyThreadState_SetAsyncExc)(unsigned long id, ap_pyobject *exc);
         ap_pyobject *const *PyExc_KeyboardInterrupt; /* the data symbol: a PyObject * */
+        /* For compiling the bootstrap once (the serving agent's runs). */
+        ap_pyobject *(*Py_CompileStringExFlags)(const char *src, const char *filename, int start,
+                                                void *flags, int optimize);
+        ap_pyobject *(*PyEval_EvalCode)(ap_pyobject *code, ap_pyobject *globals,
+                                        ap_pyobject *locals);
 } ap_pyapi;
 
 /* Find the C API.  On success returns 0 and fills *ret_api, which must be

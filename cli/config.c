@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "util.h"
@@ -309,11 +310,17 @@ int ap_config_load(ap_config *cfg, const char *path, bool missing_ok, ap_error *
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
         if (ap_read_file(path, CONFIG_MAX_BYTES, &data, &len) < 0) {
-                if (errno == ENOENT && missing_ok) {
+                int e = errno;
+                struct stat st;
+                /* The default path not reachable (it does not exist, or a
+                 * directory on the way is not this user's to search: root's
+                 * HOME under sudo -u) is no config file at all. */
+                if (missing_ok &&
+                    (e == ENOENT || e == ENOTDIR || (e == EACCES && stat(path, &st) < 0))) {
                         *cfg = (ap_config){0};
                         return 0;
                 }
-                return read_error(path, errno, err);
+                return read_error(path, e, err);
         }
 
         loader l = {.path = path, .data = data, .len = len, .err = err};

@@ -67,11 +67,27 @@ static int lock(ap_run_ctx *c) {
         return c->lock == -1 ? -1 : 0;
 }
 
-/* /proc and ELF only; the debugger and the agent found. */
+/* /proc only: the process may be entered.  (A refusal gets the whole
+ * account, the interpreter's facts too.) */
 static int preflight(ap_run_ctx *c) {
         ap_error *err = &c->report->error;
         pid_t pid = c->cfg->opts->pid;
-        int inspected = ap_target_inspect(&c->target, pid, err);
+        int r = ap_target_inspect_process(&c->target, pid, err);
+        if (r < 0) {
+                ap_target_free(&c->target);
+                ap_error_clear(err);
+                r = ap_target_inspect(&c->target, pid, err);
+                report_target(c->report, &c->target, r == 0);
+        }
+        c->report->ms_preflight = ap_now_ms() - c->t0;
+        return r;
+}
+
+/* /proc and ELF: the interpreter, and the functions the debugger calls. */
+static int preflight_python(ap_run_ctx *c) {
+        ap_error *err = &c->report->error;
+        pid_t pid = c->cfg->opts->pid;
+        int inspected = ap_target_inspect_python(&c->target, err);
         report_target(c->report, &c->target, inspected == 0);
         c->report->ms_preflight = ap_now_ms() - c->t0;
         if (inspected < 0)
@@ -79,6 +95,63 @@ static int preflight(ap_run_ctx *c) {
         ap_log_line(c->log, "process %d: %s %s (%s), C API in %s, C library %s", (int)pid,
                     ap_impl_name(c->target.impl), c->target.version, c->target.exe,
                     c->target.python_path, c->target.libc_path);
+        return 0;
+}
+
+/* The request, for the agent: through the session's file or a serving
+ * agent's socket.  serve: the directory an agent that stays makes, or NULL. */
+static int encode_request(ap_run_ctx *c, const char *serve) {
+        const ap_run_config *cfg = c->cfg;
+        ap_request req = {.filename = cfg->filename,
+                          .code = cfg->code,
+                          .code_len = cfg->code_len,
+                          .wait = !cfg->opts->no_wait,
+                          .serve = serve,
+                          .args = cfg->opts->args,
+                          .n_args = cfg->opts->n_args};
+        if (ap_request_encode(&req, &c->request) < 0)
+                return ap_error_set(&c->report->error, AP_ERR_INJECTION_FAILED, "out of memory");
+        return 0;
+}
+
+/* An agent that serves the target takes the run: no debugger, no stop.
+ * 1: connected and the request sent (attach: the agent asked how it is);
+ * 0: none serves; -1: with the report's error. */
+static int reach_agent(ap_run_ctx *c) {
+        ap_error *err = &c->report->error;
+        const ap_options *o = c->cfg->opts;
+        int fd;
+        int r = ap_agent_connect(o->pid, &fd, NULL, err);
+        c->report->serving = r == 1 ? 1 : r == 0 ? 0 : -1;
+        if (r <= 0)
+                return r;
+        c->conn = fd;
+        c->served = true;
+        c->report->mechanism = "agent";
+        c->report->debugger = NULL;
+        ap_log_line(c->log, "an attachpy agent serves process %d: the run goes through it",
+                    (int)o->pid);
+        if (o->command == AP_CMD_ATTACH) {
+                ap_agent_info info;
+                if (ap_agent_info_get(fd, &info, err) < 0)
+                        return -1;
+                ap_log_line(c->log, "it has taken %lu run%s, %lu under way", info.runs,
+                            info.runs == 1 ? "" : "s", info.active);
+                c->report->ok = true;
+                c->report->have_target = true;
+                c->report->impl = strcmp(info.impl, "pypy") == 0 ? AP_IMPL_PYPY : AP_IMPL_CPYTHON;
+                c->report->version = strdup(info.version);
+                c->report->executable = c->target.exe ? strdup(c->target.exe) : NULL;
+                return 1;
+        }
+        if (encode_request(c, NULL) < 0 || ap_agent_send_request(fd, o->pid, &c->request, err) < 0)
+                return -1;
+        return 1;
+}
+
+/* The debugger and the agent's file found. */
+static int equip(ap_run_ctx *c) {
+        ap_error *err = &c->report->error;
         if (ap_backend_select(c->cfg->opts->debugger, &c->backend, &c->program, err) < 0)
                 return -1;
         c->report->debugger = c->backend->name;
@@ -99,7 +172,7 @@ static int stage(ap_run_ctx *c) {
         const ap_run_config *cfg = c->cfg;
         ap_error *err = &c->report->error;
         ap_session *session = &c->session;
-        int reaped = ap_session_reap_stale("/tmp");
+        int reaped = ap_session_reap_stale("/tmp") + ap_agent_reap_stale("/tmp");
         if (reaped > 0)
                 ap_log_line(c->log,
                             "removed %d session director%s left by attachpy runs that were killed",
@@ -114,14 +187,12 @@ static int stage(ap_run_ctx *c) {
              ap_session_write_script(session, "owner", owner, strlen(owner), &c->owner_path, err) <
                      0))
                 return -1;
-        ap_request req = {.filename = cfg->filename,
-                          .code = cfg->code,
-                          .code_len = cfg->code_len,
-                          .wait = !cfg->opts->no_wait,
-                          .args = cfg->opts->args,
-                          .n_args = cfg->opts->n_args};
-        if (ap_request_encode(&req, &c->request) < 0)
-                return ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
+        if (cfg->opts->keep && ap_agent_name(cfg->opts->pid, c->serve_name) < 0)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "cannot name the agent's directory for process %d",
+                                    (int)cfg->opts->pid);
+        if (encode_request(c, cfg->opts->keep ? c->serve_name : NULL) < 0)
+                return -1;
         if (ap_session_write(session, "request", c->request.data, c->request.len, err) < 0 ||
             ap_session_listen(session, err) < 0)
                 return -1;
@@ -319,8 +390,9 @@ static int go(ap_run_ctx *c) {
         const ap_options *o = c->cfg->opts;
         ap_report *report = c->report;
         c->t_run = ap_now_ms();
-        c->n_leftovers = ap_ranges_keep_anonymous(o->pid, c->leftovers, c->n_leftovers);
         if (c->n_leftovers)
+                c->n_leftovers = ap_ranges_keep_anonymous(o->pid, c->leftovers, c->n_leftovers);
+        if (c->n_leftovers && c->backend)
                 ap_log_line(c->log, "asking the agent to unmap %zu page%s %s left in process %d",
                             c->n_leftovers, c->n_leftovers == 1 ? "" : "s", c->backend->name,
                             (int)o->pid);
@@ -359,9 +431,76 @@ static void cure(ap_run_ctx *c) {
         c->report->ms_total = ap_now_ms() - c->t0;
 }
 
+/* --keep, attach: did the agent stay?  (Its SERV record, after RUN.)  Not
+ * staying is the run's failure, even when the code ran. */
+static void settle_serving(ap_run_ctx *c) {
+        ap_report *report = c->report;
+        const ap_options *o = c->cfg->opts;
+        const char *serve = report->result.serve;
+        if (c->served && report->result.version && !report->have_target) {
+                /* Through a serving agent: the interpreter says what it is. */
+                report->have_target = true;
+                report->impl =
+                        strcmp(report->result.impl, "pypy") == 0 ? AP_IMPL_PYPY : AP_IMPL_CPYTHON;
+                report->version = strdup(report->result.version);
+                report->executable = c->target.exe ? strdup(c->target.exe) : NULL;
+        }
+        if (!c->served && o->keep && report->have_result) {
+                bool stays = serve &&
+                             (strncmp(serve, "ok ", 3) == 0 || strncmp(serve, "already ", 8) == 0);
+                report->serving = stays ? 1 : 0;
+                if (stays)
+                        ap_log_line(c->log, "the agent stays, serving process %d from %s",
+                                    (int)o->pid, strchr(serve, ' ') + 1);
+                else if (report->ok) {
+                        report->ok = false;
+                        ap_error_set(&report->error, AP_ERR_INJECTION_FAILED,
+                                     "the agent in process %d could not stay: %s", (int)o->pid,
+                                     !serve                             ? "it did not say why"
+                                     : strncmp(serve, "error ", 6) == 0 ? serve + 6
+                                                                        : serve);
+                        ap_error_hint(&report->error, "check that process %d may write to its /tmp",
+                                      (int)o->pid);
+                }
+        }
+        if (o->command == AP_CMD_ATTACH && report->ok && report->have_result) {
+                report->have_result = false; /* it ran nothing of the user's */
+                ap_result_free(&report->result);
+                memset(&report->result, 0, sizeof report->result);
+        }
+}
+
+/* attachpy detach: the serving agent told to stop. */
+static void detach(ap_run_ctx *c) {
+        ap_report *report = c->report;
+        pid_t pid = c->cfg->opts->pid;
+        int fd;
+        int r = ap_agent_connect(pid, &fd, NULL, &report->error);
+        if (r < 0)
+                return;
+        report->serving = 0;
+        report->ok = true;
+        if (r == 0) {
+                ap_log_line(c->log, "no attachpy agent serves process %d: nothing to do", (int)pid);
+                return;
+        }
+        r = ap_agent_detach(fd, pid, &report->still_running, &report->error);
+        close(fd);
+        if (r < 0) {
+                report->ok = false;
+                report->serving = -1;
+                return;
+        }
+        report->detached = true;
+}
+
 void ap_run(const ap_run_config *cfg, ap_report *report) {
         memset(report, 0, sizeof *report);
         report->pid = cfg->opts->pid;
+        report->serving = -1;
+        report->command = cfg->opts->command == AP_CMD_ATTACH   ? "attach"
+                          : cfg->opts->command == AP_CMD_DETACH ? "detach"
+                                                                : NULL;
         ap_run_ctx c = {.cfg = cfg,
                         .log = &cfg->log,
                         .report = report,
@@ -371,8 +510,20 @@ void ap_run(const ap_run_config *cfg, ap_report *report) {
                         .conn = -1,
                         .exit_watch = AP_EXIT_WATCH_INIT};
         c.deadline = c.t0 + cfg->opts->timeout_s * 1000.0;
-        if (lock(&c) == 0 && preflight(&c) == 0 && stage(&c) == 0 && inject(&c) == 0 &&
-            go(&c) == 0 && !cfg->opts->no_wait)
-                ap_collect(&c);
+        if (lock(&c) == 0 && preflight(&c) == 0) {
+                if (cfg->opts->command == AP_CMD_DETACH) {
+                        detach(&c);
+                        cure(&c);
+                        return;
+                }
+                int served = reach_agent(&c);
+                bool info_only = served == 1 && cfg->opts->command == AP_CMD_ATTACH;
+                if (!info_only &&
+                    (served == 1 || (served == 0 && preflight_python(&c) == 0 && equip(&c) == 0 &&
+                                     stage(&c) == 0 && inject(&c) == 0)) &&
+                    go(&c) == 0 && !cfg->opts->no_wait)
+                        ap_collect(&c);
+                settle_serving(&c);
+        }
         cure(&c);
 }

@@ -21,6 +21,7 @@ static int finish_early(const ap_options *o, pid_t pid, ap_error *err) {
         ap_report r;
         memset(&r, 0, sizeof r);
         r.pid = pid;
+        r.serving = -1; /* not known: nothing was looked at */
         r.error = *err;
         int status = o->json ? ap_report_print_json(&r, stdout)
                              : ap_report_print_text(&r, stdout, stderr);

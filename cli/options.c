@@ -39,6 +39,8 @@ const char ap_usage_text[] =
         "       attachpy ps [--json]\n"
         "       attachpy [OPTIONS] stacks [--locals] PID\n"
         "       attachpy [OPTIONS] objects [--top=N] [--diff=SECONDS] PID\n"
+        "       attachpy [OPTIONS] attach PID\n"
+        "       attachpy [OPTIONS] detach PID\n"
         "\n"
         "Run Python code inside the running Python process PID, through gdb or lldb.\n"
         "The target keeps running; the code's output and any exception are reported\n"
@@ -50,6 +52,7 @@ const char ap_usage_text[] =
         "      --debugger=NAME    gdb, lldb, or auto (default): gdb if on PATH, else lldb\n"
         "      --timeout=SECONDS  seconds for attaching plus running (default: 30)\n"
         "      --no-wait          return once the code is scheduled in the target\n"
+        "      --keep             leave the agent serving PID after the run\n"
         "      --json             print exactly one JSON object on stdout\n"
         "  -v, --verbose          show the debugger script and its transcript on stderr\n"
         "      --config=FILE      read settings from FILE instead of the default file\n"
@@ -59,6 +62,11 @@ const char ap_usage_text[] =
         "\n"
         "Every word after SCRIPT or CODE is an argument for the code, even when it\n"
         "starts with '-'.\n"
+        "\n"
+        "The agent that stays:\n"
+        "  attach PID             load the agent and leave it serving: later runs on PID\n"
+        "                         need no debugger and do not stop it\n"
+        "  detach PID             stop serving; nothing of attachpy's is left listening\n"
         "\n"
         "Recipes (answers without writing code; their options follow the word):\n"
         "  stacks [--locals]      every thread's Python stack, and each asyncio task's;\n"
@@ -179,6 +187,7 @@ typedef enum opt_id {
         OPT_TIMEOUT,
         OPT_CONFIG,
         OPT_CODE,
+        OPT_KEEP,
 } opt_id;
 
 static const struct opt_spec {
@@ -191,7 +200,7 @@ static const struct opt_spec {
         {"json", 0, false, OPT_JSON},       {"verbose", 'v', false, OPT_VERBOSE},
         {"no-wait", 0, false, OPT_NO_WAIT}, {"debugger", 0, true, OPT_DEBUGGER},
         {"timeout", 0, true, OPT_TIMEOUT},  {"config", 0, true, OPT_CONFIG},
-        {"code", 'c', true, OPT_CODE},
+        {"code", 'c', true, OPT_CODE},      {"keep", 0, false, OPT_KEEP},
 };
 
 static const struct opt_spec *find_long(const char *name, size_t len) {
@@ -315,6 +324,9 @@ static int parse_option(ap_options *o, const char *word, int argc, char *const *
                 return 0;
         case OPT_NO_WAIT:
                 o->no_wait = true;
+                return 0;
+        case OPT_KEEP:
+                o->keep = true;
                 return 0;
         case OPT_DEBUGGER:
                 if (ap_debugger_from_name(value, &o->debugger) < 0) {
@@ -592,6 +604,59 @@ static int parse_recipe(ap_options *o, ap_recipe recipe, int argc, char *const *
         return 0;
 }
 
+/* "attach" or "detach" and the words after it: the usual options (not -c,
+ * --no-wait, --keep), then PID, and nothing after it. */
+static int parse_serving(ap_options *o, ap_command command, int argc, char *const *argv, int i,
+                         ap_error *err) {
+        const char *name = command == AP_CMD_ATTACH ? "attach" : "detach";
+        o->command = command;
+        bool misplaced = o->code || o->no_wait || o->keep;
+        while (!misplaced && i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
+                const char *word = argv[i++];
+                const char *value;
+                const struct opt_spec *spec = match_option(word, &value);
+                if (spec &&
+                    (spec->id == OPT_CODE || spec->id == OPT_NO_WAIT || spec->id == OPT_KEEP))
+                        return ap_error_set(err, AP_ERR_USAGE,
+                                            "option '%s' does not apply to 'attachpy %s'", word,
+                                            name),
+                               ap_error_hint(err, "write 'attachpy %s PID'", name), -1;
+                if (parse_option(o, word, argc, argv, &i, err) < 0)
+                        return -1;
+        }
+        if (misplaced)
+                return ap_error_set(err, AP_ERR_USAGE,
+                                    "'attachpy %s' runs no code of yours: -c, --no-wait and "
+                                    "--keep do not apply",
+                                    name),
+                       ap_error_hint(err,
+                                     "write 'attachpy %s PID', then 'attachpy PID -c CODE' "
+                                     "runs through the agent",
+                                     name),
+                       -1;
+        if (i < argc && strcmp(argv[i], "--") == 0)
+                i++;
+        if (o->show_help)
+                return 0;
+        if (i >= argc)
+                return ap_error_set(err, AP_ERR_USAGE, "missing PID after '%s'", name),
+                       ap_error_hint(err,
+                                     "write 'attachpy %s PID'; 'attachpy ps' lists the "
+                                     "Python processes",
+                                     name),
+                       -1;
+        if (parse_pid(o, argv[i++], err) < 0)
+                return -1;
+        if (i < argc)
+                return ap_error_set(err, AP_ERR_USAGE,
+                                    "'attachpy %s' takes nothing after PID, got '%s'", name,
+                                    argv[i]),
+                       ap_error_hint(err, "its options come before PID"), -1;
+        if (command == AP_CMD_ATTACH)
+                o->keep = true;
+        return 0;
+}
+
 /* opts is overwritten (not freed first); on failure it is left zeroed. */
 int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *err) {
         ap_options o = {.debugger = AP_DEBUGGER_AUTO, .timeout_s = AP_DEFAULT_TIMEOUT_S};
@@ -630,6 +695,13 @@ int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *er
         }
         if (!dashdash && strcmp(argv[i], "ps") == 0) {
                 if (parse_ps(&o, argc, argv, i + 1, &first) < 0)
+                        goto fail;
+                *opts = o;
+                return 0;
+        }
+        if (!dashdash && (strcmp(argv[i], "attach") == 0 || strcmp(argv[i], "detach") == 0)) {
+                ap_command command = argv[i][0] == 'a' ? AP_CMD_ATTACH : AP_CMD_DETACH;
+                if (parse_serving(&o, command, argc, argv, i + 1, &first) < 0)
                         goto fail;
                 *opts = o;
                 return 0;

@@ -30,6 +30,8 @@ typedef enum ap_command {
         AP_CMD_INJECT = 0, /* attachpy [OPTIONS] PID SCRIPT|-c CODE [ARG...] */
         AP_CMD_PS,         /* attachpy [OPTIONS] ps [--json] */
         AP_CMD_RECIPE,     /* attachpy [OPTIONS] stacks|objects [RECIPE OPTIONS] PID */
+        AP_CMD_ATTACH,     /* attachpy [OPTIONS] attach PID: load the agent, leave it serving */
+        AP_CMD_DETACH,     /* attachpy [OPTIONS] detach PID: stop serving */
 } ap_command;
 
 /* The recipes: answers without writing code (cli/recipe.h). */
@@ -48,6 +50,7 @@ typedef struct ap_options {
         bool json;
         bool verbose;
         bool no_wait;
+        bool keep; /* --keep (and attach): the agent stays serving after the run */
         bool show_help;
         bool show_version;
         char *config_path; /* --config, or NULL */

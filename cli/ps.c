@@ -1,6 +1,8 @@
 /* ps.c: `attachpy ps`, the Python processes and the preflight's verdict on each. */
 #include "ps.h"
 
+#include "agent_channel.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
@@ -160,6 +162,9 @@ int ap_ps_scan(ap_ps_list *ret, const char *proc_dir, ap_error *err) {
                         continue;
                 }
                 e.user = user_name(e.target.uid);
+                /* The live /proc only (the tests' fake ones have no agents). */
+                e.serving = e.target.python_path && strcmp(proc_dir, "/proc") == 0 &&
+                            ap_agent_serves((pid_t)pid);
                 ap_ps_entry *nv = realloc(l.v, (l.n + 1) * sizeof *nv);
                 if (!nv || !e.user) {
                         free(e.user);
@@ -217,6 +222,7 @@ json_t *ap_ps_to_json(const ap_ps_list *l) {
                 }
                 json_object_set_new(o, "cmdline", argv);
                 json_object_set_new(o, "attachable", json_boolean(t->refusal == AP_REFUSAL_NONE));
+                json_object_set_new(o, "agent_serving", json_boolean(e->serving));
                 json_object_set_new(o, "reason", jstr_or_null(ap_refusal_name(t->refusal)));
                 if (ap_error_is_set(&e->error)) {
                         json_t *err = json_object();
@@ -242,7 +248,7 @@ int ap_ps_print_json(const ap_ps_list *l, FILE *out) {
 const char *ap_ps_attach_text(const ap_ps_entry *e, char *buf, size_t size) {
         const ap_target *t = &e->target;
         if (t->refusal == AP_REFUSAL_NONE)
-                snprintf(buf, size, "yes");
+                snprintf(buf, size, e->serving ? "yes, agent serving" : "yes");
         else if (t->refusal == AP_REFUSAL_TRACED)
                 snprintf(buf, size, "no: traced by %d", (int)t->tracer_pid);
         else

@@ -24,6 +24,7 @@ typedef struct ap_ps_entry {
         ap_error error;   /* what an injection would report; AP_OK when attachable */
         char *user;       /* the owner's name, or its uid as text */
         bool by_name;     /* recognised by its name only: the maps were unreadable */
+        bool serving;     /* an attachpy agent serves it (attachpy attach) */
 } ap_ps_entry;
 
 typedef struct ap_ps_list {

@@ -95,6 +95,7 @@ json_t *ap_report_to_json(const ap_report *r) {
         json_object_set_new(o, "pid", json_integer(r->pid));
         json_object_set_new(o, "debugger", r->debugger ? json_string(r->debugger) : json_null());
         json_object_set_new(o, "mechanism", r->mechanism ? json_string(r->mechanism) : json_null());
+        json_object_set_new(o, "serving", r->serving < 0 ? json_null() : json_boolean(r->serving));
         if (r->have_target) {
                 json_t *t = json_object();
                 json_object_set_new(t, "implementation", json_string(ap_impl_name(r->impl)));
@@ -155,6 +156,12 @@ json_t *ap_report_to_json(const ap_report *r) {
         json_object_set_new(t, "run", json_real(r->ms_run));
         json_object_set_new(o, "timing_ms", t);
         json_object_set_new(o, "retries", json_integer(r->retries));
+        if (r->command && strcmp(r->command, "detach") == 0 && r->ok) {
+                json_t *d = json_object();
+                json_object_set_new(d, "was_serving", json_boolean(r->detached));
+                json_object_set_new(d, "still_running", json_integer((json_int_t)r->still_running));
+                json_object_set_new(o, "detach", d);
+        }
         return o;
 }
 
@@ -202,6 +209,17 @@ int ap_report_print_text(const ap_report *r, FILE *out, FILE *err) {
                         "attachpy: the code is scheduled in process %d; its output goes to "
                         "the process's own stdout and stderr\n",
                         (int)r->pid);
+        if (r->command && r->ok && strcmp(r->command, "attach") == 0)
+                fprintf(out,
+                        "attachpy: an agent serves process %d: runs need no debugger and do not "
+                        "stop it ('attachpy detach %d' ends it)\n",
+                        (int)r->pid, (int)r->pid);
+        else if (r->command && r->ok && r->detached)
+                fprintf(out, "attachpy: the agent in process %d stopped serving%s\n", (int)r->pid,
+                        r->still_running ? "; runs under way finish first" : "");
+        else if (r->command && r->ok)
+                fprintf(out, "attachpy: no agent served process %d: nothing to do\n", (int)r->pid);
+        fflush(out);
         bool shown = r->have_result && r->result.exc_traceback && *r->result.exc_traceback;
         if (r->error.code != AP_OK && !(r->error.code == AP_ERR_SCRIPT_ERROR && shown)) {
                 fprintf(err, "attachpy: error: %s\n", r->error.message ? r->error.message : "");

@@ -20,9 +20,15 @@
 /* What one run did: ap_run (inject.h) fills it, the functions below print it. */
 typedef struct ap_report {
         pid_t pid;
-        const char *debugger;  /* "gdb", or NULL when none was run */
-        const char *mechanism; /* how the agent got in: "debugger", "remote_exec" (the
-                                  runtime's own interface), or NULL: it did not */
+        const char *debugger;        /* "gdb", or NULL when none was run */
+        const char *mechanism;       /* how the agent got in: "debugger", "remote_exec" (the
+                                        runtime's own interface), "agent" (one that was serving),
+                                        or NULL: it did not */
+        int serving;                 /* an agent serves the target after the run: 1, 0, or -1:
+                                        not known (the run ended before it could tell) */
+        const char *command;         /* "attach", "detach", or NULL for a run of code */
+        bool detached;               /* attachpy detach: an agent was serving and stopped */
+        unsigned long still_running; /* detach: runs under way that go on */
         bool have_target;
         ap_impl impl;
         char *version;

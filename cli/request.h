@@ -12,6 +12,7 @@ typedef struct ap_request {
         const char *code;
         size_t code_len;
         bool wait;
+        const char *serve; /* the serving directory's name (attach, --keep), or NULL */
         char *const *args;
         size_t n_args;
 } ap_request;

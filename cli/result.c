@@ -36,10 +36,14 @@ static int handle(ap_result *r, const char *tag, const char *p, size_t n, ap_err
                 /* "<protocol> <pid> <tid>" */
                 char text[64];
                 long proto = 0, pid = 0, tid = 0;
+                char impl[8] = "";
                 snprintf(text, sizeof text, "%.*s", (int)(n < sizeof text ? n : sizeof text - 1),
                          p);
-                if (sscanf(text, "%ld %ld %ld", &proto, &pid, &tid) == 3 && tid > 0)
+                int got = sscanf(text, "%ld %ld %ld %7s", &proto, &pid, &tid, impl);
+                if (got >= 3 && tid > 0)
                         r->agent_tid = tid;
+                if (got == 4 && (strcmp(impl, "cpython") == 0 || strcmp(impl, "pypy") == 0))
+                        snprintf(r->impl, sizeof r->impl, "%s", impl);
         } else if (memcmp(tag, "GIL ", 4) == 0)
                 r->gil = true;
         else if (memcmp(tag, "VERS", 4) == 0)
@@ -58,6 +62,8 @@ static int handle(ap_result *r, const char *tag, const char *p, size_t n, ap_err
                 rc = set_text(&r->exc_traceback, p, n);
         else if (memcmp(tag, "FAIL", 4) == 0)
                 rc = set_text(&r->fail, p, n);
+        else if (memcmp(tag, "SERV", 4) == 0)
+                rc = set_text(&r->serve, p, n);
         else if (memcmp(tag, "END ", 4) == 0) {
                 r->ended = true;
                 rc = set_text(&r->end, p, n);
@@ -105,6 +111,7 @@ void ap_result_free(ap_result *r) {
         free(r->exc_message);
         free(r->exc_traceback);
         free(r->fail);
+        free(r->serve);
         ap_buf_free(&r->out);
         ap_buf_free(&r->err);
         ap_buf_free(&r->pending);

@@ -27,6 +27,7 @@ typedef struct ap_result {
         bool running;   /* the code started (RUN seen) */
         bool gil;       /* the agent holds the GIL and asks whether to run (GIL seen) */
         long agent_tid; /* the agent thread's id, from HELO; 0 if not given */
+        char impl[8];   /* "cpython" or "pypy", from HELO; "" if not given */
         bool ended;     /* END seen */
         char *version;  /* VERS */
         char *end;      /* "ok", "exception", "failed" */
@@ -36,6 +37,7 @@ typedef struct ap_result {
         char *exc_message;
         char *exc_traceback;
         char *fail;           /* FAIL: the agent's own failure */
+        char *serve;          /* SERV: "ok DIR", "already DIR" or "error WHY" (--keep) */
         uint64_t out_dropped; /* OUT bytes beyond AP_MAX_RESULT_BYTES, not kept */
         uint64_t err_dropped; /* ERR bytes beyond it */
 

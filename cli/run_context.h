@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "agent_channel.h"
 #include "backend.h"
 #include "exitwatch.h"
 #include "inject.h"
@@ -30,13 +31,15 @@ typedef struct ap_run_ctx {
         int lock;          /* the target's lock (target_lock.h), or -1 */
         ap_target target;  /* preflight's facts */
         const ap_backend *backend;
-        char *program;      /* the debugger's path */
-        char *agent;        /* the agent's path */
-        ap_session session; /* the staged session, removed by cure */
-        char *owner_path;   /* the private copy of "owner", or NULL */
-        ap_buf request;     /* the encoded request */
-        int conn;           /* the agent's connection, or -1 */
-        double t_run;       /* when the go-ahead was being prepared */
+        char *program;                          /* the debugger's path */
+        char *agent;                            /* the agent's path */
+        ap_session session;                     /* the staged session, removed by cure */
+        char *owner_path;                       /* the private copy of "owner", or NULL */
+        ap_buf request;                         /* the encoded request */
+        int conn;                               /* the agent's connection, or -1 */
+        bool served;                            /* conn is to an agent that was already serving */
+        char serve_name[AP_AGENT_NAME_MAX + 1]; /* --keep: the directory it is asked to make */
+        double t_run;                           /* when the go-ahead was being prepared */
         ap_exit_watch exit_watch;
         /* Memory the debugger allocated in the target and left there. */
         ap_range leftovers[AP_MAX_LLDB_ALLOCATIONS];

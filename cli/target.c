@@ -151,31 +151,49 @@ static ap_refusal inspect_python(ap_target *t, ap_error *err) {
         return AP_REFUSAL_NONE;
 }
 
+/* The process's checks, in order: state, rights, executable, the target's
+ * wish. */
+static ap_refusal process_checks(ap_target *t, pid_t pid, ap_error *first) {
+        memset(t, 0, sizeof *t);
+        t->pid = pid;
+        ap_refusal r = read_identity(t, first);
+        if (r == AP_REFUSAL_NONE)
+                r = check_state(t, first);
+        if (r == AP_REFUSAL_NONE)
+                r = ap_trace_permission(t->pid, first);
+        if (r == AP_REFUSAL_NONE)
+                r = check_executable(t, first);
+        if (r == AP_REFUSAL_NONE)
+                r = ap_remote_debug_opt_out(t->pid, t->cmdline, t->cmdline_len, first);
+        return r;
+}
+
+static int verdict(ap_target *t, ap_refusal r) {
+        t->refusal = r;
+        return r == AP_REFUSAL_NONE ? 0 : -1;
+}
+
+int ap_target_inspect_process(ap_target *t, pid_t pid, ap_error *err) {
+        return verdict(t, process_checks(t, pid, err));
+}
+
+int ap_target_inspect_python(ap_target *t, ap_error *err) {
+        return verdict(t, inspect_python(t, err));
+}
+
 /* Facts first, verdict second: every fact that can be read is read (ps
  * shows them), and the verdict is the first check that fails, in a fixed
  * order: state, rights, executable, the target's wish, the interpreter. */
 int ap_target_inspect(ap_target *t, pid_t pid, ap_error *err) {
-        memset(t, 0, sizeof *t);
-        t->pid = pid;
         ap_error first = AP_ERROR_INIT, later = AP_ERROR_INIT;
-
-        ap_refusal r = read_identity(t, &first);
-        if (r == AP_REFUSAL_NONE)
-                r = check_state(t, &first);
-        if (r == AP_REFUSAL_NONE)
-                r = ap_trace_permission(t->pid, &first);
-        if (r == AP_REFUSAL_NONE)
-                r = check_executable(t, &first);
-        if (r == AP_REFUSAL_NONE)
-                r = ap_remote_debug_opt_out(t->pid, t->cmdline, t->cmdline_len, &first);
+        ap_refusal r = process_checks(t, pid, &first);
         if (r != AP_REFUSAL_GONE && (t->exe || r == AP_REFUSAL_NONE)) {
                 ap_refusal pr = inspect_python(t, r == AP_REFUSAL_NONE ? &first : &later);
                 if (r == AP_REFUSAL_NONE)
                         r = pr;
                 ap_error_clear(&later);
         }
-        t->refusal = r;
-        if (r == AP_REFUSAL_NONE)
+        if (verdict(t, r) == 0)
                 return 0;
         if (err) {
                 ap_error_clear(err);

@@ -69,6 +69,15 @@ typedef struct ap_target {
  * order: state, rights, executable, the target's opt-out, the interpreter. */
 int ap_target_inspect(ap_target *t, pid_t pid, ap_error *err) __attribute__((warn_unused_result));
 
+/* The same checks in two halves, for a run that may need only the first
+ * (one through a serving agent, cli/agent_channel.h): the process's
+ * (state, rights, executable, the opt-out), then, after it passed, the
+ * interpreter's.  On failure t holds only what its half read: for the
+ * whole account run ap_target_inspect().  0, or -1 with err. */
+int ap_target_inspect_process(ap_target *t, pid_t pid, ap_error *err)
+        __attribute__((warn_unused_result));
+int ap_target_inspect_python(ap_target *t, ap_error *err) __attribute__((warn_unused_result));
+
 void ap_target_free(ap_target *t);
 
 /* "cpython" or "pypy". */

@@ -15,9 +15,11 @@ int ap_user_code_load(const ap_options *o, char **ret_code, size_t *ret_len, cha
                       ap_error *err) {
         if (o->command == AP_CMD_RECIPE)
                 return ap_recipe_load(o->recipe, ret_code, ret_len, ret_filename, err);
-        if (o->code) {
-                *ret_code = strdup(o->code);
-                *ret_len = strlen(o->code);
+        if (o->code || o->command == AP_CMD_ATTACH || o->command == AP_CMD_DETACH) {
+                /* attach runs nothing of the user's: an empty module. */
+                const char *code = o->code ? o->code : "";
+                *ret_code = strdup(code);
+                *ret_len = strlen(code);
                 *ret_filename = strdup("<string>");
                 return *ret_code && *ret_filename
                                ? 0

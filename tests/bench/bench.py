@@ -12,6 +12,9 @@ Each method injects `pass` into a heartbeat target (tests/targets/target.py hear
   attachpy-lldb   attachpy --debugger=lldb PID -c pass
   attachpy-auto   attachpy PID -c pass: attachpy chooses (the runtime's own
                   remote execution where it applies, else gdb)
+  attachpy-agent  attachpy PID -c pass with an agent serving PID (attachpy
+                  attach before the run, attachpy detach after it, neither
+                  timed): no debugger, no stop
   gdb-pyrasite    gdb -p PID -batch, three calls (PyGILState_Ensure,
                   PyRun_SimpleString("pass"), PyGILState_Release), default
                   symbol loading: pyrasite's way
@@ -73,9 +76,10 @@ LOCK_PATH = "/tmp/attachpy-itest.lock"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SUPPORTED_MINORS = range(13, 6, -1)  # attachpy supports 3.7 to 3.13: newest first
 
-METHODS = ["attachpy-gdb", "attachpy-lldb", "attachpy-auto", "gdb-pyrasite", "gdb-readnever", "lldb-calls",
+METHODS = ["attachpy-gdb", "attachpy-lldb", "attachpy-auto", "attachpy-agent", "gdb-pyrasite", "gdb-readnever", "lldb-calls",
            "gdb-attach", "lldb-attach", "none"]
 NEEDS = {"attachpy-gdb": "gdb", "attachpy-lldb": "lldb", "attachpy-auto": None,
+         "attachpy-agent": None,
          "gdb-pyrasite": "gdb",
          "gdb-readnever": "gdb", "lldb-calls": "lldb", "gdb-attach": "gdb",
          "lldb-attach": "lldb", "none": None}
@@ -260,6 +264,8 @@ def method_argv(method, pid, opts):
     if method in ("attachpy-gdb", "attachpy-lldb"):
         return [opts.attachpy, "--debugger=" + method.split("-")[1],
                 "--timeout=%d" % opts.timeout, pid, "-c", "pass"]
+    if method == "attachpy-agent":
+        return [opts.attachpy, "--timeout=%d" % opts.timeout, pid, "-c", "pass"]
     if method == "attachpy-auto":
         # attachpy choosing its way in: the runtime's own remote execution
         # where it applies (CPython 3.14+ whose main thread runs, PyPy 8
@@ -290,6 +296,14 @@ def method_argv(method, pid, opts):
         return [opts.lldb, "--no-lldbinit", "--batch", "-p", pid,
                 "-O", "settings set target.preload-symbols false", "-o", "process detach"]
     return None
+
+
+def serve(opts, pid, verb):
+    """attachpy attach|detach PID (untimed, for attachpy-agent): None, or
+    what went wrong."""
+    rc, out, _ = run_command([opts.attachpy, "--timeout=%d" % opts.timeout, verb, str(pid)],
+                             opts.timeout + 30, env=dict(os.environ, LC_ALL="C"))
+    return check_output(verb, rc, out)
 
 
 def check_output(method, rc, out):
@@ -448,6 +462,11 @@ def run_scenario(name, spec, methods, opts, lock, libdir, results):
             order = methods[r % len(methods):] + methods[:r % len(methods)]
             for m in order:
                 argv = method_argv(m, target.pid, opts)
+                if m == "attachpy-agent":
+                    attached = serve(opts, target.pid, "attach")
+                    if attached:
+                        data[m]["failures"].append("run %d: attach: %s" % (r, attached))
+                        continue
                 if not target.reset():
                     problem = target.health() or "heartbeat did not answer the reset"
                     data[m]["failures"].append("before run %d: %s" % (r, problem))
@@ -462,6 +481,8 @@ def run_scenario(name, spec, methods, opts, lock, libdir, results):
                                                    env=dict(os.environ, LC_ALL="C"))
                 problem = check_output(m, rc, out)
                 gap = target.max_gap_ms()
+                if m == "attachpy-agent":
+                    problem = problem or serve(opts, target.pid, "detach")
                 if gap is None:
                     problem = problem or "heartbeat did not answer after the run"
                 health = target.health()
@@ -484,7 +505,7 @@ def run_scenario(name, spec, methods, opts, lock, libdir, results):
         if opts.profile:
             results[name]["profile"] = {}
             for m in methods:
-                if m.startswith("attachpy-"):
+                if m.startswith("attachpy-") and m != "attachpy-agent":
                     prof = profile_run(m, target, opts)
                     results[name]["profile"][m] = prof
                     if prof["rc"] != 0 or prof["pause_ms"] is None or target.health():
@@ -589,7 +610,7 @@ def goals(results, rat):
 
     def add(text, value, limit):
         out.append({"goal": text, "value": value, "limit": limit,
-                    "met": None if value is None else value <= limit})
+                    "met": None if value is None or limit is None else value <= limit})
 
     b = BASE_SCENARIO
     vs = rat["vs_baselines"].get(b, {})
@@ -600,6 +621,14 @@ def goals(results, rat):
         vs.get("attachpy-lldb/lldb-calls", {}).get("e2e"), 1.0)
     add("lldb pause median <= 150 ms (1 thread)", med(results, b, "attachpy-lldb", "pause"),
         150.0)
+    # Issue 17: a run through a serving agent, in every scenario measured.
+    for scen in results:
+        add("agent e2e median <= 5 ms (%s)" % scen, med(results, scen, "attachpy-agent", "e2e"),
+            5.0)
+        agent, none = (med(results, scen, "attachpy-agent", "pause"),
+                       med(results, scen, "none", "pause"))
+        add("agent pause median <= 1.2x none's, ms (%s)" % scen, agent,
+            None if none is None else 1.2 * none)
     for scen in ("threads-1000", "libs-300"):
         for m in ("attachpy-gdb", "attachpy-lldb"):
             for w in ("e2e", "pause"):
@@ -666,7 +695,7 @@ def print_report(results, methods, rat, gl, meta):
             p("  %s %s (pause %s ms): %s" % (scen, m, fmt(v["pause_ms"]), ", ".join(
                 "%s %s" % (label, fmt(ms)) for ms, label in v["marks"])))
     p("")
-    p("goals (issue 7):")
+    p("goals (issues 7, 14, 17):")
     for g in gl:
         state = {True: "met", False: "MISSED", None: "not measured"}[g["met"]]
         shown = "-" if g["value"] is None else (

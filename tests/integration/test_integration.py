@@ -75,7 +75,7 @@ class AttachpyCase(unittest.TestCase):
         j = r.json
         self.assertIsNotNone(j, "stdout is not one JSON object\n%r" % r)
         self.assertEqual(set(j) - {"recipe"}, {"ok", "pid", "debugger", "mechanism", "target",
-                                               "result", "error", "timing_ms", "retries"}, r)
+                                               "result", "error", "timing_ms", "retries", "serving"}, r)
         self.assertIsInstance(j["retries"], int)
         if j["debugger"] is not None and j["ok"]:
             self.assertEqual(j["mechanism"], "debugger", r)

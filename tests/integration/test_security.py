@@ -163,6 +163,37 @@ class UnprivilegedUser(Case):
         self.assertEqual(r.json["result"]["stdout"], "%d\n" % self.uid, r)
         self.assertAlive(t)
 
+    def test_roots_serving_agent_refused(self):
+        # An agent serves root's process: the test user is refused (with
+        # root's HOME too, whose config file it cannot reach: no usage
+        # error), and the agent goes on serving root.
+        t = self.start("sleep")
+        self.addCleanup(harness.attachpy, ATTACHPY, "detach", t.pid)
+        r = self.run_attachpy("--json", "attach", t.pid)
+        self.assertEqual((r.rc, r.json["serving"]), (0, True), r)
+        for home in (self.tmp, "/root"):
+            argv = [harness.public_attachpy(ATTACHPY), "--json", str(t.pid), "-c", "print('x')"]
+            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, timeout=120, user=self.uid,
+                                  group=self.uid, extra_groups=[],
+                                  env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                       "HOME": home, "LC_ALL": "C.UTF-8",
+                                       harness.OWNER_VAR: str(os.getpid())})
+            u = harness.Run(argv, proc, 0)
+            self.assertRefused(u, 4, "permission_denied", "process %d" % t.pid)
+        # The socket itself: the user cannot reach it either.
+        sock = glob.glob("/tmp/attachpy-agent-%d-*/agent.sock" % t.pid)
+        self.assertEqual(len(sock), 1, sock)
+        probe = ("import socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
+                 "try:\n    s.connect(sys.argv[1])\nexcept PermissionError:\n    print('refused')")
+        out = subprocess.run([PYTHON, "-c", probe, sock[0]], stdout=subprocess.PIPE,
+                             user=self.uid, group=self.uid, extra_groups=[], timeout=30)
+        self.assertEqual(out.stdout, b"refused\n")
+        r = self.run_attachpy("--json", t.pid, "-c", "print('still')")
+        self.assertEqual((r.rc, r.json["mechanism"], r.json["result"]["stdout"]),
+                         (0, "agent", "still\n"), r)
+        self.assertAlive(t)
+
     def test_roots_process_refused(self):
         t = self.start("sleep")
         r = self.as_user("--json", t.pid, "-c", "print('x')")

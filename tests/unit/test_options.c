@@ -972,6 +972,46 @@ START_TEST(test_ps_is_not_a_pid_after_double_dash) {
 }
 END_TEST
 
+START_TEST(test_attach_detach) {
+        assert_ok(PARSE("--json", "attach", "42"));
+        ck_assert_int_eq(o.command, AP_CMD_ATTACH);
+        ck_assert_int_eq(o.pid, 42);
+        ck_assert(o.keep && o.json);
+        ap_options_free(&o);
+        assert_ok(PARSE("detach", "--timeout=5", "--", "43"));
+        ck_assert_int_eq(o.command, AP_CMD_DETACH);
+        ck_assert_int_eq(o.pid, 43);
+        ck_assert(!o.keep);
+        ap_options_free(&o);
+        assert_ok(PARSE("--keep", "42", "-c", "x"));
+        ck_assert_int_eq(o.command, AP_CMD_INJECT);
+        ck_assert(o.keep);
+        ap_options_free(&o);
+        /* "--" ends the options: "attach" is then a PID, and none. */
+        assert_usage(PARSE("--", "attach", "1"), "PID must be a positive number, got 'attach'",
+                     PID_HINT);
+}
+END_TEST
+
+START_TEST(test_attach_detach_bad) {
+        assert_usage(PARSE("attach"), "missing PID after 'attach'",
+                     "write 'attachpy attach PID'; 'attachpy ps' lists the Python processes");
+        assert_usage(PARSE("detach", "1", "2"),
+                     "'attachpy detach' takes nothing after PID, got '2'",
+                     "its options come before PID");
+        assert_usage(PARSE("attach", "-c", "x", "1"),
+                     "option '-c' does not apply to 'attachpy attach'",
+                     "write 'attachpy attach PID'");
+        assert_usage(PARSE("attach", "--keep", "1"),
+                     "option '--keep' does not apply to 'attachpy attach'",
+                     "write 'attachpy attach PID'");
+        assert_usage(
+                PARSE("--no-wait", "detach", "1"),
+                "'attachpy detach' runs no code of yours: -c, --no-wait and --keep do not apply",
+                "write 'attachpy detach PID', then 'attachpy PID -c CODE' runs through the agent");
+}
+END_TEST
+
 START_TEST(test_ps_as_script_is_a_script) {
         assert_ok(PARSE("42", "ps"));
         ck_assert_int_eq(o.command, AP_CMD_INJECT);
@@ -1191,6 +1231,8 @@ static Suite *options_suite(void) {
                 tcase_add_test(tc, test_recipe_word_after_double_dash_is_pid);
                 tcase_add_test(tc, test_ps_is_not_a_pid_after_double_dash);
                 tcase_add_test(tc, test_ps_as_script_is_a_script);
+                tcase_add_test(tc, test_attach_detach);
+                tcase_add_test(tc, test_attach_detach_bad);
         });
         ADD_TCASE("usage", {
                 tcase_add_loop_test(tc, test_usage_mentions, 0, AP_ARRAY_SIZE(usage_must_mention));

@@ -102,6 +102,7 @@ START_TEST(test_json_shape) {
         memcpy(l.v[0].target.cmdline, cmd, sizeof cmd);
         l.v[0].target.cmdline_len = sizeof cmd;
         l.v[0].user = strdup("root");
+        l.v[0].serving = true;
         l.v[1].target.pid = 11;
         l.v[1].target.uid = 1000;
         l.v[1].target.refusal = AP_REFUSAL_OTHER_USER;
@@ -112,10 +113,12 @@ START_TEST(test_json_shape) {
         json_decref(j);
         ap_ps_list_free(&l);
         ck_assert_str_eq(
-                s, "[{\"attachable\":true,\"cmdline\":[\"python3\",\"x.py\"],\"error\":null,"
+                s, "[{\"agent_serving\":true,\"attachable\":true,\"cmdline\":[\"python3\",\"x.py\"]"
+                   ",\"error\":null,"
                    "\"executable\":\"/usr/bin/python3.11\",\"implementation\":\"cpython\","
                    "\"pid\":10,\"reason\":null,\"uid\":0,\"user\":\"root\",\"version\":\"3.11.2\"},"
-                   "{\"attachable\":false,\"cmdline\":[],\"error\":{\"code\":\"permission_denied\","
+                   "{\"agent_serving\":false,\"attachable\":false,\"cmdline\":[],\"error\":{"
+                   "\"code\":\"permission_denied\","
                    "\"hint\":\"\",\"message\":\"nope\"},\"executable\":null,\"implementation\":"
                    "\"cpython\",\"pid\":11,\"reason\":\"other_user\",\"uid\":1000,\"user\":"
                    "\"alice\",\"version\":null}]");

@@ -108,12 +108,15 @@ static const char *str_of(json_t *o, const char *key) {
 /* Every key of the contract, with its type, whatever the outcome. */
 static void check_shape(json_t *j) {
         static const char *const top[] = {"ok",     "pid",   "debugger",  "mechanism", "target",
-                                          "result", "error", "timing_ms", "retries"};
+                                          "result", "error", "timing_ms", "retries",   "serving"};
         expect_keys(j, top, AP_ARRAY_SIZE(top));
         json_t *m = get(j, "mechanism");
         ck_assert(json_is_null(m) ||
                   (json_is_string(m) && (strcmp(json_string_value(m), "debugger") == 0 ||
-                                         strcmp(json_string_value(m), "remote_exec") == 0)));
+                                         strcmp(json_string_value(m), "remote_exec") == 0 ||
+                                         strcmp(json_string_value(m), "agent") == 0)));
+        json_t *serving = get(j, "serving");
+        ck_assert(json_is_null(serving) || json_is_boolean(serving));
         ck_assert(json_is_boolean(get(j, "ok")));
         ck_assert(json_is_integer(get(j, "retries")));
         ck_assert_int_ge(json_integer_value(get(j, "retries")), 0);

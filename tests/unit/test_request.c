@@ -37,6 +37,26 @@ START_TEST(test_code_string) {
 }
 END_TEST
 
+/* attach, --keep: the serving directory's name, after wait (agent/job.h). */
+START_TEST(test_serve) {
+        char a0[] = "x";
+        char *args[] = {a0};
+        ap_request r = {.filename = "<string>",
+                        .code = "",
+                        .code_len = 0,
+                        .wait = true,
+                        .serve = "attachpy-agent-42-7-abc",
+                        .args = args,
+                        .n_args = 1};
+        EXPECT(&r, "ATTACHPY-REQUEST 1\n"
+                   "filename 8\n<string>\n"
+                   "code 0\n\n"
+                   "wait 1\n1\n"
+                   "serve 23\nattachpy-agent-42-7-abc\n"
+                   "arg 1\nx\n");
+}
+END_TEST
+
 START_TEST(test_no_wait) {
         ap_request r = {.filename = "<string>", .code = "x", .code_len = 1, .wait = false};
         EXPECT(&r, "ATTACHPY-REQUEST 1\n"
@@ -208,6 +228,7 @@ static Suite *request_suite(void) {
         tcase_add_test(tc, test_code_with_nul_and_binary);
         tcase_add_test(tc, test_appends_to_buffer);
         tcase_add_test(tc, test_round_trip_many_args);
+        tcase_add_test(tc, test_serve);
         suite_add_tcase(s, tc);
         return s;
 }
