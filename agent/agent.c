@@ -71,6 +71,7 @@ typedef struct job {
         sigset_t run_mask; /* the creating thread's signal mask, for the code */
         bool wait;         /* the request's wait flag: the CLI waits for the result */
         char serve[AP_SERVE_NAME_MAX + 1]; /* the request's serve name, or "" */
+        bool console;      /* the request's mode is "console": the bootstrap talks with the CLI */
         char identity[48]; /* "cpython 3.12.1" (VERS, and the serving agent's INFO) */
         /* The thread that watches the socket for INTR while the code runs. */
         bool watching;
@@ -188,12 +189,13 @@ static int request_field(const char *data, size_t len, size_t *pos, const char *
  * arg...).  The bootstrap parses it again and acts on it; here it only has
  * to be well-formed, so that a bad one is -4 rather than a FAIL record. */
 int ap_request_check(const char *data, size_t len, bool *ret_wait,
-                     char ret_serve[static AP_SERVE_NAME_MAX + 1]) {
+                     char ret_serve[static AP_SERVE_NAME_MAX + 1], bool *ret_console) {
         const char *value;
         size_t value_len;
         size_t pos = strlen(AP_REQUEST_MAGIC);
 
         ret_serve[0] = '\0';
+        *ret_console = false;
         if (len < pos || memcmp(data, AP_REQUEST_MAGIC, pos) != 0)
                 return -EBADMSG;
         if (request_field(data, len, &pos, "filename", &value, &value_len) < 0)
@@ -211,6 +213,13 @@ int ap_request_check(const char *data, size_t len, bool *ret_wait,
                         return -EBADMSG;
                 memcpy(ret_serve, value, value_len);
                 ret_serve[value_len] = '\0';
+                pos = at;
+        }
+        at = pos;
+        if (request_field(data, len, &at, "mode", &value, &value_len) == 0) {
+                if (value_len != 7 || memcmp(value, "console", 7) != 0)
+                        return -EBADMSG;
+                *ret_console = true;
                 pos = at;
         }
         while (pos < len)
@@ -379,15 +388,96 @@ static ap_pyobject *send_from_python(ap_pyobject *self, ap_pyobject *arg) {
 
 static ap_pymethoddef send_method = {"__attachpy_send__", send_from_python, AP_METH_O, NULL};
 
+static void start_watcher(job *j);
+
+/* The largest record the console takes from the CLI (a line, a completion). */
+#define AP_MAX_CONSOLE_RECORD (1024u * 1024)
+
+/* __attachpy_recv__(): the console's next record from the CLI, as bytes
+ * (its 4-byte tag, then its payload), waited for with the GIL released;
+ * b"" when the CLI is gone or sent too much. */
+static ap_pyobject *recv_from_python(ap_pyobject *self, ap_pyobject *arg) {
+        job *j = running_job;
+        (void)self;
+        (void)arg;
+        if (!j)
+                return NULL;
+        const ap_pyapi *py = &j->py;
+        unsigned char h[8];
+        char *data = NULL;
+        uint32_t len = 0;
+        void *tstate = py->PyEval_SaveThread();
+        bool ok = recv_exact(j, h, sizeof h);
+        if (ok) {
+                len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
+                      (uint32_t)h[7] << 24;
+                data = len <= AP_MAX_CONSOLE_RECORD ? malloc(4 + (size_t)len) : NULL;
+                ok = data && recv_exact(j, data + 4, len);
+        }
+        py->PyEval_RestoreThread(tstate);
+        if (!ok) {
+                free(data);
+                return py->PyBytes_FromStringAndSize("", 0);
+        }
+        memcpy(data, h, 4);
+        ap_pyobject *ret = py->PyBytes_FromStringAndSize(data, 4 + (ap_pyssize)len);
+        free(data);
+        return ret;
+}
+
+/* __attachpy_watch__(b"1" | b"0"): while a console statement runs (b"1"),
+ * an INTR from the CLI raises KeyboardInterrupt in it; b"0" stops that.
+ * Returns its argument. */
+static ap_pyobject *watch_from_python(ap_pyobject *self, ap_pyobject *arg) {
+        job *j = running_job;
+        (void)self;
+        if (!j)
+                return NULL;
+        const ap_pyapi *py = &j->py;
+        char *data = NULL;
+        ap_pyssize len = 0;
+        if (py->PyBytes_AsStringAndSize(arg, &data, &len) < 0)
+                return NULL;
+        void *tstate = py->PyEval_SaveThread();
+        stop_watcher(j); /* joins: without the GIL, the watcher may want it */
+        py->PyEval_RestoreThread(tstate);
+        if (len == 1 && data[0] == '1')
+                start_watcher(j);
+        py->Py_IncRef(arg);
+        return arg;
+}
+
+#define AP_METH_NOARGS 0x0004
+
+static ap_pymethoddef recv_method = {"__attachpy_recv__", recv_from_python, AP_METH_NOARGS, NULL};
+static ap_pymethoddef watch_method = {"__attachpy_watch__", watch_from_python, AP_METH_O, NULL};
+
 /* The function object, or NULL when this interpreter cannot make one (the
- * bootstrap then keeps the output until the code ends). */
-static ap_pyobject *new_send_function(const ap_pyapi *py) {
+ * bootstrap then keeps the output until the code ends; a console cannot
+ * start). */
+static ap_pyobject *new_function(const ap_pyapi *py, ap_pymethoddef *def) {
         if (!py->PyEval_SaveThread || !py->PyEval_RestoreThread || !py->Py_IncRef)
                 return NULL;
         if (py->PyCMethod_New)
-                return py->PyCMethod_New(&send_method, NULL, NULL, NULL);
+                return py->PyCMethod_New(def, NULL, NULL, NULL);
         if (py->PyCFunction_NewEx)
-                return py->PyCFunction_NewEx(&send_method, NULL, NULL);
+                return py->PyCFunction_NewEx(def, NULL, NULL);
+        return NULL;
+}
+
+/* The console's two functions in globals (a console request only). */
+static const char *add_console_functions(job *j, ap_pyobject *globals) {
+        const ap_pyapi *py = &j->py;
+        ap_pymethoddef *defs[] = {&recv_method, &watch_method};
+        for (size_t i = 0; i < AP_ARRAY_SIZE(defs); i++) {
+                ap_pyobject *f = new_function(py, defs[i]);
+                if (!f)
+                        return "this interpreter cannot run attachpy's console";
+                int r = py->PyDict_SetItemString(globals, defs[i]->ml_name, f);
+                py->Py_DecRef(f);
+                if (r < 0)
+                        return "could not hand the console its channel";
+        }
         return NULL;
 }
 
@@ -542,13 +632,15 @@ static const char *run_bootstrap(job *j) {
                 fail = "could not hand the request to the bootstrap";
                 goto out;
         }
-        send = new_send_function(py);
+        send = new_function(py, &send_method);
         if (send && py->PyDict_SetItemString(globals, "__attachpy_send__", send) < 0) {
                 fail = "could not hand the output channel to the bootstrap";
                 goto out;
         }
         if (!send && py->PyErr_Occurred())
                 py->PyErr_Clear();
+        if (j->console && (fail = add_console_functions(j, globals)) != NULL)
+                goto out;
         /* Python holds its own copy now. */
         free(j->request);
         j->request = NULL;
@@ -641,8 +733,8 @@ static void *agent_thread(void *userdata) {
                         goto done;
                 }
                 send_record(j, "RUN ", "", 0);
-                if (j->wait)
-                        start_watcher(j);
+                if (j->wait && !j->console)
+                        start_watcher(j); /* the console starts it per statement */
                 const char *fail = ap_pyapi_prepare(&j->py) < 0
                                            ? "could not start PyPy's C API (cpyext)"
                                            : run_bootstrap(j);
@@ -724,7 +816,7 @@ int attachpy_agent_start_v1(const char *session_dir) {
                 return AP_START_NO_MEMORY;
         if (r < 0)
                 return AP_START_BAD_REQUEST;
-        if (ap_request_check(j->request, j->request_len, &j->wait, j->serve) < 0)
+        if (ap_request_check(j->request, j->request_len, &j->wait, j->serve, &j->console) < 0)
                 return AP_START_BAD_REQUEST;
 
         /* Even with --no-wait: the go-ahead comes through it. */
@@ -763,7 +855,7 @@ void ap_job_run_connected(int fd, char *request, size_t request_len, const sigse
                 fail = "the Python C API is gone from the process";
         else if (!ap_pyapi_alive(&j->py) || !ap_pyapi_ready(&j->py))
                 fail = "the interpreter is finalising";
-        else if (ap_request_check(j->request, j->request_len, &j->wait, j->serve) < 0)
+        else if (ap_request_check(j->request, j->request_len, &j->wait, j->serve, &j->console) < 0)
                 fail = "the request is malformed";
         if (fail) {
                 send_text(j, "FAIL", fail);

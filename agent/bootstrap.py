@@ -86,8 +86,9 @@ def _parse_request(data):
         pos = end + 1
     keys = [key for key, value in fields]
     rest = keys[3:]
-    if rest[:1] == [b"serve"]:
-        rest = rest[1:]
+    for optional in (b"serve", b"mode"):
+        if rest[:1] == [optional]:
+            rest = rest[1:]
     if keys[:3] != [b"filename", b"code", b"wait"] or set(rest) - set([b"arg"]):
         raise ValueError("bad request keys")
     return fields
@@ -452,7 +453,7 @@ def _format_traceback(exc_info, filename, source):
         _forget_modules([name for name in list(sys.modules) if name not in before])
 
 
-def _run_captured(source, filename, namespace, get_ident, send):
+def _run_captured(source, filename, namespace, get_ident, send, run=None):
     me = get_ident()
     out_channel = _Channel(b"OUT ", send, me, get_ident)
     err_channel = _Channel(b"ERR ", send, me, get_ident)
@@ -464,7 +465,7 @@ def _run_captured(source, filename, namespace, get_ident, send):
     stderr = _StreamProxy(sys.stderr, err, me, get_ident)
     sys.stdout, sys.stderr = stdout, stderr
     try:
-        exc_info = _execute(source, filename, namespace)
+        exc_info = run() if run is not None else _execute(source, filename, namespace)
     finally:
         if sys.stdout is stdout:
             sys.stdout = stdout._attachpy_original
@@ -492,6 +493,117 @@ def _run_captured(source, filename, namespace, get_ident, send):
     finally:
         exc_info = exc = None
     return records
+
+
+# ---- the console -----------------------------------------------------------
+#
+# attachpy console: a session of records with the CLI (docs/protocol.md,
+# "The console").  The CLI edits the lines; each LINE is pushed as into
+# code.InteractiveConsole (a complete statement runs, in "single" mode, so
+# expressions are echoed and kept in _ of the session's namespace, never
+# in builtins); COMP asks for completions.  After each line the agent sends
+# PRMT (">>> " or "... ").  The end of the connection ends the session, as
+# does exit() (SystemExit never reaches the target).
+
+
+def _console_completions(namespace, text, keyword):
+    words = []
+    head, dot, tail = text.rpartition(".")
+    if dot:
+        if not all(part.isidentifier() for part in head.split(".")):
+            return []
+        try:
+            value = eval(head, namespace)
+        except BaseException:
+            return []
+        names = set(dir(value))
+        prefix = head + "."
+        words = [prefix + n for n in names if n.startswith(tail) and (tail or not n.startswith("_"))]
+    else:
+        builtins = namespace.get("__builtins__")
+        builtins = getattr(builtins, "__dict__", builtins) or {}
+        names = set(namespace) | set(builtins) | set(keyword.kwlist)
+        words = [n for n in names if n.startswith(text)]
+    return sorted(words)[:1000]
+
+
+def _console_runner(namespace, send, added):
+    # The agent's own modules go again when the session ends (added).
+    recv = globals().pop("__attachpy_recv__")
+    watch = globals().pop("__attachpy_watch__")
+    compiler = _own_import("codeop", added).CommandCompiler()
+
+    def show(value):
+        # sys.displayhook for the session: _ is the session's, not builtins'.
+        if value is None:
+            return
+        namespace["_"] = None
+        text = repr(value)
+        sys.stdout.write(text + "\n")
+        namespace["_"] = value
+
+    def report(exc_info, skip_compile):
+        traceback = _own_import("traceback", added)
+        etype, value, tb = exc_info
+        if skip_compile:
+            lines = traceback.format_exception_only(etype, value)
+        else:
+            lines = traceback.format_exception(etype, value, _strip_own_frames(tb))
+        sys.stderr.write("".join(lines))
+
+    def execute(code):
+        saved = sys.displayhook
+        sys.displayhook = show
+        watch(b"1")
+        try:
+            exec(code, namespace)
+        finally:
+            watch(b"0")
+            if sys.displayhook is show:
+                sys.displayhook = saved
+
+    def run():
+        lines = []
+        send(_record(b"PRMT", b">>> "))
+        while True:
+            message = recv()
+            tag, payload = message[:4], message[4:]
+            if not message:
+                return None
+            if tag == b"COMP":
+                words = _console_completions(namespace, _fs_text(payload),
+                                             _own_import("keyword", added))
+                send(_record(b"CMPL", _utf8("\n".join(words))))
+                continue
+            if tag == b"RSET":  # Ctrl-C at a prompt: the statement so far goes
+                lines = []
+                send(_record(b"PRMT", b">>> "))
+                continue
+            if tag != b"LINE":
+                continue  # an INTR that came after its statement ended
+            lines.append(_fs_text(payload))
+            source = "\n".join(lines)
+            try:
+                code = compiler(source, "<console>", "single")
+            except (OverflowError, SyntaxError, ValueError):
+                lines = []
+                report(sys.exc_info(), True)
+                code = None
+            else:
+                if code is not None:
+                    lines = []
+                    try:
+                        execute(code)
+                    except SystemExit:
+                        sys.stdout.flush()
+                        return None
+                    except BaseException:
+                        report(sys.exc_info(), False)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            send(_record(b"PRMT", b"... " if lines else b">>> "))
+
+    return run
 
 
 def _run_uncaptured(source, filename, namespace):
@@ -708,7 +820,8 @@ def _run(request, send):
     filename = _fs_text(fields[0][1])
     source = fields[1][1]
     wait = fields[2][1] == b"1"
-    args = [_fs_text(value) for key, value in fields[3:]]
+    console = (b"mode", b"console") in fields[3:5]
+    args = [_fs_text(value) for key, value in fields[3:] if key == b"arg"]
     del fields
 
     veto = _audit_veto(filename)
@@ -732,7 +845,12 @@ def _run(request, send):
             restore_import = _watch_threading_import(me, __builtins__)
         pushed = _push_script_dir(filename)
         try:
-            if wait:
+            if console:
+                namespace["__name__"] = "__console__"
+                namespace["__main__"] = sys.modules.get("__main__")
+                run = _console_runner(namespace, send, added)
+                records = _run_captured(None, filename, namespace, thread.get_ident, send, run)
+            elif wait:
                 records = _run_captured(source, filename, namespace, thread.get_ident, send)
             else:
                 records = _run_uncaptured(source, filename, namespace)

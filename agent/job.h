@@ -9,9 +9,10 @@
 #include "serve.h"
 
 /* Check a request (docs/protocol.md, "The request"): 0, or -EBADMSG.  Its
- * wait flag and its serve name ("" when it has none) are returned. */
+ * wait flag, its serve name ("" when it has none) and whether its mode is
+ * "console" are returned. */
 int ap_request_check(const char *data, size_t len, bool *ret_wait,
-                     char ret_serve[static AP_SERVE_NAME_MAX + 1]);
+                     char ret_serve[static AP_SERVE_NAME_MAX + 1], bool *ret_console);
 
 /* Run the request that came on the connection fd, in this thread, as the
  * thread a debugger's call starts does: HELO, VERS, the go-ahead, the code,

@@ -8,6 +8,7 @@
 
 #include "build-config.h"
 #include "config.h"
+#include "console.h"
 #include "inject.h"
 #include "options.h"
 #include "progress.h"
@@ -115,6 +116,8 @@ static int dispatch(ap_options *o, int argc, char **argv, int cancel_fd,
                 return run_ps(o);
         if (load_config(o, &err) < 0)
                 return finish_early(o, o->pid, &err);
+        if (o->command == AP_CMD_CONSOLE)
+                return ap_console_run(o, cancel_fd, child_mask);
         return run_code(o, cancel_fd, child_mask, &err);
 }
 

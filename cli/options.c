@@ -41,6 +41,7 @@ const char ap_usage_text[] =
         "       attachpy [OPTIONS] objects [--top=N] [--diff=SECONDS] PID\n"
         "       attachpy [OPTIONS] attach PID\n"
         "       attachpy [OPTIONS] detach PID\n"
+        "       attachpy [OPTIONS] console PID\n"
         "\n"
         "Run Python code inside the running Python process PID, through gdb or lldb.\n"
         "The target keeps running; the code's output and any exception are reported\n"
@@ -67,6 +68,8 @@ const char ap_usage_text[] =
         "  attach PID             load the agent and leave it serving: later runs on PID\n"
         "                         need no debugger and do not stop it\n"
         "  detach PID             stop serving; nothing of attachpy's is left listening\n"
+        "  console PID            an interactive Python console inside PID (Ctrl-D ends\n"
+        "                         it; Ctrl-C interrupts the statement that runs)\n"
         "\n"
         "Recipes (answers without writing code; their options follow the word):\n"
         "  stacks [--locals]      every thread's Python stack, and each asyncio task's;\n"
@@ -604,11 +607,13 @@ static int parse_recipe(ap_options *o, ap_recipe recipe, int argc, char *const *
         return 0;
 }
 
-/* "attach" or "detach" and the words after it: the usual options (not -c,
+/* "attach", "detach" or "console" and the words after it: the usual options (not -c,
  * --no-wait, --keep), then PID, and nothing after it. */
 static int parse_serving(ap_options *o, ap_command command, int argc, char *const *argv, int i,
                          ap_error *err) {
-        const char *name = command == AP_CMD_ATTACH ? "attach" : "detach";
+        const char *name = command == AP_CMD_ATTACH   ? "attach"
+                           : command == AP_CMD_DETACH ? "detach"
+                                                      : "console";
         o->command = command;
         bool misplaced = o->code || o->no_wait || o->keep;
         while (!misplaced && i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
@@ -699,8 +704,11 @@ int ap_options_parse(ap_options *opts, int argc, char *const *argv, ap_error *er
                 *opts = o;
                 return 0;
         }
-        if (!dashdash && (strcmp(argv[i], "attach") == 0 || strcmp(argv[i], "detach") == 0)) {
-                ap_command command = argv[i][0] == 'a' ? AP_CMD_ATTACH : AP_CMD_DETACH;
+        if (!dashdash && (strcmp(argv[i], "attach") == 0 || strcmp(argv[i], "detach") == 0 ||
+                          strcmp(argv[i], "console") == 0)) {
+                ap_command command = argv[i][0] == 'a'   ? AP_CMD_ATTACH
+                                     : argv[i][0] == 'd' ? AP_CMD_DETACH
+                                                         : AP_CMD_CONSOLE;
                 if (parse_serving(&o, command, argc, argv, i + 1, &first) < 0)
                         goto fail;
                 *opts = o;

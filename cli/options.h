@@ -32,6 +32,7 @@ typedef enum ap_command {
         AP_CMD_RECIPE,     /* attachpy [OPTIONS] stacks|objects [RECIPE OPTIONS] PID */
         AP_CMD_ATTACH,     /* attachpy [OPTIONS] attach PID: load the agent, leave it serving */
         AP_CMD_DETACH,     /* attachpy [OPTIONS] detach PID: stop serving */
+        AP_CMD_CONSOLE,    /* attachpy [OPTIONS] console PID: a Python console inside PID */
 } ap_command;
 
 /* The recipes: answers without writing code (cli/recipe.h). */

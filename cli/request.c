@@ -15,7 +15,8 @@ int ap_request_encode(const ap_request *r, ap_buf *out) {
             field(out, "filename", r->filename, strlen(r->filename)) < 0 ||
             field(out, "code", r->code, r->code_len) < 0 ||
             field(out, "wait", r->wait ? "1" : "0", 1) < 0 ||
-            (r->serve && field(out, "serve", r->serve, strlen(r->serve)) < 0))
+            (r->serve && field(out, "serve", r->serve, strlen(r->serve)) < 0) ||
+            (r->mode && field(out, "mode", r->mode, strlen(r->mode)) < 0))
                 return -1;
         for (size_t i = 0; i < r->n_args; i++)
                 if (field(out, "arg", r->args[i], strlen(r->args[i])) < 0)

@@ -13,6 +13,7 @@ typedef struct ap_request {
         size_t code_len;
         bool wait;
         const char *serve; /* the serving directory's name (attach, --keep), or NULL */
+        const char *mode;  /* "console", or NULL for code to run */
         char *const *args;
         size_t n_args;
 } ap_request;

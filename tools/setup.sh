@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # clang-format: the layout check (tests/ux/test_format.sh).
 # libpython3-dev: the embedding test program; pypy3: the PyPy tests.
 # debootstrap: the root with the newer Pythons (tools/sid-root.sh).
-PACKAGES=(gcc pkg-config meson ninja-build python3 libpython3-dev pypy3 gdb lldb libjansson-dev libyaml-dev
+PACKAGES=(gcc pkg-config meson ninja-build python3 libpython3-dev pypy3 gdb lldb libjansson-dev libyaml-dev libedit-dev
           check valgrind python3-jsonschema bash-completion zsh groff-base clang libclang-rt-14-dev
           clang-format debootstrap)
 

@@ -30,6 +30,7 @@ import stat
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -389,6 +390,148 @@ class Channel(Base):
         other = self.start(self.python)
         self.assertOk(self.ap("--json", other.pid, "-c", "pass"), "debugger")
         self.assertFalse(os.path.exists(d), "the next run did not remove %s" % d)
+
+
+class Console(Base):
+    """attachpy console, through pipes and through a terminal (a pty)."""
+
+    def setUp(self):
+        Base.setUp(self)
+        found, _ = harness.discover()
+        self.python = harness.newest_cpython(found) or next(
+            (i for i in found if i.name == "debian-3.11"), None)
+        need(self.python is not None, "no CPython to test with")
+
+    def console(self, pid, stdin_text, timeout=60):
+        p = subprocess.run([ATTACHPY, "console", str(pid)], input=stdin_text.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                           env=harness.tagged_env())
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def test_session_through_pipes(self):
+        t = self.start(self.python)
+        rc, out, err = self.console(t.pid, "import __main__, os\nos.getpid()\n_ + 1\n"
+                                    "def f(n):\n    return n * 3\n\nf(5)\n1/0\n"
+                                    "print('hi')\nexit()\nprint('not reached')\n")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "%d\n%d\n15\nhi\n" % (t.pid, t.pid + 1), err)
+        self.assertIn('File "<console>", line 1, in <module>\nZeroDivisionError', err)
+        self.assertNotIn("bootstrap", err)
+        # The console loaded the agent: it is gone again, and so is _.
+        self.assertEqual(agent_dirs(t.pid), [])
+        r = self.ap("--json", t.pid, "-c", "import builtins; print(hasattr(builtins, '_'))")
+        self.assertEqual(r.json["result"]["stdout"], "False\n", r)
+        self.assertAlive(t)
+
+    def test_fresh_namespace_and_serving_agent_kept(self):
+        t = self.start(self.python)
+        self.attach(t)
+        rc, out, err = self.console(t.pid, "y = 7\ny\n")
+        self.assertEqual((rc, out), (0, "7\n"), err)
+        rc, out, err = self.console(t.pid, "'y' in dir()\n")
+        self.assertEqual((rc, out), (0, "False\n"), err)
+        self.assertEqual(len(agent_dirs(t.pid)), 1, "the console ended a serving agent")
+
+    def test_target_killed_while_open(self):
+        t = self.start(self.python)
+        p = subprocess.Popen([ATTACHPY, "console", str(t.pid)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=harness.tagged_env())
+        try:
+            p.stdin.write(b"2 + 2\n")
+            p.stdin.flush()
+            self.assertEqual(p.stdout.readline(), b"4\n")
+            os.kill(t.pid, signal.SIGKILL)
+            rc = p.wait(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        err = p.stderr.read().decode()
+        self.assertEqual(rc, 3, err)
+        self.assertIn("process %d ended while the console was open" % t.pid, err)
+
+    def test_detach_while_open(self):
+        # Decided: detach stops the agent taking new runs; an open console
+        # is a run under way and goes on until it ends.
+        t = self.start(self.python)
+        self.attach(t)
+        p = subprocess.Popen([ATTACHPY, "console", str(t.pid)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=harness.tagged_env())
+        try:
+            p.stdin.write(b"1 + 1\n")
+            p.stdin.flush()
+            self.assertEqual(p.stdout.readline(), b"2\n")
+            r = self.ap("--json", "detach", t.pid)
+            self.assertOk(r)
+            self.assertEqual(r.json["detach"], {"was_serving": True, "still_running": 1}, r)
+            self.assertEqual(agent_dirs(t.pid), [])
+            p.stdin.write(b"3 + 3\n")
+            p.stdin.close()
+            self.assertEqual(p.stdout.readline(), b"6\n")
+            self.assertEqual(p.wait(timeout=20), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(listening_inodes() & socket_inodes_of(t.pid), set())
+        self.assertAlive(t)
+
+    def test_terminal(self):
+        import pty
+        import select
+        t = self.start(self.python)
+        home = tempfile.mkdtemp(prefix="aptest-console-")
+        self.addCleanup(shutil.rmtree, home, True)
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ.update(HOME=home, TERM="xterm", XDG_STATE_HOME=home + "/state")
+            os.execv(ATTACHPY, [ATTACHPY, "console", str(t.pid)])
+        self.addCleanup(lambda: os.path.exists("/proc/%d" % pid) and os.kill(pid, signal.SIGKILL))
+        buf = [b""]
+
+        def until(pattern, seconds=15):
+            end = time.monotonic() + seconds
+            while pattern not in buf[0] and time.monotonic() < end:
+                if select.select([fd], [], [], 0.1)[0]:
+                    try:
+                        buf[0] += os.read(fd, 4096)
+                    except OSError:
+                        break
+            found = pattern in buf[0]
+            seen, buf[0] = buf[0], b""
+            self.assertTrue(found, "no %r in %r" % (pattern, seen))
+
+        until(b">>> ")
+        os.write(fd, b"import os\r")
+        until(b">>> ")
+        # Tab completes from the target's namespace: "os.getpi" + Tab +
+        # "()" is os.getpid() only if the completion happened.
+        os.write(fd, b"os.getpi\t")
+        time.sleep(0.5)
+        os.write(fd, b"()\r")
+        until(b"\r\n%d\r\n" % t.pid)
+        # Ctrl-C interrupts the statement, not the target.
+        os.write(fd, b"while True: pass\r")
+        time.sleep(0.5)
+        os.write(fd, b"\x03")
+        until(b"KeyboardInterrupt")
+        until(b">>> ")
+        self.assertAlive(t)
+        # Ctrl-C in a block drops it.
+        os.write(fd, b"def g():\r")
+        until(b"... ")
+        os.write(fd, b"\x03")
+        until(b">>> ")
+        os.write(fd, b"\x04")  # Ctrl-D
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        with open(os.path.join(home, "state", "attachpy", "history")) as f:
+            history = f.read()
+        self.assertIn("os.getpid", history)
+        self.assertEqual(agent_dirs(t.pid), [])
+        self.assertAlive(t)
 
 
 def main():
