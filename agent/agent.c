@@ -36,15 +36,15 @@
 
 #include "ap_cleanup.h"
 #include "bootstrap.h"
+#include "channel.h"
 #include "job.h"
 #include "pyapi.h"
+#include "request.h"
 #include "serve.h"
 
 #define AP_EXPORT __attribute__((visibility("default")))
 
 #define AP_PROTOCOL 1
-#define AP_MAX_REQUEST (17u * 1024 * 1024)
-#define AP_REQUEST_MAGIC "ATTACHPY-REQUEST 1\n"
 /* How long the agent, holding the GIL, waits for the CLI's answer to GIL. */
 #define AP_ANSWER_MS 2000
 
@@ -62,8 +62,7 @@ enum {
 /* Everything one run owns. */
 typedef struct job {
         ap_pyapi py;
-        int fd;        /* the connection to result.sock, or -1 */
-        bool hung_up;  /* a send failed: send nothing more */
+        ap_channel ch; /* the connection to the CLI (result.sock, or a serving agent's) */
         char *request; /* the raw request; handed to Python, then freed */
         size_t request_len;
         char *result; /* the bootstrap's encoded records */
@@ -97,8 +96,7 @@ static void job_free(job *j) {
         if (!j)
                 return;
         stop_watcher(j);
-        if (j->fd >= 0)
-                close(j->fd);
+        ap_channel_close(&j->ch);
         free(j->request);
         free(j->result);
         ap_pyapi_release(&j->py);
@@ -110,240 +108,6 @@ static void job_freep(job **j) { job_free(*j); }
 static void job_free_void(void *j) { job_free(j); }
 
 #define _cleanup_job_ __attribute__((cleanup(job_freep)))
-
-/* ---- the request ------------------------------------------------------ */
-
-/* Read <dir>/request: a regular file of at most AP_MAX_REQUEST bytes.
- * O_NONBLOCK keeps open() from hanging on a FIFO put there instead. */
-static int read_request(const char *path, char **ret_data, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADMSG;
-        if (st.st_size < 0 || (uintmax_t)st.st_size > AP_MAX_REQUEST)
-                return -EFBIG;
-
-        /* One byte more than the size, to notice a file that grew. */
-        size_t cap = (size_t)st.st_size + 1;
-        _cleanup_free_ char *data = malloc(cap);
-        if (!data)
-                return -ENOMEM;
-
-        size_t len = 0;
-        while (len < cap) {
-                ssize_t n = read(fd, data + len, cap - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        if (len != (size_t)st.st_size)
-                return -EBADMSG;
-
-        *ret_data = data;
-        data = NULL;
-        *ret_len = len;
-        return 0;
-}
-
-/* Take "<key> <length>\n<value>\n" at *pos.  Returns -EBADMSG when malformed. */
-static int request_field(const char *data, size_t len, size_t *pos, const char *key,
-                         const char **ret_value, size_t *ret_value_len) {
-        size_t p = *pos;
-        size_t klen = strlen(key);
-
-        if (len - p < klen + 1 || memcmp(data + p, key, klen) != 0 || data[p + klen] != ' ')
-                return -EBADMSG;
-        p += klen + 1;
-
-        size_t value_len = 0;
-        size_t digits = 0;
-        while (p < len && data[p] >= '0' && data[p] <= '9') {
-                if (++digits > 10)
-                        return -EBADMSG;
-                value_len = value_len * 10 + (size_t)(data[p] - '0');
-                p++;
-        }
-        if (digits == 0 || p >= len || data[p] != '\n')
-                return -EBADMSG;
-        p++;
-        if (value_len > len - p || len - p - value_len < 1 || data[p + value_len] != '\n')
-                return -EBADMSG;
-
-        *ret_value = data + p;
-        *ret_value_len = value_len;
-        *pos = p + value_len + 1;
-        return 0;
-}
-
-/* Check the whole request (docs/protocol.md: filename, code, wait, serve?,
- * arg...).  The bootstrap parses it again and acts on it; here it only has
- * to be well-formed, so that a bad one is -4 rather than a FAIL record. */
-int ap_request_check(const char *data, size_t len, bool *ret_wait,
-                     char ret_serve[static AP_SERVE_NAME_MAX + 1], bool *ret_console) {
-        const char *value;
-        size_t value_len;
-        size_t pos = strlen(AP_REQUEST_MAGIC);
-
-        ret_serve[0] = '\0';
-        *ret_console = false;
-        if (len < pos || memcmp(data, AP_REQUEST_MAGIC, pos) != 0)
-                return -EBADMSG;
-        if (request_field(data, len, &pos, "filename", &value, &value_len) < 0)
-                return -EBADMSG;
-        if (request_field(data, len, &pos, "code", &value, &value_len) < 0)
-                return -EBADMSG;
-        if (request_field(data, len, &pos, "wait", &value, &value_len) < 0)
-                return -EBADMSG;
-        if (value_len != 1 || (value[0] != '0' && value[0] != '1'))
-                return -EBADMSG;
-        *ret_wait = value[0] == '1';
-        size_t at = pos;
-        if (request_field(data, len, &at, "serve", &value, &value_len) == 0) {
-                if (!ap_serve_name_valid(value, value_len))
-                        return -EBADMSG;
-                memcpy(ret_serve, value, value_len);
-                ret_serve[value_len] = '\0';
-                pos = at;
-        }
-        at = pos;
-        if (request_field(data, len, &at, "mode", &value, &value_len) == 0) {
-                if (value_len != 7 || memcmp(value, "console", 7) != 0)
-                        return -EBADMSG;
-                *ret_console = true;
-                pos = at;
-        }
-        while (pos < len)
-                if (request_field(data, len, &pos, "arg", &value, &value_len) < 0)
-                        return -EBADMSG;
-        return 0;
-}
-
-/* ---- the result socket ------------------------------------------------ */
-
-/* Connect without blocking (a full backlog fails instead of waiting), then
- * make the socket blocking for the thread's sends. */
-static int connect_result_socket(const char *path, int *ret_fd) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *)&sa, sizeof sa) < 0)
-                return -errno;
-
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-                return -errno;
-
-        *ret_fd = fd;
-        fd = -1;
-        return 0;
-}
-
-/* Send everything or give up: the CLI may be gone (--no-wait, a timeout).
- * After the first failure later sends are no-ops; the connection stays open
- * because what the CLI sent before it hung up (the go-ahead) can still be
- * read.  MSG_NOSIGNAL: never SIGPIPE the target. */
-static void send_all(job *j, const void *data, size_t len) {
-        const char *p = data;
-
-        while (j->fd >= 0 && !j->hung_up && len > 0) {
-                ssize_t n = send(j->fd, p, len, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        j->hung_up = true;
-                        return;
-                }
-                p += n;
-                len -= (size_t)n;
-        }
-}
-
-static void send_record(job *j, const char tag[static 4], const void *payload, size_t len) {
-        uint32_t n = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-        unsigned char header[8] = {
-                (unsigned char)tag[0],
-                (unsigned char)tag[1],
-                (unsigned char)tag[2],
-                (unsigned char)tag[3],
-                (unsigned char)(n & 0xff),
-                (unsigned char)((n >> 8) & 0xff),
-                (unsigned char)((n >> 16) & 0xff),
-                (unsigned char)((n >> 24) & 0xff),
-        };
-
-        send_all(j, header, sizeof header);
-        send_all(j, payload, n);
-}
-
-static void send_text(job *j, const char tag[static 4], const char *text) {
-        send_record(j, tag, text, strlen(text));
-}
-
-static bool recv_exact(job *j, void *buf, size_t len) {
-        size_t got = 0;
-        while (j->fd >= 0 && got < len) {
-                ssize_t n = recv(j->fd, (unsigned char *)buf + got, len - got, 0);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                got += (size_t)n;
-        }
-        return got == len;
-}
-
-/* At most this many ranges in an UNMP record. */
-#define MAX_UNMAP 32
-
-/* Block until the CLI's go-ahead: exactly the record "GO  " with an empty
- * payload.  Before it may come one "UNMP" record: pages the debugger
- * allocated in this process and left (lldb's JIT pages), as little-endian
- * address and length pairs; they are unmapped here, now that the debugger
- * is gone.  The end of the connection or anything else means no.  The CLI
- * may send it and hang up before HELO even went out (--no-wait): it is
- * still in the socket's queue then. */
-static bool receive_go(job *j) {
-        for (int records = 0; records < 2; records++) {
-                unsigned char h[8];
-                if (!recv_exact(j, h, sizeof h))
-                        return false;
-                uint32_t len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
-                               (uint32_t)h[7] << 24;
-                if (memcmp(h, "GO  ", 4) == 0)
-                        return len == 0;
-                if (memcmp(h, "UNMP", 4) != 0 || records > 0 || len % 16 != 0 ||
-                    len > 16 * MAX_UNMAP)
-                        return false;
-                unsigned char pairs[16 * MAX_UNMAP];
-                if (!recv_exact(j, pairs, len))
-                        return false;
-                for (uint32_t i = 0; i < len; i += 16) {
-                        uint64_t addr = 0, size = 0;
-                        for (int k = 7; k >= 0; k--) {
-                                addr = addr << 8 | pairs[i + (uint32_t)k];
-                                size = size << 8 | pairs[i + 8 + (uint32_t)k];
-                        }
-                        munmap((void *)(uintptr_t)addr, (size_t)size);
-                }
-        }
-        return false;
-}
 
 /* ---- output sent while the code runs ------------------------------------ */
 
@@ -377,9 +141,9 @@ static ap_pyobject *send_from_python(ap_pyobject *self, ap_pyobject *arg) {
         ap_pyssize len = 0;
         if (py->PyBytes_AsStringAndSize(arg, &data, &len) < 0)
                 return NULL; /* TypeError set */
-        if (len > 0 && !j->hung_up) {
+        if (len > 0 && !j->ch.hung_up) {
                 void *tstate = py->PyEval_SaveThread();
-                send_all(j, data, (size_t)len);
+                ap_channel_send(&j->ch, data, (size_t)len);
                 py->PyEval_RestoreThread(tstate);
         }
         py->Py_IncRef(arg);
@@ -407,12 +171,12 @@ static ap_pyobject *recv_from_python(ap_pyobject *self, ap_pyobject *arg) {
         char *data = NULL;
         uint32_t len = 0;
         void *tstate = py->PyEval_SaveThread();
-        bool ok = recv_exact(j, h, sizeof h);
+        bool ok = ap_channel_recv(&j->ch, h, sizeof h);
         if (ok) {
                 len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
                       (uint32_t)h[7] << 24;
                 data = len <= AP_MAX_CONSOLE_RECORD ? malloc(4 + (size_t)len) : NULL;
-                ok = data && recv_exact(j, data + 4, len);
+                ok = data && ap_channel_recv(&j->ch, data + 4, len);
         }
         py->PyEval_RestoreThread(tstate);
         if (!ok) {
@@ -487,10 +251,10 @@ static const char *add_console_functions(job *j, ap_pyobject *globals) {
  * end of the connection, or no answer within AP_ANSWER_MS means no: the
  * code is withdrawn. */
 static bool ask_to_run(job *j) {
-        send_record(j, "GIL ", "", 0);
-        if (j->hung_up)
+        ap_channel_record(&j->ch, "GIL ", "", 0);
+        if (j->ch.hung_up)
                 return false;
-        struct pollfd p = {.fd = j->fd, .events = POLLIN};
+        struct pollfd p = {.fd = j->ch.fd, .events = POLLIN};
         int r;
         do
                 r = poll(&p, 1, AP_ANSWER_MS);
@@ -498,7 +262,7 @@ static bool ask_to_run(job *j) {
         if (r <= 0)
                 return false;
         unsigned char h[8];
-        if (!recv_exact(j, h, sizeof h))
+        if (!ap_channel_recv(&j->ch, h, sizeof h))
                 return false;
         return memcmp(h, "RUN ", 4) == 0 && h[4] == 0 && h[5] == 0 && h[6] == 0 && h[7] == 0;
 }
@@ -509,7 +273,7 @@ static bool ask_to_run(job *j) {
 static void *watch_thread(void *userdata) {
         job *j = userdata;
         for (;;) {
-                struct pollfd p[2] = {{.fd = j->fd, .events = POLLIN},
+                struct pollfd p[2] = {{.fd = j->ch.fd, .events = POLLIN},
                                       {.fd = j->stop_watch[0], .events = POLLIN}};
                 int r = poll(p, 2, -1);
                 if (r < 0 && errno == EINTR)
@@ -517,12 +281,12 @@ static void *watch_thread(void *userdata) {
                 if (r < 0 || p[1].revents)
                         return NULL;
                 unsigned char h[8];
-                ssize_t n = recv(j->fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
+                ssize_t n = recv(j->ch.fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
                 if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (n < (ssize_t)sizeof h)
                         return NULL; /* EOF, an error, or a partial record: the CLI is gone */
-                (void)recv(j->fd, h, sizeof h, 0);
+                (void)recv(j->ch.fd, h, sizeof h, 0);
                 if (memcmp(h, "INTR", 4) != 0)
                         return NULL;
                 ap_pygilstate gil = j->py.PyGILState_Ensure();
@@ -604,7 +368,7 @@ static void start_serving(job *j) {
                 snprintf(text, sizeof text, "%s %s", r > 0 ? "already" : "ok", dir);
         else
                 snprintf(text, sizeof text, "error %s", why);
-        send_text(j, "SERV", text);
+        ap_channel_text(&j->ch, "SERV", text);
 }
 
 /* Run the bootstrap with the GIL held.  On success the encoded records are
@@ -699,14 +463,14 @@ static void *agent_thread(void *userdata) {
         char helo[64];
         snprintf(helo, sizeof helo, "%d %ld %ld %s", AP_PROTOCOL, (long)getpid(),
                  (long)syscall(SYS_gettid), j->py.pypy ? "pypy" : "cpython");
-        send_text(j, "HELO", helo);
+        ap_channel_text(&j->ch, "HELO", helo);
 
         /* PyPy's Py_GetVersion needs the GIL. */
         ap_pygilstate vers_gil = 0;
         if (j->py.pypy)
                 vers_gil = j->py.PyGILState_Ensure();
         const char *version = j->py.Py_GetVersion();
-        send_record(j, "VERS", version, strcspn(version, " "));
+        ap_channel_record(&j->ch, "VERS", version, strcspn(version, " "));
         snprintf(j->identity, sizeof j->identity, "%s %.*s", j->py.pypy ? "pypy" : "cpython",
                  (int)(strcspn(version, " ") < 32 ? strcspn(version, " ") : 32), version);
         if (j->py.pypy)
@@ -714,12 +478,12 @@ static void *agent_thread(void *userdata) {
 
         /* Without the go-ahead (attachpy died or gave up) nothing runs and
          * nothing more is sent. */
-        bool go = receive_go(j);
+        bool go = ap_channel_receive_go(&j->ch);
         if (go && !ap_pyapi_ready(&j->py)) {
                 /* It began to finalise since the entry point checked:
                  * PyGILState_Ensure() would never return, or crash. */
-                send_text(j, "FAIL", "the interpreter is finalising");
-                send_text(j, "END ", "failed");
+                ap_channel_text(&j->ch, "FAIL", "the interpreter is finalising");
+                ap_channel_text(&j->ch, "END ", "failed");
         } else if (go) {
                 /* The code runs with the mask a thread started by the
                  * target would have had (its subprocesses inherit it). */
@@ -732,7 +496,7 @@ static void *agent_thread(void *userdata) {
                         j->py.PyGILState_Release(gil);
                         goto done;
                 }
-                send_record(j, "RUN ", "", 0);
+                ap_channel_record(&j->ch, "RUN ", "", 0);
                 if (j->wait && !j->console)
                         start_watcher(j); /* the console starts it per statement */
                 const char *fail = ap_pyapi_prepare(&j->py) < 0
@@ -742,13 +506,13 @@ static void *agent_thread(void *userdata) {
                 stop_watcher(j);
 
                 if (fail) {
-                        send_text(j, "FAIL", fail);
-                        send_text(j, "END ", "failed");
+                        ap_channel_text(&j->ch, "FAIL", fail);
+                        ap_channel_text(&j->ch, "END ", "failed");
                 } else {
                         /* Before the last records: the CLI reads up to END. */
                         if (j->serve[0] && code_was_run(j))
                                 start_serving(j);
-                        send_all(j, j->result, j->result_len);
+                        ap_channel_send(&j->ch, j->result, j->result_len);
                 }
         }
 
@@ -757,17 +521,15 @@ done:
         return NULL;
 }
 
-/* Start the thread detached and with every signal blocked, so that the
- * target's signals keep going to its own threads until the code runs (then
- * the thread takes the caller's mask, as any thread the target started).
- * The caller's mask is restored.  On success the thread owns j. */
-static int start_thread(job *j) {
+/* A thread of the agent's, detached and with every signal blocked, so that
+ * the target's signals keep going to its own threads (the code's thread
+ * takes the caller's mask once it runs: *ret_caller_mask, if not NULL).
+ * The caller's mask is restored.  0, or -errno. */
+int ap_thread_start_detached(void *(*fn)(void *), void *arg, sigset_t *ret_caller_mask) {
         pthread_attr_t attr;
         sigset_t all, saved;
         pthread_t thread;
-        int r;
-
-        r = pthread_attr_init(&attr);
+        int r = pthread_attr_init(&attr);
         if (r != 0)
                 return -r;
         r = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -775,8 +537,9 @@ static int start_thread(job *j) {
                 sigfillset(&all);
                 r = pthread_sigmask(SIG_SETMASK, &all, &saved);
                 if (r == 0) {
-                        j->run_mask = saved;
-                        r = pthread_create(&thread, &attr, agent_thread, j);
+                        if (ret_caller_mask)
+                                *ret_caller_mask = saved;
+                        r = pthread_create(&thread, &attr, fn, arg);
                         (void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
                 }
         }
@@ -804,14 +567,14 @@ int attachpy_agent_start_v1(const char *session_dir) {
         _cleanup_job_ job *j = calloc(1, sizeof *j);
         if (!j)
                 return AP_START_NO_MEMORY;
-        j->fd = -1;
+        j->ch.fd = -1;
 
         if (ap_pyapi_load(&j->py) < 0)
                 return AP_START_NO_PYTHON;
         if (!ap_pyapi_alive(&j->py))
                 return AP_START_NOT_READY;
 
-        r = read_request(request_path, &j->request, &j->request_len);
+        r = ap_request_read_file(request_path, &j->request, &j->request_len);
         if (r == -ENOMEM)
                 return AP_START_NO_MEMORY;
         if (r < 0)
@@ -820,7 +583,7 @@ int attachpy_agent_start_v1(const char *session_dir) {
                 return AP_START_BAD_REQUEST;
 
         /* Even with --no-wait: the go-ahead comes through it. */
-        if (connect_result_socket(socket_path, &j->fd) < 0)
+        if (ap_channel_connect(&j->ch, socket_path) < 0)
                 return AP_START_NO_SOCKET;
 
         /* 3.6 with no thread started yet: create the GIL here, in
@@ -828,7 +591,7 @@ int attachpy_agent_start_v1(const char *session_dir) {
         if (ap_pyapi_ensure_gil_exists(&j->py) < 0 || !ap_pyapi_ready(&j->py))
                 return AP_START_NOT_READY;
 
-        r = start_thread(j);
+        r = ap_thread_start_detached(agent_thread, j, &j->run_mask);
         if (r == -ENOMEM)
                 return AP_START_NO_MEMORY;
         if (r < 0)
@@ -846,7 +609,7 @@ void ap_job_run_connected(int fd, char *request, size_t request_len, const sigse
                 free(request);
                 return;
         }
-        j->fd = fd;
+        j->ch.fd = fd;
         j->request = request;
         j->request_len = request_len;
         j->run_mask = *run_mask;
@@ -858,8 +621,8 @@ void ap_job_run_connected(int fd, char *request, size_t request_len, const sigse
         else if (ap_request_check(j->request, j->request_len, &j->wait, j->serve, &j->console) < 0)
                 fail = "the request is malformed";
         if (fail) {
-                send_text(j, "FAIL", fail);
-                send_text(j, "END ", "failed");
+                ap_channel_text(&j->ch, "FAIL", fail);
+                ap_channel_text(&j->ch, "END ", "failed");
                 job_free(j);
                 return;
         }

@@ -20,9 +20,9 @@
 
 #include "ap_cleanup.h"
 #include "job.h"
+#include "request.h"
 
 #define AP_PROTOCOL 1
-#define AP_MAX_REQUEST (17u * 1024 * 1024)
 #define SERVE_PREFIX "attachpy-agent-"
 #define SOCKET_NAME "agent.sock"
 /* How long a new connection has to send its first record, and each part
@@ -180,28 +180,6 @@ static void *connection_thread(void *userdata) {
         return NULL;
 }
 
-/* Threads of the agent's: detached, every signal blocked (the code's own
- * thread takes the run mask once it runs). */
-static int start_detached(void *(*fn)(void *), void *arg) {
-        pthread_attr_t attr;
-        sigset_t all, saved;
-        pthread_t thread;
-        int r = pthread_attr_init(&attr);
-        if (r != 0)
-                return -r;
-        r = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (r == 0) {
-                sigfillset(&all);
-                r = pthread_sigmask(SIG_SETMASK, &all, &saved);
-                if (r == 0) {
-                        r = pthread_create(&thread, &attr, fn, arg);
-                        (void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
-                }
-        }
-        (void)pthread_attr_destroy(&attr);
-        return -r;
-}
-
 /* Only root and the target's own user may use the agent: checked on every
  * connection (SO_PEERCRED), as the kernel checks who may ptrace it. */
 static bool peer_allowed(int fd) {
@@ -236,7 +214,7 @@ static void *accept_thread(void *userdata) {
                         close(fd);
                         continue;
                 }
-                if (start_detached(connection_thread, (void *)(intptr_t)fd) < 0)
+                if (ap_thread_start_detached(connection_thread, (void *)(intptr_t)fd, NULL) < 0)
                         close(fd);
         }
         pthread_mutex_lock(&server.lock);
@@ -308,7 +286,7 @@ int ap_serve_start(const char *name, const sigset_t *run_mask, const char *ident
         server.pid = getpid();
         server.runs = 0;
         server.serving = true;
-        int e = start_detached(accept_thread, (void *)(intptr_t)server.listen_fd);
+        int e = ap_thread_start_detached(accept_thread, (void *)(intptr_t)server.listen_fd, NULL);
         if (e < 0) {
                 server.serving = false;
                 close(server.listen_fd);

@@ -274,7 +274,9 @@ int ap_agent_reap_stale(const char *dir) {
                 unsigned long long st, now;
                 if (parse_name(e->d_name, &pid, &st) < 0)
                         continue;
-                if (ap_proc_starttime(pid, &now) == 0 && now == st)
+                ap_proc_state ps;
+                if (ap_proc_starttime(pid, &now) == 0 && now == st &&
+                    !(ap_proc_state_read(pid, &ps) == 0 && (ps.state == 'Z' || ps.state == 'X')))
                         continue; /* its process lives: only a run against it may judge */
                 struct stat sb;
                 if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||

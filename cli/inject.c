@@ -120,6 +120,10 @@ static int encode_request(ap_run_ctx *c, const char *serve) {
 static int reach_agent(ap_run_ctx *c) {
         ap_error *err = &c->report->error;
         const ap_options *o = c->cfg->opts;
+        int reaped = ap_agent_reap_stale("/tmp");
+        if (reaped > 0)
+                ap_log_line(c->log, "removed %d agent director%s left by processes that are gone",
+                            reaped, reaped == 1 ? "y" : "ies");
         int fd;
         int r = ap_agent_connect(o->pid, &fd, NULL, err);
         c->report->serving = r == 1 ? 1 : r == 0 ? 0 : -1;
@@ -172,7 +176,7 @@ static int stage(ap_run_ctx *c) {
         const ap_run_config *cfg = c->cfg;
         ap_error *err = &c->report->error;
         ap_session *session = &c->session;
-        int reaped = ap_session_reap_stale("/tmp") + ap_agent_reap_stale("/tmp");
+        int reaped = ap_session_reap_stale("/tmp");
         if (reaped > 0)
                 ap_log_line(c->log,
                             "removed %d session director%s left by attachpy runs that were killed",
@@ -463,6 +467,8 @@ static void settle_serving(ap_run_ctx *c) {
                                       (int)o->pid);
                 }
         }
+        if (report->target_ended)
+                report->serving = 0; /* the process is gone, and its agent with it */
         if (o->command == AP_CMD_ATTACH && report->ok && report->have_result) {
                 report->have_result = false; /* it ran nothing of the user's */
                 ap_result_free(&report->result);

@@ -50,7 +50,8 @@ void ap_plan_use_thread(ap_injection_plan *plan, const ap_parked_thread *t, ap_p
         plan->have_thread = true;
         plan->mode = AP_PLAN_DIRECT;
         plan->kind = kind;
-        plan->safepoint = kind == AP_PARKED_FUTEX ? "futex" : "parked";
+        plan->safepoint =
+                kind == AP_PARKED_FUTEX || kind == AP_PARKED_FUTEX_UNTIMED ? "futex" : "parked";
 }
 
 int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
@@ -60,6 +61,10 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
         plan->mode = AP_PLAN_SCHEDULE;
         plan->safepoint = "pending";
         ap_parked_thread t;
+        /* PyPy (no pending call): never a thread in a timed futex wait,
+         * which may be its GIL's stealer (parked_thread.h). */
+        ap_parked_kind futex_kind =
+                plan->target->addr_add_pending_call ? AP_PARKED_FUTEX : AP_PARKED_FUTEX_UNTIMED;
         if (want == AP_WANT_WAITER) {
                 /* The scheduled call did not run: the main thread runs no
                  * bytecode.  A thread parked in a blocking call, or one that
@@ -69,13 +74,13 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
                  * stay where it is. */
                 int waits = ap_parked_find(pid, AP_PARKED_WAITS, avoid, &t);
                 ap_parked_thread f;
-                int futex = ap_parked_find(pid, AP_PARKED_FUTEX, avoid, &f);
+                int futex = ap_parked_find(pid, futex_kind, avoid, &f);
                 bool waits_main = waits == 1 && t.tid == pid;
                 bool futex_main = futex == 1 && f.tid == pid;
                 if (waits == 1 && (waits_main || !futex_main))
                         ap_plan_use_thread(plan, &t, AP_PARKED_WAITS);
                 else if (futex == 1)
-                        ap_plan_use_thread(plan, &f, AP_PARKED_FUTEX);
+                        ap_plan_use_thread(plan, &f, futex_kind);
                 else
                         return 0;
                 return 1;
@@ -88,9 +93,9 @@ int ap_plan_choose(ap_injection_plan *plan, ap_plan_want want) {
          * GIL) runs no bytecode, so a queued call would wait for it, and a
          * withdrawn one would stay in its queue: call in it directly.  It
          * holds no lock of the C library while it waits. */
-        if (want == AP_WANT_ANY && ap_parked_find(pid, AP_PARKED_FUTEX, avoid, &t) == 1 &&
+        if (want == AP_WANT_ANY && ap_parked_find(pid, futex_kind, avoid, &t) == 1 &&
             t.tid == pid) {
-                ap_plan_use_thread(plan, &t, AP_PARKED_FUTEX);
+                ap_plan_use_thread(plan, &t, futex_kind);
                 return 1;
         }
         /* No pending call to use (PyPy): only a thread that waits will do,

@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 
 #include "build-config.h"
+#include "agent_channel.h"
 #include "config.h"
 #include "console.h"
 #include "inject.h"
@@ -15,6 +16,7 @@
 #include "ps.h"
 #include "recipe.h"
 #include "report.h"
+#include "usage.h"
 #include "user_code.h"
 #include "util.h"
 
@@ -34,6 +36,7 @@ static int finish_early(const ap_options *o, pid_t pid, ap_error *err) {
 static int run_ps(const ap_options *o) {
         ap_ps_list list = {0};
         ap_error err = AP_ERROR_INIT;
+        (void)ap_agent_reap_stale("/tmp");
         if (ap_ps_scan(&list, "/proc", &err) < 0)
                 return finish_early(o, 0, &err);
         int width = 0;

@@ -33,81 +33,6 @@
 #define HELP_HINT "run 'attachpy --help' for the list of options"
 #define PID_HINT "give the process id of the running Python program; 'attachpy ps' lists them"
 
-const char ap_usage_text[] =
-        "Usage: attachpy [OPTIONS] PID SCRIPT [ARG...]\n"
-        "       attachpy [OPTIONS] PID -c CODE [ARG...]\n"
-        "       attachpy ps [--json]\n"
-        "       attachpy [OPTIONS] stacks [--locals] PID\n"
-        "       attachpy [OPTIONS] objects [--top=N] [--diff=SECONDS] PID\n"
-        "       attachpy [OPTIONS] attach PID\n"
-        "       attachpy [OPTIONS] detach PID\n"
-        "       attachpy [OPTIONS] console PID\n"
-        "\n"
-        "Run Python code inside the running Python process PID, through gdb or lldb.\n"
-        "The target keeps running; the code's output and any exception are reported\n"
-        "here.  'attachpy ps' lists the Python processes and whether attachpy may\n"
-        "attach to each (and if not, why).\n"
-        "\n"
-        "Options (they come before PID):\n"
-        "  -c, --code=CODE        run CODE instead of a SCRIPT file\n"
-        "      --debugger=NAME    gdb, lldb, or auto (default): gdb if on PATH, else lldb\n"
-        "      --timeout=SECONDS  seconds for attaching plus running (default: 30)\n"
-        "      --no-wait          return once the code is scheduled in the target\n"
-        "      --keep             leave the agent serving PID after the run\n"
-        "      --json             print exactly one JSON object on stdout\n"
-        "  -v, --verbose          show the debugger script and its transcript on stderr\n"
-        "      --config=FILE      read settings from FILE instead of the default file\n"
-        "  -h, --help             show this help and exit\n"
-        "      --version          show the version and exit\n"
-        "      --                 end of options: the next word is PID\n"
-        "\n"
-        "Every word after SCRIPT or CODE is an argument for the code, even when it\n"
-        "starts with '-'.\n"
-        "\n"
-        "The agent that stays:\n"
-        "  attach PID             load the agent and leave it serving: later runs on PID\n"
-        "                         need no debugger and do not stop it\n"
-        "  detach PID             stop serving; nothing of attachpy's is left listening\n"
-        "  console PID            an interactive Python console inside PID (Ctrl-D ends\n"
-        "                         it; Ctrl-C interrupts the statement that runs)\n"
-        "\n"
-        "Recipes (answers without writing code; their options follow the word):\n"
-        "  stacks [--locals]      every thread's Python stack, and each asyncio task's;\n"
-        "                         --locals: each frame's local variables too\n"
-        "  objects [--top=N]      the objects the garbage collector tracks, counted and\n"
-        "                         sized by type, the N most numerous (default 20)\n"
-        "          [--diff=SECONDS]  and which grew in SECONDS (added to --timeout)\n"
-        "\n"
-        "What the code sees:\n"
-        "  __name__ == \"__attachpy__\"  a fresh module namespace (the target's globals\n"
-        "                              stay in 'import __main__')\n"
-        "  __file__                    the SCRIPT's absolute path, or \"<string>\" with -c\n"
-        "  attachpy_args               the ARGs, as a list of str\n"
-        "\n"
-        "Config file:\n"
-        "  $XDG_CONFIG_HOME/attachpy/config.yaml, or ~/.config/attachpy/config.yaml when\n"
-        "  XDG_CONFIG_HOME is not set: a YAML mapping with these keys (the command line\n"
-        "  wins over it):\n"
-        "    debugger: gdb    # gdb, lldb or auto\n"
-        "    timeout: 30      # seconds\n"
-        "\n"
-        "Exit status:\n"
-        "  0  ok\n"
-        "  1  script_error (the code raised an exception)\n"
-        "  2  usage (bad command line or config file)\n"
-        "  3  no_such_process, target_exited\n"
-        "  4  permission_denied, remote_debug_disabled\n"
-        "  5  not_python, unsupported_python\n"
-        "  6  debugger_not_found, debugger_failed, injection_failed\n"
-        "  7  timeout\n"
-        "\n"
-        "Examples:\n"
-        "  attachpy 4242 dump_threads.py --all\n"
-        "  attachpy --json --timeout=5 4242 -c 'import sys; print(sys.version)'\n"
-        "  attachpy ps\n"
-        "\n"
-        "See attachpy(1) for more.\n";
-
 static const char *const debugger_names[] = {
         [AP_DEBUGGER_AUTO] = "auto",
         [AP_DEBUGGER_GDB] = "gdb",
@@ -553,6 +478,31 @@ static int recipe_option(ap_options *o, const char *word, int argc, char *const 
         return 0;
 }
 
+/* The end of a subcommand that takes a PID ("--" allowed before it), and
+ * nothing after it. */
+static int final_pid(ap_options *o, const char *name, int argc, char *const *argv, int i,
+                     ap_error *err) {
+        if (i < argc && strcmp(argv[i], "--") == 0)
+                i++;
+        if (o->show_help)
+                return 0;
+        if (i >= argc)
+                return ap_error_set(err, AP_ERR_USAGE, "missing PID after '%s'", name),
+                       ap_error_hint(err,
+                                     "write 'attachpy %s PID'; 'attachpy ps' lists the "
+                                     "Python processes",
+                                     name),
+                       -1;
+        if (parse_pid(o, argv[i++], err) < 0)
+                return -1;
+        if (i < argc)
+                return ap_error_set(err, AP_ERR_USAGE,
+                                    "'attachpy %s' takes nothing after PID, got '%s'", name,
+                                    argv[i]),
+                       ap_error_hint(err, "its options come before PID"), -1;
+        return 0;
+}
+
 /* A recipe and the words after it: its options and ours, then PID. */
 static int parse_recipe(ap_options *o, ap_recipe recipe, int argc, char *const *argv, int i,
                         ap_error *err) {
@@ -585,26 +535,7 @@ static int parse_recipe(ap_options *o, ap_recipe recipe, int argc, char *const *
                 if (parse_option(o, word, argc, argv, &i, err) < 0)
                         return -1;
         }
-        if (i < argc && strcmp(argv[i], "--") == 0)
-                i++;
-        if (o->show_help)
-                return 0;
-        if (i >= argc)
-                return ap_error_set(err, AP_ERR_USAGE, "missing PID after '%s'", name),
-                       ap_error_hint(err,
-                                     "write 'attachpy %s PID'; 'attachpy ps' lists the "
-                                     "Python processes",
-                                     name),
-                       -1;
-        if (parse_pid(o, argv[i++], err) < 0)
-                return -1;
-        if (i < argc)
-                return ap_error_set(err, AP_ERR_USAGE,
-                                    "'attachpy %s' takes nothing after PID, "
-                                    "got '%s'",
-                                    name, argv[i]),
-                       ap_error_hint(err, "its options come before PID"), -1;
-        return 0;
+        return final_pid(o, name, argc, argv, i, err);
 }
 
 /* "attach", "detach" or "console" and the words after it: the usual options (not -c,
@@ -639,24 +570,14 @@ static int parse_serving(ap_options *o, ap_command command, int argc, char *cons
                                      "runs through the agent",
                                      name),
                        -1;
-        if (i < argc && strcmp(argv[i], "--") == 0)
-                i++;
-        if (o->show_help)
-                return 0;
-        if (i >= argc)
-                return ap_error_set(err, AP_ERR_USAGE, "missing PID after '%s'", name),
-                       ap_error_hint(err,
-                                     "write 'attachpy %s PID'; 'attachpy ps' lists the "
-                                     "Python processes",
-                                     name),
-                       -1;
-        if (parse_pid(o, argv[i++], err) < 0)
+        if (final_pid(o, name, argc, argv, i, err) < 0)
                 return -1;
-        if (i < argc)
+        if (command == AP_CMD_CONSOLE && o->json)
                 return ap_error_set(err, AP_ERR_USAGE,
-                                    "'attachpy %s' takes nothing after PID, got '%s'", name,
-                                    argv[i]),
-                       ap_error_hint(err, "its options come before PID"), -1;
+                                    "'attachpy console' is interactive: --json does not apply"),
+                       ap_error_hint(err, "for output a program reads, run 'attachpy --json PID -c "
+                                          "CODE' (through the agent when one serves PID)"),
+                       -1;
         if (command == AP_CMD_ATTACH)
                 o->keep = true;
         return 0;

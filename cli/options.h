@@ -89,6 +89,3 @@ int ap_debugger_from_name(const char *name, ap_debugger_choice *ret);
 /* Parse a timeout in seconds ("30", "2.5"): positive, finite, at most
  * AP_MAX_TIMEOUT_S.  -1 if invalid. */
 int ap_timeout_from_text(const char *text, double *ret);
-
-/* The --help text. */
-extern const char ap_usage_text[];

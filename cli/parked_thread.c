@@ -51,9 +51,9 @@ static const int restart_codes[] = {-512, -513, -514, -516, -4};
 
 char *ap_parked_condition(ap_parked_kind kind, const char *ret_reg, const char *nr_reg) {
         static const int futex[] = {SYSCALL_FUTEX, SYSCALL_RESTART};
-        const int *calls = kind == AP_PARKED_FUTEX ? futex : parked_syscalls;
-        size_t n_calls =
-                kind == AP_PARKED_FUTEX ? AP_ARRAY_SIZE(futex) : AP_ARRAY_SIZE(parked_syscalls);
+        bool futex_kind = kind == AP_PARKED_FUTEX || kind == AP_PARKED_FUTEX_UNTIMED;
+        const int *calls = futex_kind ? futex : parked_syscalls;
+        size_t n_calls = futex_kind ? AP_ARRAY_SIZE(futex) : AP_ARRAY_SIZE(parked_syscalls);
         ap_buf b = {0};
         int r = ap_buf_printf(&b, "((");
         for (size_t i = 0; r == 0 && i < AP_ARRAY_SIZE(restart_codes); i++)
@@ -107,14 +107,35 @@ bool ap_parked_syscall(ap_parked_kind kind, long nr) {
                 return nr >= 0;
         if (kind == AP_PARKED_FUTEX)
                 return nr == SYSCALL_FUTEX || nr == SYSCALL_RESTART;
+        if (kind == AP_PARKED_FUTEX_UNTIMED)
+                return nr == SYSCALL_FUTEX;
         for (size_t i = 0; i < AP_ARRAY_SIZE(parked_syscalls); i++)
                 if (nr == parked_syscalls[i])
                         return true;
         return false;
 }
 
-/* /proc/PID/task/TID/syscall: "NR A1 .. A6 SP PC" while in a call. */
-static bool read_task_syscall(pid_t pid, pid_t tid, long *nr, uint64_t *sp, uint64_t *pc) {
+/* The futex operations that wait (FUTEX_WAIT, FUTEX_WAIT_BITSET), without
+ * FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME. */
+#define FUTEX_OP_MASK 0x7f
+#define FUTEX_OP_WAIT 0
+#define FUTEX_OP_WAIT_BITSET 9
+
+/* Is a call of number nr with arguments a one of kind's? */
+static bool call_matches(ap_parked_kind kind, long nr, const unsigned long long a[6]) {
+        if (!ap_parked_syscall(kind, nr))
+                return false;
+        if (kind != AP_PARKED_FUTEX_UNTIMED)
+                return true;
+        /* futex(uaddr, op, val, timeout, ...) */
+        int op = (int)(a[1] & FUTEX_OP_MASK);
+        return (op == FUTEX_OP_WAIT || op == FUTEX_OP_WAIT_BITSET) && a[3] == 0;
+}
+
+/* /proc/PID/task/TID/syscall: "NR A1 .. A6 SP PC" while in a call; true
+ * when the call is one of kind's. */
+static bool read_task_syscall(pid_t pid, pid_t tid, ap_parked_kind kind, long *nr, uint64_t *sp,
+                              uint64_t *pc) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
         char *text = NULL;
@@ -125,7 +146,7 @@ static bool read_task_syscall(pid_t pid, pid_t tid, long *nr, uint64_t *sp, uint
         int k = sscanf(text, "%ld %llx %llx %llx %llx %llx %llx %llx %llx", &n, &a[0], &a[1], &a[2],
                        &a[3], &a[4], &a[5], &s, &p);
         free(text);
-        if (k != 9)
+        if (k != 9 || !call_matches(kind, n, a))
                 return false;
         *nr = n;
         *sp = s;
@@ -185,8 +206,7 @@ int ap_parked_find(pid_t pid, ap_parked_kind kind, pid_t avoid, ap_parked_thread
                                 continue;
                         if (pass == 0 && avoid > 0 && tids[i] == avoid)
                                 continue;
-                        if (!read_task_syscall(pid, tids[i], &nr, &sp, &pc) ||
-                            !ap_parked_syscall(kind, nr))
+                        if (!read_task_syscall(pid, tids[i], kind, &nr, &sp, &pc))
                                 continue;
                         *ret = (ap_parked_thread){
                                 .index = (int)i + 1, .tid = tids[i], .nr = nr, .sp = sp, .pc = pc};
@@ -211,8 +231,8 @@ bool ap_parked_still_waits(pid_t pid, const ap_parked_thread *t, ap_parked_kind 
                 uint64_t sp, pc;
                 if (tids[i] != t->tid)
                         continue;
-                if (read_task_syscall(pid, tids[i], &nr, &sp, &pc) && ap_parked_syscall(kind, nr) &&
-                    sp == t->sp && pc == t->pc) {
+                if (read_task_syscall(pid, tids[i], kind, &nr, &sp, &pc) && sp == t->sp &&
+                    pc == t->pc) {
                         *now = (ap_parked_thread){
                                 .index = (int)i + 1, .tid = tids[i], .nr = nr, .sp = sp, .pc = pc};
                         same = true;

@@ -12,7 +12,12 @@
 typedef enum ap_parked_kind {
         AP_PARKED_WAITS, /* read, poll, accept, sleeps, ...: see parked_thread.c */
         AP_PARKED_FUTEX, /* a futex wait: a lock, a condition, a join */
-        AP_PARKED_ANY,   /* any system call */
+        /* A futex wait with no timeout, never a restarted one: PyPy, whose
+         * GIL "stealer" holds a lock of the GIL while it sleeps in a timed
+         * wait on the GIL's condition variable (a call that takes the GIL
+         * there waits for its own thread). */
+        AP_PARKED_FUTEX_UNTIMED,
+        AP_PARKED_ANY, /* any system call */
 } ap_parked_kind;
 
 /* A thread the CLI found sitting in a system call, from

@@ -425,7 +425,9 @@ class AgentCases(object):
         tags = result.tags
         self.assertGreaterEqual(len(tags), 3, result)
         self.assertEqual(tags[:3], ["HELO", "VERS", "RUN "], result)
-        self.assertRegex(result.text("HELO"), r"^1 %d \d+$" % self.target.pid)
+        # "<protocol> <pid> <tid> <implementation>"
+        impl = "pypy" if self.pypy else "cpython"
+        self.assertRegex(result.text("HELO"), r"^1 %d \d+ %s$" % (self.target.pid, impl))
         self.assertEqual(result.text("VERS"), self.version)
         self.assertEqual(result.raw("RUN "), b"")
         for _, payload in result.records:
@@ -1368,7 +1370,7 @@ class AgentCases(object):
         finally:
             status, err = self._embedder_end(proc)
         self.assertEqual(result.tags, ["HELO", "VERS", "RUN ", "OUT ", "END "], result)
-        self.assertRegex(result.text("HELO"), r"^1 %d \d+$" % proc.pid)
+        self.assertRegex(result.text("HELO"), r"^1 %d \d+ cpython$" % proc.pid)
         self.assertEqual(result.text("OUT "), "%s __attachpy__\n" % self.version)
         self.assertEqual(status, 0, err)
 

@@ -298,6 +298,57 @@ def method_argv(method, pid, opts):
     return None
 
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+def agent_extras(target, opts, trips=50):
+    """With an agent serving: what it costs the idle target in memory (VmRSS
+    after attach and one run, against before), and the console's round trip
+    ("1+1" sent to "2" read back), ms."""
+    out = {"rss_kib_added": None, "console_rtt_ms": None, "failures": []}
+    before = rss_kib(target.pid)
+    problem = serve(opts, target.pid, "attach")
+    if problem:
+        out["failures"].append("attach: " + problem)
+        return out
+    try:
+        run_command(method_argv("attachpy-agent", target.pid, opts), opts.timeout + 30)
+        time.sleep(0.5)
+        after = rss_kib(target.pid)
+        out["rss_kib_added"] = after - before if before and after else None
+        p = subprocess.Popen([opts.attachpy, "console", str(target.pid)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        times = []
+        try:
+            for _ in range(trips + 1):
+                t0 = time.perf_counter()
+                p.stdin.write(b"1+1\n")
+                p.stdin.flush()
+                if p.stdout.readline() != b"2\n":
+                    out["failures"].append("console: no answer")
+                    break
+                times.append((time.perf_counter() - t0) * 1000.0)
+        finally:
+            p.stdin.close()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        out["console_rtt_ms"] = summary(times[1:])  # the first includes the session's start
+    finally:
+        problem = serve(opts, target.pid, "detach")
+        if problem:
+            out["failures"].append("detach: " + problem)
+    return out
+
+
 def serve(opts, pid, verb):
     """attachpy attach|detach PID (untimed, for attachpy-agent): None, or
     what went wrong."""
@@ -502,6 +553,8 @@ def run_scenario(name, spec, methods, opts, lock, libdir, results):
             if opts.verbose:
                 log("[%s] round %d/%d done" % (name, r + 1, total))
         results[name]["seconds"] = time.monotonic() - t_scenario
+        if "attachpy-agent" in methods:
+            results[name]["agent"] = agent_extras(target, opts)
         if opts.profile:
             results[name]["profile"] = {}
             for m in methods:
@@ -623,6 +676,9 @@ def goals(results, rat):
         150.0)
     # Issue 17: a run through a serving agent, in every scenario measured.
     for scen in results:
+        rtt = (results[scen].get("agent") or {}).get("console_rtt_ms") or {}
+        if "agent" in results[scen]:
+            add("console round trip median <= 2 ms (%s)" % scen, rtt.get("median"), 2.0)
         add("agent e2e median <= 5 ms (%s)" % scen, med(results, scen, "attachpy-agent", "e2e"),
             5.0)
         agent, none = (med(results, scen, "attachpy-agent", "pause"),
@@ -686,6 +742,16 @@ def print_report(results, methods, rat, gl, meta):
                 v = rat["vs_single_thread"][s].get(m, {})
                 cells += [fmt(v.get("e2e"), "x"), fmt(v.get("pause"), "x")]
             p("| %s | %s |" % (m, " | ".join(cells)))
+    extras = [(scen, r["agent"]) for scen, r in results.items() if r.get("agent")]
+    if extras:
+        p("")
+        p("the serving agent (attachpy attach): memory added to the idle target, and the "
+          "console's round trip (1+1 to its answer, %s):" % "median / p90 ms")
+        for scen, a in extras:
+            rtt = a.get("console_rtt_ms") or {}
+            p("  %s: %s KiB RSS; console %s / %s ms%s" % (
+                scen, a.get("rss_kib_added"), fmt(rtt.get("median")), fmt(rtt.get("p90")),
+                ("; FAILED: " + "; ".join(a["failures"])) if a.get("failures") else ""))
     prof = [(scen, m, v) for scen, r in results.items() for m, v in r.get("profile", {}).items()]
     if prof:
         p("")
@@ -870,6 +936,7 @@ def main():
     rat = ratios(results, methods)
     gl = goals(results, rat)
     failures = sum(len(r["methods"][m]["failures"]) for r in results.values() for m in methods)
+    failures += sum(len((r.get("agent") or {}).get("failures", [])) for r in results.values())
     doc = {"meta": meta, "scenarios": results, "ratios": rat, "goals": gl,
            "failures": failures}
     os.makedirs(os.path.dirname(os.path.abspath(opts.json_out)), exist_ok=True)

@@ -57,6 +57,15 @@ def need(condition, why):
     raise unittest.SkipTest(why)
 
 
+def a_cpython():
+    """The newest pyenv CPython, else Debian's (the tests that need one)."""
+    found, _ = harness.discover()
+    python = harness.newest_cpython(found) or next(
+        (i for i in found if i.name == "debian-3.11"), None)
+    need(python is not None, "no CPython to test with")
+    return python
+
+
 def agent_dirs(pid=None):
     pattern = "/tmp/attachpy-agent-%s-*" % (pid if pid is not None else "*")
     return sorted(glob.glob(pattern))
@@ -218,10 +227,7 @@ class Channel(Base):
 
     def setUp(self):
         Base.setUp(self)
-        found, _ = harness.discover()
-        self.python = harness.newest_cpython(found) or next(
-            (i for i in found if i.name == "debian-3.11"), None)
-        need(self.python is not None, "no CPython to test with")
+        self.python = a_cpython()
 
     def test_keep_then_runs_need_no_debugger(self):
         t = self.start(self.python)
@@ -381,6 +387,19 @@ class Channel(Base):
         t.proc.wait(timeout=20)
         self.assertFalse(os.path.exists(d), "exit left %s behind" % d)
 
+    def test_code_ends_the_process(self):
+        t = self.start(self.python)
+        d = self.attach(t)
+        r = self.ap("--json", t.pid, "-c", "print('bye', flush=True); import os; os._exit(4)")
+        self.assertEqual((r.rc, r.json["error"]["code"]), (3, "target_exited"), r)
+        self.assertEqual(r.json["result"]["stdout"], "bye\n", r)
+        self.assertIs(r.json["serving"], False, r)
+        # os._exit() runs no atexit: the directory stays, even while the
+        # process is a zombie nobody reaped yet, until attachpy ps removes it.
+        self.assertTrue(os.path.exists(d))
+        self.assertEqual(self.ap("ps").rc, 0)
+        self.assertFalse(os.path.exists(d), "ps did not remove %s" % d)
+
     def test_killed_target_directory_removed_by_next_run(self):
         t = self.start(self.python)
         d = self.attach(t)
@@ -392,15 +411,53 @@ class Channel(Base):
         self.assertFalse(os.path.exists(d), "the next run did not remove %s" % d)
 
 
+class Roots(Base):
+    """Targets in a root of their own: a mount namespace with a private
+    /tmp (a container), and Debian sid's newer Pythons under chroot."""
+
+    def check_serving(self, t):
+        r = self.ap("--json", "attach", t.pid)
+        self.assertOk(r, "debugger")
+        self.assertEqual(agent_dirs(t.pid), [], "the agent's directory is in the host's /tmp")
+        inside = glob.glob("/proc/%d/root/tmp/attachpy-agent-%d-*" % (t.pid, t.pid))
+        self.assertEqual(len(inside), 1, inside)
+        r = self.ap("--json", t.pid, "-c", "import os; print(len(os.listdir('/tmp')) >= 1)")
+        self.assertOk(r, "agent")
+        self.assertEqual(r.json["result"]["stdout"], "True\n", r)
+        p = subprocess.run([ATTACHPY, "console", str(t.pid)], input=b"6 * 7\n",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                           env=harness.tagged_env())
+        self.assertEqual((p.returncode, p.stdout), (0, b"42\n"), p.stderr)
+        self.assertOk(self.ap("--json", "detach", t.pid))
+        self.assertEqual(glob.glob("/proc/%d/root/tmp/attachpy-agent-%d-*" % (t.pid, t.pid)), [])
+        self.assertAlive(t)
+
+    def test_own_mount_namespace_private_tmp(self):
+        found, _ = harness.discover()
+        python = next((i for i in found if i.name == "debian-3.11"), None)
+        need(python is not None, "Debian's /usr/bin/python3.11 is not installed")
+        need(shutil.which("unshare") is not None, "unshare is not installed")
+        t = self.start("/bin/sh", own_mount_ns=True,
+                       extra_args=["-c", 'mount -t tmpfs none /tmp && exec "$0" "$@"',
+                                   python.path])
+        self.check_serving(t)
+
+    def test_sid_root(self):
+        found, missing = harness.discover_rooted()
+        need(found, "no sid root: %s" % "; ".join(missing))
+        for python in [i for i in found if not i.embedded]:
+            with self.subTest(python=python.name):
+                t = self.start(python)
+                self.check_serving(t)
+                t.stop()
+
+
 class Console(Base):
     """attachpy console, through pipes and through a terminal (a pty)."""
 
     def setUp(self):
         Base.setUp(self)
-        found, _ = harness.discover()
-        self.python = harness.newest_cpython(found) or next(
-            (i for i in found if i.name == "debian-3.11"), None)
-        need(self.python is not None, "no CPython to test with")
+        self.python = a_cpython()
 
     def console(self, pid, stdin_text, timeout=60):
         p = subprocess.run([ATTACHPY, "console", str(pid)], input=stdin_text.encode(),

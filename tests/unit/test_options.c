@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "options.h"
+#include "usage.h"
 #include "util.h"
 
 #define SYNOPSIS_HINT                                                                              \
@@ -1009,6 +1010,16 @@ START_TEST(test_attach_detach_bad) {
                 PARSE("--no-wait", "detach", "1"),
                 "'attachpy detach' runs no code of yours: -c, --no-wait and --keep do not apply",
                 "write 'attachpy detach PID', then 'attachpy PID -c CODE' runs through the agent");
+        assert_usage(PARSE("--json", "console", "1"),
+                     "'attachpy console' is interactive: --json does not apply",
+                     "for output a program reads, run 'attachpy --json PID -c CODE' (through the "
+                     "agent when one serves PID)");
+        ap_error_clear(&e);
+        assert_ok(PARSE("--timeout=5", "console", "--debugger=lldb", "7"));
+        ck_assert_int_eq(o.command, AP_CMD_CONSOLE);
+        ck_assert_int_eq(o.pid, 7);
+        ck_assert(!o.keep);
+        ap_options_free(&o);
 }
 END_TEST
 

@@ -197,6 +197,55 @@ START_TEST(test_find_parked_thread_errors) {
 }
 END_TEST
 
+/* A child whose main thread waits on a condition with a timeout and whose
+ * second thread waits without one: PyPy's GIL stealer looks like the first,
+ * and only the second may be chosen there (AP_PARKED_FUTEX_UNTIMED). */
+static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t child_cond = PTHREAD_COND_INITIALIZER;
+
+static void *wait_untimed(void *arg) {
+        (void)arg;
+        pthread_mutex_lock(&child_lock);
+        for (;;)
+                pthread_cond_wait(&child_cond, &child_lock);
+        return NULL;
+}
+
+START_TEST(test_untimed_futex_only) {
+        pid_t child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                pthread_t t;
+                if (pthread_create(&t, NULL, wait_untimed, NULL) != 0)
+                        _exit(1);
+                pthread_mutex_lock(&child_lock);
+                for (;;) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_sec += 3600;
+                        pthread_cond_timedwait(&child_cond, &child_lock, &ts);
+                }
+        }
+        ap_parked_thread any = {0}, untimed = {0};
+        int found_any = 0, found_untimed = 0;
+        for (int i = 0; i < 400 && (found_any != 1 || found_untimed != 1 || any.tid != child);
+             i++) {
+                found_any = ap_find_parked_thread(child, AP_PARKED_FUTEX, &any);
+                found_untimed = ap_find_parked_thread(child, AP_PARKED_FUTEX_UNTIMED, &untimed);
+                usleep(5000);
+        }
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        ck_assert_int_eq(found_any, 1);
+        ck_assert_int_eq(any.tid, child); /* the main thread first: its timed wait counts */
+        ck_assert_int_eq(found_untimed, 1);
+        ck_assert_int_ne(untimed.tid, child); /* only the untimed waiter */
+        ck_assert_int_eq(untimed.nr, 202);    /* futex */
+        ck_assert(ap_parked_syscall(AP_PARKED_FUTEX_UNTIMED, 202));
+        ck_assert(!ap_parked_syscall(AP_PARKED_FUTEX_UNTIMED, 219)); /* restart_syscall */
+}
+END_TEST
+
 static Suite *parked_thread_suite(void) {
         Suite *s = suite_create("parked_thread");
         TCase *tc;
@@ -208,6 +257,7 @@ static Suite *parked_thread_suite(void) {
         tc = tcase_create("proc");
         tcase_set_timeout(tc, 20);
         tcase_add_test(tc, test_find_parked_thread_errors);
+        tcase_add_test(tc, test_untimed_futex_only);
         suite_add_tcase(s, tc);
         return s;
 }
