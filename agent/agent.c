@@ -329,10 +329,14 @@ static void start_watcher(job *j) {
 static ap_pyobject *compiled_bootstrap;
 
 static ap_pyobject *run_bootstrap_code(const ap_pyapi *py, ap_pyobject *globals) {
-        if (!compiled_bootstrap && py->Py_CompileStringExFlags && py->PyEval_EvalCode) {
+        if (!compiled_bootstrap && py->PyEval_EvalCode) {
                 /* "<string>": the name PyRun_StringFlags gives it. */
-                compiled_bootstrap = py->Py_CompileStringExFlags(ap_bootstrap_source, "<string>",
-                                                                 AP_PY_FILE_INPUT, NULL, -1);
+                if (py->Py_CompileStringExFlags)
+                        compiled_bootstrap = py->Py_CompileStringExFlags(
+                                ap_bootstrap_source, "<string>", AP_PY_FILE_INPUT, NULL, -1);
+                else if (py->Py_CompileStringFlags)
+                        compiled_bootstrap = py->Py_CompileStringFlags(
+                                ap_bootstrap_source, "<string>", AP_PY_FILE_INPUT, NULL);
                 if (!compiled_bootstrap)
                         py->PyErr_Clear();
         }

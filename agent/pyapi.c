@@ -74,7 +74,9 @@ static const struct {
          offsetof(ap_pyapi, Py_CompileStringExFlags),
          true,
          false},
-        {{"PyEval_EvalCode", NULL}, offsetof(ap_pyapi, PyEval_EvalCode), true, false},
+        /* PyPy's cpyext has only this one (CPython too, for the ABI). */
+        {{"Py_CompileStringFlags", NULL}, offsetof(ap_pyapi, Py_CompileStringFlags), true, true},
+        {{"PyEval_EvalCode", NULL}, offsetof(ap_pyapi, PyEval_EvalCode), true, true},
 };
 
 struct find_libpython {

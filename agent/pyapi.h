@@ -79,6 +79,8 @@ typedef struct ap_pyapi {
         /* For compiling the bootstrap once (the serving agent's runs). */
         ap_pyobject *(*Py_CompileStringExFlags)(const char *src, const char *filename, int start,
                                                 void *flags, int optimize);
+        ap_pyobject *(*Py_CompileStringFlags)(const char *src, const char *filename, int start,
+                                              void *flags); /* PyPy */
         ap_pyobject *(*PyEval_EvalCode)(ap_pyobject *code, ap_pyobject *globals,
                                         ap_pyobject *locals);
 } ap_pyapi;

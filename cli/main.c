@@ -6,8 +6,8 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 
-#include "build-config.h"
 #include "agent_channel.h"
+#include "build-config.h"
 #include "config.h"
 #include "console.h"
 #include "inject.h"

@@ -3,11 +3,18 @@
 #   attachpy [OPTIONS] PID SCRIPT [ARG...]
 #   attachpy [OPTIONS] PID -c CODE [ARG...]
 #   attachpy ps [--json]
+#   attachpy [OPTIONS] attach PID
+#   attachpy [OPTIONS] detach PID
+#   attachpy [OPTIONS] console PID
 #
-# Options, debugger names, and for PID the Python processes that
-# 'attachpy ps' lists.  Needs nothing from the bash-completion package.
+# Options, debugger names, the commands, and for PID the Python processes
+# that 'attachpy ps' lists.  Needs nothing from the bash-completion package.
 
-_attachpy_options='-c --code= --debugger= --timeout= --no-wait --json -v --verbose --config= -h --help --version --'
+_attachpy_options='-c --code= --debugger= --timeout= --no-wait --keep --json -v --verbose --config= -h --help --version --'
+_attachpy_commands='ps attach detach console'
+# After attach, detach, console: the usual options, not those of a run of
+# code (-c, --no-wait, --keep); console refuses --json.
+_attachpy_serving_options='--debugger= --timeout= --json -v --verbose --config= -h --help --'
 
 # The PIDs of the Python processes, from 'attachpy ps' (the same program
 # that is being completed), else from /proc by name.
@@ -54,8 +61,8 @@ _attachpy() {
         local cur=${words[cword]} prev=
         ((cword > 0)) && prev=${words[cword - 1]}
 
-        # Walk the words before the cursor: options, then PID (or ps).
-        local code_given= first= second_done= n_pos=0
+        # Walk the words before the cursor: options, then PID (or a command).
+        local code_given= first= first_i=0 second_done= n_pos=0
         for ((i = 1; i < cword; i++)); do
                 w=${words[i]}
                 if [[ -z $first ]]; then
@@ -65,7 +72,7 @@ _attachpy() {
                         --code=* | -c?*) code_given=1; continue ;;
                         --debugger | --timeout | --config) ((i++)); continue ;;
                         -*) continue ;;
-                        *) first=$w; n_pos=1; continue ;;
+                        *) first=$w; first_i=$i; n_pos=1; continue ;;
                         esac
                 fi
                 [[ $first == -- ]] && { first=$w; n_pos=1; continue; }
@@ -103,7 +110,7 @@ _attachpy() {
                 if [[ $first == -- || -n $code_given ]]; then
                         COMPREPLY=($(compgen -W "$pids" -- "$cur"))
                 else
-                        COMPREPLY=($(compgen -W "$pids ps" -- "$cur"))
+                        COMPREPLY=($(compgen -W "$pids $_attachpy_commands" -- "$cur"))
                 fi
                 return
         fi
@@ -112,6 +119,50 @@ _attachpy() {
                 COMPREPLY=($(compgen -W '--json --help' -- "$cur"))
                 return
         fi
+        # attach, detach, console (not after "--": that is PID): options,
+        # then PID, then nothing.
+        ((first_i > 0)) && case $first in
+        attach | detach | console)
+                local dashdash=
+                for ((i = first_i + 1; i < cword; i++)); do
+                        w=${words[i]}
+                        [[ -n $dashdash ]] && return
+                        case $w in
+                        --) dashdash=1 ;;
+                        --debugger | --timeout | --config) ((i++)) ;;
+                        -*) ;;
+                        *) return ;; # PID given: nothing may follow
+                        esac
+                done
+                if [[ -z $dashdash ]]; then
+                        case $prev in
+                        --debugger) COMPREPLY=($(compgen -W 'gdb lldb auto' -- "$cur")); return ;;
+                        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                        --timeout) return ;;
+                        esac
+                        case $cur in
+                        --debugger=*)
+                                COMPREPLY=($(compgen -W 'gdb lldb auto' -- "${cur#--debugger=}"))
+                                [[ -z $split ]] && COMPREPLY=("${COMPREPLY[@]/#/--debugger=}")
+                                return ;;
+                        --config=*)
+                                compopt -o filenames 2>/dev/null
+                                COMPREPLY=($(compgen -f -- "${cur#--config=}"))
+                                [[ -z $split ]] && COMPREPLY=("${COMPREPLY[@]/#/--config=}")
+                                return ;;
+                        --timeout=*) return ;;
+                        -*)
+                                local opts=$_attachpy_serving_options
+                                [[ $first == console ]] && opts=${opts/--json /}
+                                COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+                                [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]] &&
+                                        compopt -o nospace 2>/dev/null
+                                return ;;
+                        esac
+                fi
+                COMPREPLY=($(compgen -W "$(_attachpy_pids "${words[0]}")" -- "$cur"))
+                return ;;
+        esac
         # After PID: SCRIPT or -c CODE; after those, the code's own arguments.
         if ((n_pos == 1)) && [[ -z $code_given ]]; then
                 if [[ $cur == -* ]]; then
