@@ -232,28 +232,35 @@ static void describe_place(pid_t pid, const thread *t, char *out, size_t size) {
         close(mem);
 }
 
-void ap_gil_holder_describe(pid_t pid, pid_t agent_tid, char *buf, size_t size) {
+/* The process's threads, read into ts (at most MAX_THREADS). */
+static size_t read_threads(pid_t pid, thread *ts) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
         DIR *d = opendir(path);
-        thread *ts = calloc(MAX_THREADS, sizeof *ts);
         size_t n = 0;
-        if (d && ts) {
+        if (d) {
                 struct dirent *e;
                 while (n < MAX_THREADS && (e = readdir(d)))
                         if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
                                 ts[n++].tid = (pid_t)atoi(e->d_name);
-        }
-        if (d)
                 closedir(d);
-        const thread *agent = NULL;
-        for (size_t i = 0; i < n; i++) {
+        }
+        for (size_t i = 0; i < n; i++)
                 read_thread(pid, &ts[i]);
+        return n;
+}
+
+/* Which thread holds the GIL the agent thread (agent_tid) waits for; *sure
+ * when no other could. */
+static const thread *choose_holder(pid_t pid, pid_t agent_tid, const thread *ts, size_t n,
+                                   const thread **ret_agent, bool *sure) {
+        const thread *agent = NULL;
+        for (size_t i = 0; i < n; i++)
                 if (ts[i].tid == agent_tid)
                         agent = &ts[i];
-        }
+        *ret_agent = agent;
         const thread *holder = NULL;
-        bool sure = false;
+        *sure = false;
         if (agent && waits_in_futex(agent)) {
                 /* Candidates: not the agent, not waiting on the GIL. */
                 uint64_t cond = agent->sc.args[0];
@@ -277,7 +284,7 @@ void ap_gil_holder_describe(pid_t pid, pid_t agent_tid, char *buf, size_t size) 
                 }
                 if (n_cand == 1) {
                         holder = cand;
-                        sure = true;
+                        *sure = true;
                 } else if (n_running == 1)
                         holder = running;
                 else
@@ -287,7 +294,32 @@ void ap_gil_holder_describe(pid_t pid, pid_t agent_tid, char *buf, size_t size) 
                 for (size_t i = 0; i < n; i++)
                         if (ts[i].tid == pid)
                                 holder = &ts[i];
-                sure = agent_tid == 0;
+                *sure = agent_tid == 0;
+        }
+        return holder;
+}
+
+/* How long the description waits for the threads to settle: just after a
+ * debugger let go, the agent may not wait on the GIL yet and the holder may
+ * be restarting the system call the debugger interrupted. */
+#define SETTLE_TRIES 20
+#define SETTLE_STEP_US 5000
+
+void ap_gil_holder_describe(pid_t pid, pid_t agent_tid, char *buf, size_t size) {
+        thread *ts = calloc(MAX_THREADS, sizeof *ts);
+        size_t n = 0;
+        const thread *holder = NULL, *agent = NULL;
+        bool sure = false;
+        for (int attempt = 0; ts && attempt < SETTLE_TRIES; attempt++) {
+                if (attempt > 0) {
+                        memset(ts, 0, MAX_THREADS * sizeof *ts);
+                        usleep(SETTLE_STEP_US);
+                }
+                n = read_threads(pid, ts);
+                holder = choose_holder(pid, agent_tid, ts, n, &agent, &sure);
+                bool agent_settled = agent_tid == 0 || (agent && waits_in_futex(agent));
+                if (agent_settled && holder && holder->have_sc && !holder->sc.running)
+                        break;
         }
         if (!holder) {
                 snprintf(buf, size, "an unknown thread (%zu threads)", n);

@@ -437,7 +437,13 @@ class Roots(Base):
         python = next((i for i in found if i.name == "debian-3.11"), None)
         need(python is not None, "Debian's /usr/bin/python3.11 is not installed")
         need(shutil.which("unshare") is not None, "unshare is not installed")
-        t = self.start("/bin/sh", own_mount_ns=True,
+        # The private /tmp hides the checkout when it lives in /tmp (a CI
+        # clone): the target program comes from a directory outside it.
+        outside = tempfile.mkdtemp(prefix="aptest-mntns-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, outside, True)
+        target = os.path.join(outside, "target.py")
+        shutil.copy(harness.TARGET, target)
+        t = self.start("/bin/sh", own_mount_ns=True, target=target,
                        extra_args=["-c", 'mount -t tmpfs none /tmp && exec "$0" "$@"',
                                    python.path])
         self.check_serving(t)
@@ -557,7 +563,10 @@ class Console(Base):
                     except OSError:
                         break
             found = pattern in buf[0]
-            seen, buf[0] = buf[0], b""
+            seen = buf[0]
+            # What came after the pattern is the next wait's (a prompt may
+            # arrive in the same read as the line before it).
+            buf[0] = seen.split(pattern, 1)[1] if found else b""
             self.assertTrue(found, "no %r in %r" % (pattern, seen))
 
         until(b">>> ")
