@@ -31,7 +31,8 @@ typedef struct attempt {
         ap_cure cure;
         ap_buf transcript;
         ap_debugger_end end;
-        bool no_fit; /* no plan fitted the stopped target */
+        bool no_fit;     /* no plan fitted the stopped target */
+        ap_drive *drive; /* while the debugger runs */
 } attempt;
 
 /* The plans the first look chose from were found unfit while the target
@@ -109,6 +110,8 @@ static void on_stopped(void *userdata, ap_child *child, int unfit) {
                 return;
         }
         _cleanup_free_ char *text = b->go(plan, a->plan_script_path);
+        if (plan->mode == AP_PLAN_DIRECT)
+                a->drive->caller = plan->have_thread ? plan->thread.tid : cfg->opts->pid;
         if (!text || ap_child_send(child, text) < 0) {
                 a->no_fit = true;
                 (void)ap_child_send(child, b->let_go);
@@ -300,7 +303,9 @@ static int run_and_cure(attempt *a, ap_error *err) {
         ap_cure_lldb_started(&a->cure, a->child.pid);
         a->end = (ap_debugger_end){.timeout_s = cfg->opts->timeout_s};
         ap_drive drive = {.on_stopped = on_stopped, .userdata = a};
+        a->drive = &drive;
         ap_debugger_run(cfg, &a->child, &a->transcript, c->deadline, c->backend, &drive, &a->end);
+        a->drive = NULL;
         char cure_done[512] = "";
         int cured = 0;
         if (a->cure.relay)

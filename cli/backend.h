@@ -80,6 +80,13 @@ typedef struct ap_backend {
          * stop on it and keep it from the target): lldb in batch mode ignores
          * SIGINT while the target runs a called function. */
         int interrupt_target_signal;
+        /* Else, while a called function runs in the thread the plan chose:
+         * the signal the CLI sends that thread (tgkill) instead of
+         * interrupting the debugger, whose own interrupt is sent to the
+         * process and lands in another thread, where gdb abandons the call
+         * and leaves the thread in it.  Stopped in the calling thread, the
+         * debugger unwinds the call (unwindonsignal).  0: none. */
+        int interrupt_call_signal;
         /* The debugger's tracer is a server it talks to (lldb-server): the
          * CLI starts it behind a relay that finishes the session if the
          * debugger dies (cli/cure.h); the script connects to

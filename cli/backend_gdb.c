@@ -2,6 +2,7 @@
 #include "backend.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,10 @@ static const ap_debugger_pattern gdb_patterns[] = {
          AP_ERR_INJECTION_FAILED,
          "process %d stopped while loading the agent; gdb restored its state",
          "run attachpy again"},
+        {"The program received a signal in another thread while", AP_ERR_INJECTION_FAILED,
+         "gdb abandoned the function it was calling in process %d when another thread "
+         "stopped: that thread may be left in attachpy's code",
+         "check that the process still works; report it (--verbose shows the session)"},
         {"Cannot access memory at address", AP_ERR_INJECTION_FAILED,
          "gdb could not access the memory of process %d",
          "the process may have changed its memory map; run attachpy again"},
@@ -132,11 +137,17 @@ const ap_backend ap_backend_gdb = {
         .page_from_file = true,
         .warms_up = true,
         .done_at_detach = true,
-        .pause = {"shell echo @@ATTACHPY:paused ", "shell sleep 3"},
+        .pause = {"shell echo @@ATTACHPY:paused ", "shell sleep 3",
+                  /* jmp . at AP_PAGE_OFFSET_HANG (attempt.c writes it) */
+                  "shell echo @@ATTACHPY:hanging\n"
+                  "call ((void (*)(void)) ((char *) $attachpy_page + 4000))()"},
         .patterns = gdb_patterns,
         .argv = gdb_argv,
         .values = gdb_values,
         .go = gdb_go,
         .let_go = "attachpy_let_go\n",
         .interrupt_target_signal = 0,
+        /* attach.gdb: handle SIGCONT stop nopass.  Harmless should it reach
+         * the target after the detach (queued while gdb held the thread). */
+        .interrupt_call_signal = SIGCONT,
 };

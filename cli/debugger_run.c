@@ -134,6 +134,12 @@ static void on_deadline(debugger_wait *w, int r) {
                  * attached to and quit. */
                 ap_log_line(&cfg->log, "stopping the debugger (SIGTERM)");
                 ap_child_signal(w->child, SIGTERM);
+        } else if (stage == AP_STAGE_SAFEPOINT && backend->interrupt_call_signal && w->drive &&
+                   w->drive->caller > 0 &&
+                   tgkill(cfg->opts->pid, w->drive->caller, backend->interrupt_call_signal) == 0) {
+                ap_log_line(&cfg->log, "interrupting the call in thread %d of process %d (%s)",
+                            (int)w->drive->caller, (int)cfg->opts->pid,
+                            strsignal(backend->interrupt_call_signal));
         } else if (stage < AP_STAGE_STARTED && backend->interrupt_target_signal) {
                 ap_log_line(&cfg->log, "interrupting process %d for the debugger (%s)",
                             (int)cfg->opts->pid, strsignal(backend->interrupt_target_signal));

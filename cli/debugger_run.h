@@ -34,7 +34,8 @@ typedef struct ap_drive {
         /* unfit: how many plans were found unfit so far (0: the first). */
         void (*on_stopped)(void *userdata, ap_child *child, int unfit);
         void *userdata;
-        int sent; /* plans sent */
+        int sent;     /* plans sent */
+        pid_t caller; /* the thread the plan's calls run in, once sent, or 0 */
         bool done;
 } ap_drive;
 

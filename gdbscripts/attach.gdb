@@ -34,6 +34,9 @@ set unwindonsignal on
 set print thread-events off
 set print inferior-events off
 handle all nostop noprint pass
+# The CLI's interrupt of a call that outlived the deadline: sent to the
+# calling thread (cli/debugger_run.c), so that gdb unwinds the call there.
+handle SIGCONT stop print nopass
 # gdb reads its commands from a pipe: no prompt, so that every marker starts
 # a line.
 set prompt

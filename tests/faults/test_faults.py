@@ -56,6 +56,28 @@ def scratch_pages(pid):
     return n
 
 
+def thread_cpu_growth(pid, exclude, seconds=0.5):
+    """The threads of pid (but exclude) that used CPU during seconds:
+    {tid: clock ticks}."""
+    def ticks():
+        out = {}
+        for tid in os.listdir("/proc/%d/task" % int(pid)):
+            if int(tid) == exclude:
+                continue
+            try:
+                with open("/proc/%d/task/%s/stat" % (int(pid), tid)) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[int(tid)] = int(fields[11]) + int(fields[12])  # utime, stime
+        return out
+    before = ticks()
+    time.sleep(seconds)
+    after = ticks()
+    return {tid: after[tid] - v for tid, v in before.items()
+            if tid in after and after[tid] - v > 1}
+
+
 def agent_loaded(pid):
     with open("/proc/%d/maps" % pid) as f:
         return "attachpy-agent" in f.read()
@@ -394,6 +416,30 @@ class Faults(FaultCase):
             self.assertClean(t, r)
         self.record("kill lldb during a call (never returns)", "lldb",
                     "relay: interrupted, registers restored, detached")
+
+    def test_gdb_deadline_in_a_call_in_another_thread(self):
+        # ATTACHPY_FAULT=hang-call: gdb calls code that never returns (jmp
+        # .) in the thread the plan chose, here not the main thread (the
+        # main thread runs Python; another sleeps).  At the deadline gdb's
+        # own interrupt went to the process, landed in the main thread, and
+        # gdb abandoned the call: the chosen thread was left spinning in
+        # attachpy's page for good.  attachpy now signals the calling thread,
+        # and gdb unwinds the call there.
+        self.need("gdb")
+        t = self.start("mainbusy")
+        r = self.run_bg(["--json", "--verbose", "--timeout", "1", "--debugger=gdb", t.pid,
+                         "-c", "print('ran')"], fault="hang-call").finish()
+        self.assertEqual(r.json["error"]["code"], "timeout", r)
+        self.assertIn("the code did not run", r.json["error"]["message"], r)
+        session = "\n".join(r.err)
+        self.assertIn("GDB has restored the context", session, r)
+        self.assertNotIn("signal in another thread", session, r)
+        self.assertEqual(thread_cpu_growth(t.pid, exclude=int(t.pid)), {},
+                         "a thread still runs attachpy's call\n%s" % r)
+        self.assertClean(t, r)
+        self.assertWorksAgain(t, "gdb")
+        self.record("deadline during a call in a non-main thread", "gdb",
+                    "the calling thread interrupted, the call unwound")
 
     def test_wrong_code_is_a_reused_pid(self):
         for debugger in DEBUGGERS:

@@ -13,6 +13,8 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   read     the main thread blocks reading stdin; each line is echoed back
   busy     a pure-Python loop that allocates (big integers)
   spin     a pure-Python loop that never allocates and calls nothing
+  mainbusy busy's loop in the main thread, one more thread asleep in
+           time.sleep: the thread to call in is not the main thread
   threads  four threads allocating hard, one printing "tick" every 50 ms,
            the main thread waiting in join()
   lockwait the main thread waits on a lock that is never released, a worker
@@ -207,6 +209,20 @@ elif MODE == "spin":
     say("ready", os.getpid(), version)
     while True:
         pass
+
+elif MODE == "mainbusy":
+    import _thread
+
+    def doze():
+        while True:
+            time.sleep(3600)
+
+    _thread.start_new_thread(doze, ())
+    say("ready", os.getpid(), version)
+    n = 10 ** 30
+    while True:
+        n += 1
+        work[0] += 1
 
 elif MODE == "threads":
     import threading

@@ -1037,6 +1037,10 @@ START_TEST(test_gdb_patterns) {
                  AP_ERR_INJECTION_FAILED},
                 {"Cannot access memory at address 0x7f0000001000", AP_ERR_INJECTION_FAILED},
                 {"The program has no registers now.", AP_ERR_TARGET_EXITED},
+                /* The call abandoned: a stop in another thread. */
+                {"The program received a signal in another thread while\n"
+                 "making a function call from GDB.",
+                 AP_ERR_INJECTION_FAILED},
         };
         for (size_t i = 0; i < AP_ARRAY_SIZE(table); i++) {
                 char text[512];
