@@ -417,29 +417,33 @@ class Faults(FaultCase):
         self.record("kill lldb during a call (never returns)", "lldb",
                     "relay: interrupted, registers restored, detached")
 
-    def test_gdb_deadline_in_a_call_in_another_thread(self):
-        # ATTACHPY_FAULT=hang-call: gdb calls code that never returns (jmp
-        # .) in the thread the plan chose, here not the main thread (the
-        # main thread runs Python; another sleeps).  At the deadline gdb's
-        # own interrupt went to the process, landed in the main thread, and
-        # gdb abandoned the call: the chosen thread was left spinning in
-        # attachpy's page for good.  attachpy now signals the calling thread,
-        # and gdb unwinds the call there.
-        self.need("gdb")
-        t = self.start("mainbusy")
-        r = self.run_bg(["--json", "--verbose", "--timeout", "1", "--debugger=gdb", t.pid,
-                         "-c", "print('ran')"], fault="hang-call").finish()
-        self.assertEqual(r.json["error"]["code"], "timeout", r)
-        self.assertIn("the code did not run", r.json["error"]["message"], r)
-        session = "\n".join(r.err)
-        self.assertIn("GDB has restored the context", session, r)
-        self.assertNotIn("signal in another thread", session, r)
-        self.assertEqual(thread_cpu_growth(t.pid, exclude=int(t.pid)), {},
-                         "a thread still runs attachpy's call\n%s" % r)
-        self.assertClean(t, r)
-        self.assertWorksAgain(t, "gdb")
-        self.record("deadline during a call in a non-main thread", "gdb",
-                    "the calling thread interrupted, the call unwound")
+    def test_deadline_in_a_call_in_another_thread(self):
+        # ATTACHPY_FAULT=hang-call: the debugger calls code that never
+        # returns (jmp .) in the thread the plan chose, here not the main
+        # thread (the main thread runs Python; another sleeps).  At the
+        # deadline gdb's own interrupt went to the process, landed in the
+        # main thread, and gdb abandoned the call: the chosen thread was left
+        # spinning in attachpy's page for good.  attachpy now signals the
+        # calling thread, and gdb unwinds the call there; lldb unwinds it
+        # whichever thread stops.
+        unwound = {"gdb": "GDB has restored the context",
+                   "lldb": "Execution was interrupted"}
+        for debugger in DEBUGGERS:
+            self.need(debugger)
+            t = self.start("mainbusy")
+            r = self.run_bg(["--json", "--verbose", "--timeout", "1", "--debugger=" + debugger,
+                             t.pid, "-c", "print('ran')"], fault="hang-call").finish()
+            self.assertEqual(r.json["error"]["code"], "timeout", r)
+            self.assertIn("the code did not run", r.json["error"]["message"], r)
+            session = "\n".join(r.err)
+            self.assertIn(unwound[debugger], session, r)
+            self.assertNotIn("signal in another thread", session, r)
+            self.assertEqual(thread_cpu_growth(t.pid, exclude=int(t.pid)), {},
+                             "a thread still runs attachpy's call\n%s" % r)
+            self.assertClean(t, r, wait=15.0)
+            self.assertWorksAgain(t, debugger)
+            self.record("deadline during a call in a non-main thread", debugger,
+                        "the call unwound in its thread")
 
     def test_wrong_code_is_a_reused_pid(self):
         for debugger in DEBUGGERS:
