@@ -31,8 +31,11 @@ typedef struct ap_backend {
          * argument, completed with the step's name, and one that sleeps. */
         /* [2]: a call into the target that never returns, after the page
          * is written (ATTACHPY_FAULT=hang-call: the tests kill the debugger
-         * while it is in flight), or NULL. */
-        const char *pause[3];
+         * while it is in flight), or NULL.  [3]: after the first call, a
+         * command that leaves the calling thread's registers as the
+         * debugger killed while restoring them after a call would
+         * (ATTACHPY_FAULT=half-restored), or NULL. */
+        const char *pause[4];
         /* The debugger leaves memory it allocated in the target (lldb's JIT
          * pages): its scripts log the allocations to plan->log_path
          * (cli/lldb_allocations.h). */

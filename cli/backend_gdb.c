@@ -140,7 +140,9 @@ const ap_backend ap_backend_gdb = {
         .pause = {"shell echo @@ATTACHPY:paused ", "shell sleep 3",
                   /* jmp . at AP_PAGE_OFFSET_HANG (attempt.c writes it) */
                   "shell echo @@ATTACHPY:hanging\n"
-                  "call ((void (*)(void)) ((char *) $attachpy_page + 4000))()"},
+                  "call ((void (*)(void)) ((char *) $attachpy_page + 4000))()",
+                  /* gdb puts orig_rax back last (attach.gdb) */
+                  "set $orig_rax = -1"},
         .patterns = gdb_patterns,
         .argv = gdb_argv,
         .values = gdb_values,

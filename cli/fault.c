@@ -30,6 +30,8 @@ ap_faults ap_faults_parse(const char *spec) {
                         f.schedule = true;
                 else if (word_is(p, len, "hang-call"))
                         f.hang_call = true;
+                else if (word_is(p, len, "half-restored"))
+                        f.half_restored = true;
                 else if (word_is(p, len, "stay-queued"))
                         f.stay_queued = true;
                 else if (len > sizeof pause - 1 && strncmp(p, pause, sizeof pause - 1) == 0)

@@ -17,6 +17,12 @@
  *                     threads do, as for a main thread that ran when
  *                     attachpy looked and then blocked (the fallback to a
  *                     waiting thread).
+ *   half-restored     after the mmap call, the script sets the calling
+ *                     thread's orig_rax to -1 and pauses as after
+ *                     pause-after:mapped: gdb killed there leaves the
+ *                     thread as gdb killed while it put the registers back
+ *                     after a call (program counter and rax restored,
+ *                     orig_rax not yet) would (gdb only).
  *   stay-queued       a queued call is never withdrawn for a waiting thread:
  *                     it waits for the main thread (or the deadline), as
  *                     for a main thread that holds the GIL in a C call no
@@ -44,6 +50,7 @@ typedef struct ap_faults {
         bool hang_call; /* hang-call: after the page is written, the debugger
                            calls code that never returns (lldb; cli/cure.h) */
         bool stay_queued;
+        bool half_restored;
 } ap_faults;
 
 /* Parse a value of ATTACHPY_FAULT (NULL: no faults). */

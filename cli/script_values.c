@@ -60,7 +60,7 @@ int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan) 
 }
 
 int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
-                            const char *const pause[3]) {
+                            const char *const pause[4]) {
         static const char *const names[AP_STEP_COUNT_] = {
                 [AP_STEP_ATTACHED] = "pause_attached", [AP_STEP_THREAD] = "pause_thread",
                 [AP_STEP_MAPPED] = "pause_mapped",     [AP_STEP_WRITTEN] = "pause_written",
@@ -70,6 +70,9 @@ int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
                 int r;
                 if (s == AP_STEP_WRITTEN && plan->faults.hang_call && pause[2])
                         r = ap_script_values_add(v, names[s], "%s", pause[2]);
+                else if (s == AP_STEP_MAPPED && plan->faults.half_restored && pause[3])
+                        r = ap_script_values_add(v, names[s], "%s\n%s%s\n%s", pause[3], pause[0],
+                                                 ap_step_name((ap_step)s), pause[1]);
                 else if (plan->faults.pause_after == (ap_step)s)
                         r = ap_script_values_add(v, names[s], "%s%s\n%s", pause[0],
                                                  ap_step_name((ap_step)s), pause[1]);

@@ -17,6 +17,7 @@ cli/fault.h): the debugger's script pauses after the step, and the test
 kills the debugger (or attachpy) while it is paused there.
 """
 import argparse
+import select
 import json
 import os
 import shutil
@@ -416,6 +417,54 @@ class Faults(FaultCase):
             self.assertClean(t, r)
         self.record("kill lldb during a call (never returns)", "lldb",
                     "relay: interrupted, registers restored, detached")
+
+    def test_gdb_killed_while_it_restores_registers(self):
+        # ATTACHPY_FAULT=half-restored: after the mmap call, the script
+        # leaves the calling thread as gdb SIGKILLed while it put the
+        # registers back after a call would (the program counter and rax
+        # restored, orig_rax, written last, still the call's -1), and gdb is
+        # killed there.  The thread was interrupted in time.sleep's
+        # clock_nanosleep: before attach.gdb restarted the system call
+        # itself, the sleep returned the kernel's restart code and the
+        # target died of "OSError: [Errno 514]" (the random-kill test under
+        # CI).  Now it sleeps on, and its sleep still ends on time.
+        self.need("gdb")
+        t = self.start("sleep")
+        r = self.run_bg(["--json", "--verbose", "--debugger=gdb", t.pid, "-c",
+                         "print('ran')"], fault="half-restored")
+        self.assertTrue(r.wait_line("@@ATTACHPY:paused mapped", 30), "\n".join(r.err[-40:]))
+        self.assertIn("orig_rax = -1", "\n".join(r.err), r)
+        killed = [k for k in children(r.proc.pid) if comm(k) == "gdb"]
+        self.assertTrue(killed, r.err[-20:])
+        for k in killed:
+            os.kill(k, signal.SIGKILL)
+        r.finish()
+        self.assertEqual(r.json["error"]["code"], "debugger_failed", r)
+        time.sleep(0.5)  # an exception from time.sleep ends the target at once
+        self.assertIsNone(t.proc.poll(), "the target died\n%s" % "\n".join(t.all_lines[-10:]))
+        self.assertEqual(harness.proc_status(t.pid).get("State", "")[:1], "S", r)
+        self.assertClean(t, r)
+        self.assertWorksAgain(t, "gdb")
+        self.record("kill gdb while it restores registers", "gdb",
+                    "the system call restarted, the target sleeps on")
+        # The sleep itself is the kernel's to finish: a short one, attached
+        # to and half-restored, ends when it should.
+        code = ("import time\nt = time.monotonic()\ntime.sleep(2)\n"
+                "print('slept %.2f' % (time.monotonic() - t), flush=True)\ntime.sleep(3600)\n")
+        p = subprocess.Popen([self.python.path, "-c", code], stdout=subprocess.PIPE)
+        self.addCleanup(lambda: (p.poll() is None and p.kill(), p.wait()))
+        time.sleep(0.3)
+        r = self.run_bg(["--json", "--verbose", "--debugger=gdb", str(p.pid), "-c",
+                         "print('ran')"], fault="half-restored")
+        self.assertTrue(r.wait_line("@@ATTACHPY:paused mapped", 30), "\n".join(r.err[-40:]))
+        for k in [k for k in children(r.proc.pid) if comm(k) == "gdb"]:
+            os.kill(k, signal.SIGKILL)
+        r.finish()
+        self.assertTrue(select.select([p.stdout], [], [], 30)[0], "the sleep never ended")
+        line = p.stdout.readline().decode().strip()
+        self.assertTrue(line.startswith("slept "), "the sleep raised: %r" % line)
+        self.assertGreaterEqual(float(line.split()[1]), 1.95, line)  # not cut short
+        self.assertIsNone(p.poll())
 
     def test_deadline_in_a_call_in_another_thread(self):
         # ATTACHPY_FAULT=hang-call: the debugger calls code that never
