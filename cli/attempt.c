@@ -359,12 +359,58 @@ static void settle_queued_call(attempt *a, int started, const ap_transcript_outc
         }
 }
 
+/* How long a direct call gets to end once its debugger is gone (a dlopen
+ * takes about a millisecond; the slow-call fault sleeps 2 s). */
+#define DIRECT_CALL_GRACE_MS 3000.0
+
+/* gdb killed while its direct call ran: the thread ran the call on without
+ * a tracer, and the trampoline, finding none when the call ended, put the
+ * thread's registers back itself (cli/trampoline.S).  Wait for the call (a
+ * dlopen takes about a millisecond); when the agent started, the run goes
+ * on as if the debugger had let go (the code runs: reporting a failure
+ * would have the user run it twice). */
+static int settle_direct_call(attempt *a, int started, const ap_transcript_outcome *outcome,
+                              ap_error *err) {
+        pid_t pid = a->c->cfg->opts->pid;
+        if (started >= 0 || a->plan->mode != AP_PLAN_DIRECT || !outcome->mapped ||
+            ap_transcript_stage(a->transcript.data) >= AP_STAGE_DETACHED)
+                return started;
+        ap_pending p = AP_PENDING_INIT;
+        ap_error e = AP_ERROR_INIT;
+        int state = -1;
+        if (ap_pending_open(&p, pid, outcome->mapped, &e) == 0) {
+                /* Not started yet: gdb died before the call, or as it set
+                 * it up (the thread then starts it at once). */
+                double t0 = ap_now_ms(), end = t0 + DIRECT_CALL_GRACE_MS;
+                for (;;) {
+                        ap_pending_status st = ap_pending_status_read(&p, &state, NULL);
+                        bool waiting = st == AP_PENDING_RUNNING ||
+                                       (st == AP_PENDING_QUEUED && ap_now_ms() < t0 + 50.0);
+                        if (!waiting || ap_now_ms() >= end)
+                                break;
+                        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+                }
+        }
+        ap_pending_close(&p);
+        ap_error_clear(&e);
+        if (state != AP_TRAMPOLINE_RESUMED)
+                return started;
+        ap_log_line(a->c->log,
+                    "%s died during its call; the thread finished the call, found no tracer and "
+                    "put its registers back itself; the agent started (its 4 KiB page stays "
+                    "mapped in process %d)",
+                    a->c->backend->name, (int)pid);
+        ap_error_clear(err);
+        return 0;
+}
+
 /* What the transcript says, and what the target does now. */
 static int classify(attempt *a, ap_transcript_outcome *outcome, ap_error *err) {
         const ap_backend *backend = a->c->backend;
         pid_t pid = a->c->cfg->opts->pid;
         int started = ap_transcript_classify(a->transcript.data, backend->name, pid, &a->end,
                                              backend->patterns, outcome, err);
+        started = settle_direct_call(a, started, outcome, err);
         if (started < 0 && err->code != AP_ERR_TARGET_EXITED) {
                 ap_proc_state st;
                 if (ap_proc_state_read(pid, &st) < 0 || st.state == 'Z' || st.state == 'X') {

@@ -31,11 +31,12 @@ typedef struct ap_backend {
          * argument, completed with the step's name, and one that sleeps. */
         /* [2]: a call into the target that never returns, after the page
          * is written (ATTACHPY_FAULT=hang-call: the tests kill the debugger
-         * while it is in flight), or NULL.  [3]: after the first call, a
+         * while it is in flight), or NULL.  [3]: before the direct plan's call of the trampoline, a
          * command that leaves the calling thread's registers as the
          * debugger killed while restoring them after a call would
-         * (ATTACHPY_FAULT=half-restored), or NULL. */
-        const char *pause[4];
+         * (ATTACHPY_FAULT=half-restored), or NULL.  [4]: a command that
+         * prints "@@ATTACHPY:calling" (ATTACHPY_FAULT=slow-call), or NULL. */
+        const char *pause[5];
         /* The debugger leaves memory it allocated in the target (lldb's JIT
          * pages): its scripts log the allocations to plan->log_path
          * (cli/lldb_allocations.h). */

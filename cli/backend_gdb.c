@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "page.h"
 #include "util.h"
 
 /* gdb's own messages for failures that have a precise meaning. */
@@ -101,6 +102,11 @@ static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
         if (r == 0)
                 r = ap_script_values_add(v, "restart", "%s", restart);
         free(restart);
+        /* Where the direct script saves the calling thread's registers, for
+         * the trampoline to put back should gdb die during the call
+         * (cli/trampoline.S); lldb's relay finishes lldb's calls. */
+        if (r == 0 && plan->page_path && plan->mode == AP_PLAN_DIRECT)
+                r = ap_script_values_add(v, "offset_regs", "%d", AP_PAGE_REGS);
         return r;
 }
 
@@ -142,7 +148,7 @@ const ap_backend ap_backend_gdb = {
                   "shell echo @@ATTACHPY:hanging\n"
                   "call ((void (*)(void)) ((char *) $attachpy_page + 4000))()",
                   /* gdb puts orig_rax back last (attach.gdb) */
-                  "set $orig_rax = -1"},
+                  "set $orig_rax = -1", "shell echo @@ATTACHPY:calling"},
         .patterns = gdb_patterns,
         .argv = gdb_argv,
         .values = gdb_values,

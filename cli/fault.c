@@ -32,6 +32,8 @@ ap_faults ap_faults_parse(const char *spec) {
                         f.hang_call = true;
                 else if (word_is(p, len, "half-restored"))
                         f.half_restored = true;
+                else if (word_is(p, len, "slow-call"))
+                        f.slow_call = true;
                 else if (word_is(p, len, "stay-queued"))
                         f.stay_queued = true;
                 else if (len > sizeof pause - 1 && strncmp(p, pause, sizeof pause - 1) == 0)

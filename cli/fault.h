@@ -17,12 +17,16 @@
  *                     threads do, as for a main thread that ran when
  *                     attachpy looked and then blocked (the fallback to a
  *                     waiting thread).
- *   half-restored     after the mmap call, the script sets the calling
- *                     thread's orig_rax to -1 and pauses as after
- *                     pause-after:mapped: gdb killed there leaves the
- *                     thread as gdb killed while it put the registers back
- *                     after a call (program counter and rax restored,
- *                     orig_rax not yet) would (gdb only).
+ *   half-restored     before the direct plan's call of the trampoline,
+ *                     the script sets the calling thread's orig_rax to -1
+ *                     and pauses as after pause-after:written: gdb killed
+ *                     there leaves the thread as gdb killed while it put
+ *                     the registers back after that call (program counter
+ *                     and rax restored, orig_rax not yet) would (gdb only).
+ *   slow-call         the direct plan calls the trampoline through an entry
+ *                     that sleeps 2 s first (trampoline.S), and gdb's
+ *                     script prints "@@ATTACHPY:calling" before the call:
+ *                     the test kills gdb while the call runs.
  *   stay-queued       a queued call is never withdrawn for a waiting thread:
  *                     it waits for the main thread (or the deadline), as
  *                     for a main thread that holds the GIL in a C call no
@@ -51,6 +55,7 @@ typedef struct ap_faults {
                            calls code that never returns (lldb; cli/cure.h) */
         bool stay_queued;
         bool half_restored;
+        bool slow_call;
 } ap_faults;
 
 /* Parse a value of ATTACHPY_FAULT (NULL: no faults). */

@@ -7,9 +7,12 @@
 #include <string.h>
 
 /* The trampoline's bytes (trampoline.S). */
-extern const unsigned char ap_trampoline_code[], ap_trampoline_code_end[], ap_trampoline_direct[];
+extern const unsigned char ap_trampoline_code[], ap_trampoline_code_end[], ap_trampoline_direct[],
+        ap_trampoline_slow[];
 
 size_t ap_trampoline_size(void) { return (size_t)(ap_trampoline_code_end - ap_trampoline_code); }
+
+size_t ap_trampoline_slow_offset(void) { return (size_t)(ap_trampoline_slow - ap_trampoline_code); }
 
 size_t ap_trampoline_direct_offset(void) {
         return (size_t)(ap_trampoline_direct - ap_trampoline_code);

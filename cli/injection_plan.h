@@ -62,6 +62,8 @@ int ap_injection_plan_init(ap_injection_plan *plan, const ap_target *target, con
 /* The trampoline's size and the offset of its direct entry. */
 size_t ap_trampoline_size(void);
 size_t ap_trampoline_direct_offset(void);
+/* The direct entry after a 2 s sleep (ATTACHPY_FAULT=slow-call). */
+size_t ap_trampoline_slow_offset(void);
 
 /* What ap_plan_choose may pick. */
 typedef enum ap_plan_want {

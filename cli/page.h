@@ -6,8 +6,8 @@
  *
  *   0     the agent's path                     (NUL-terminated)
  *   2048  the agent's entry point's name
- *   2304  the session directory
- *   3072  the trampoline's code: the pending-call entry at +0, the direct
+ *   2112  the session directory
+ *   2816  the trampoline's code: the pending-call entry at +0, the direct
  *         entry at +AP_TRAMPOLINE_DIRECT (see trampoline.S)
  *   3584  addresses of dlopen, dlsym, dlerror, munmap in the target
  *   3616  state (int32): written by the trampoline
@@ -17,15 +17,19 @@
  *         state AP_TRAMPOLINE_UNARMED); 2 withdrawn by attachpy (the call
  *         only unmaps its page)
  *   3624  detail (int64): dlerror()'s pointer, or the entry point's result
+ *   3632  the calling thread's registers before the direct call (int64 each:
+ *         rax rbx rcx rdx rsi rdi rbp rsp r8 ... r15 rip), written by gdb's
+ *         direct script; rip 0: none (lldb's scripts, whose relay finishes
+ *         a call lldb did not, cli/cure.h)
  */
 #pragma once
 
 #define AP_PAGE_SIZE 4096
 #define AP_PAGE_OFFSET_AGENT 0
 #define AP_PAGE_OFFSET_SYMBOL 2048
-#define AP_PAGE_OFFSET_SESSION 2304
-#define AP_PAGE_OFFSET_CODE 3072
-#define AP_PAGE_CODE_MAX 512
+#define AP_PAGE_OFFSET_SESSION 2112
+#define AP_PAGE_OFFSET_CODE 2816
+#define AP_PAGE_CODE_MAX 768
 #define AP_PAGE_SLOT_DLOPEN 3584
 #define AP_PAGE_SLOT_DLSYM 3592
 #define AP_PAGE_SLOT_DLERROR 3600
@@ -33,6 +37,11 @@
 #define AP_PAGE_STATE 3616
 #define AP_PAGE_CANCEL 3620
 #define AP_PAGE_DETAIL 3624
+#define AP_PAGE_REGS 3632
+#define AP_PAGE_REGS_COUNT 17
+#define AP_PAGE_REG_RBX (AP_PAGE_REGS + 8 * 1)
+#define AP_PAGE_REG_RSP (AP_PAGE_REGS + 8 * 7)
+#define AP_PAGE_REG_RIP (AP_PAGE_REGS + 8 * 16)
 /* ATTACHPY_FAULT=hang-call: two bytes of "jmp ." for a call that never
  * returns (lldb's scripts name 4000). */
 #define AP_PAGE_OFFSET_HANG 4000
@@ -44,6 +53,11 @@
 #define AP_TRAMPOLINE_DLSYM_FAILED 3
 #define AP_TRAMPOLINE_ENTRY_FAILED 4 /* detail: the entry point's result */
 #define AP_TRAMPOLINE_UNARMED 5      /* ran before it was armed: did nothing */
+/* A direct call that found its debugger gone when it ended (gdb killed
+ * during the call): the agent started, and the trampoline put the thread's
+ * registers back itself (AP_PAGE_REGS) instead of returning into the
+ * debugger's dummy frame; the page stays mapped. */
+#define AP_TRAMPOLINE_RESUMED 6
 
 /* Values of the cancel word. */
 #define AP_CANCEL_ARMED 0

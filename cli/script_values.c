@@ -46,8 +46,12 @@ int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan) 
                 r |= ap_script_values_add(v, "offset_cancel", "%d", AP_PAGE_CANCEL);
         } else {
                 r |= ap_script_values_add(v, "safepoint", "%s", plan->safepoint);
+                /* slow-call: the direct entry after a 2 s sleep (fault.h) */
                 r |= ap_script_values_add(v, "offset_direct", "%zu",
-                                          AP_PAGE_OFFSET_CODE + ap_trampoline_direct_offset());
+                                          AP_PAGE_OFFSET_CODE +
+                                                  (plan->faults.slow_call
+                                                           ? ap_trampoline_slow_offset()
+                                                           : ap_trampoline_direct_offset()));
                 r |= ap_script_values_add(v, "offset_detail", "%d", AP_PAGE_DETAIL);
                 r |= ap_script_values_add(v, "state_dlopen_failed", "%d",
                                           AP_TRAMPOLINE_DLOPEN_FAILED);
@@ -60,7 +64,7 @@ int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan) 
 }
 
 int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
-                            const char *const pause[4]) {
+                            const char *const pause[5]) {
         static const char *const names[AP_STEP_COUNT_] = {
                 [AP_STEP_ATTACHED] = "pause_attached", [AP_STEP_THREAD] = "pause_thread",
                 [AP_STEP_MAPPED] = "pause_mapped",     [AP_STEP_WRITTEN] = "pause_written",
@@ -70,7 +74,9 @@ int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
                 int r;
                 if (s == AP_STEP_WRITTEN && plan->faults.hang_call && pause[2])
                         r = ap_script_values_add(v, names[s], "%s", pause[2]);
-                else if (s == AP_STEP_MAPPED && plan->faults.half_restored && pause[3])
+                else if (s == AP_STEP_WRITTEN && plan->faults.slow_call && pause[4])
+                        r = ap_script_values_add(v, names[s], "%s", pause[4]);
+                else if (s == AP_STEP_WRITTEN && plan->faults.half_restored && pause[3])
                         r = ap_script_values_add(v, names[s], "%s\n%s%s\n%s", pause[3], pause[0],
                                                  ap_step_name((ap_step)s), pause[1]);
                 else if (plan->faults.pause_after == (ap_step)s)

@@ -28,4 +28,4 @@ int ap_script_values_common(ap_script_values *v, const ap_injection_plan *plan)
 /* The pause_STEP values: a comment, or the backend's pause commands for the
  * step the pause-after fault names. */
 int ap_script_values_pauses(ap_script_values *v, const ap_injection_plan *plan,
-                            const char *const pause[4]) __attribute__((warn_unused_result));
+                            const char *const pause[5]) __attribute__((warn_unused_result));

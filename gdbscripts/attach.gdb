@@ -55,15 +55,19 @@ end
 # -ERESTARTNOINTR, -ERESTARTNOHAND; -ERESTART_RESTARTBLOCK for a timed wait)
 # and the call's number in orig_rax: when it resumes, the kernel moves it
 # back onto its syscall instruction (2 bytes) with rax the number again
-# (restart_syscall, 219, for a timed wait).  Done here, before the first
-# call, once: gdb restores the registers after each call one at a time, in
-# order, orig_rax last, and killed between its write of the program counter
-# and that of orig_rax it left the thread past its syscall with no restart
-# due: the call returned the bare code, and the program saw an error it
-# cannot have (Python: OSError errno 514 from time.sleep, tests/faults'
-# random kills).  Restarted here, every register gdb restores after rax
-# and the program counter is one the thread does not read.  Each order of
-# the two writes has a state in between that is wrong (here: the call
+# (restart_syscall, 219, for a timed wait).  The direct plan does that itself
+# before it calls the trampoline: gdb puts the registers back after a call
+# one at a time, in order, orig_rax last, and killed after the program
+# counter and before orig_rax it left the thread past its syscall with no
+# restart due and the bare code as the call's result (Python: OSError errno
+# 514 from time.sleep, tests/faults' random kills).  Restarted, every state
+# gdb's restore passes through once the program counter is back is one the
+# thread resumes from correctly.  Not before the mmap call: on its syscall
+# instruction, a thread that gdb's setup of a call (arguments, rax, stack
+# pointer, then the program counter) was killed in the middle of would run
+# a system call made of mmap's arguments; past it, once gdb has written rax
+# (0), the interrupted call merely returns 0.  Each order of the two writes
+# below has a state in between that is wrong (here: the interrupted call
 # returns its own number); they are one expression, two ptrace writes apart.
 define attachpy_restart_here
   if $orig_rax >= 0 && ((long) $rax == -512 || (long) $rax == -513 || (long) $rax == -514 || (long) $rax == -516)
@@ -88,7 +92,6 @@ define attachpy_select
     printf "@@ATTACHPY:unfit\n"
   else
     thread $attachpy_thread
-    attachpy_restart_here
     printf "@@ATTACHPY:fit %d\n", $attachpy_thread
   end
 end

@@ -66,7 +66,15 @@ def comm(pid):
 
 def int3_left(pid):
     """Bytes of executable file mappings that are 0xCC in the process and
-    not in the file."""
+    not in the file; None when the process is gone (it died: the check
+    after this one says so)."""
+    try:
+        return int3_count(pid)
+    except (ProcessLookupError, FileNotFoundError):
+        return None
+
+
+def int3_count(pid):
     n = 0
     with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
         for line in maps:
@@ -218,6 +226,16 @@ class RandomKills(unittest.TestCase):
                 t = self.start(mode)
                 continue
             n = int3_left(t.pid)
+            if n is None:  # died while the checks ran
+                try:
+                    t.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+                row["deaths"] += 1
+                problems.append("%s: the target died (%s)\n%s" % (what, t.proc.returncode,
+                                                                 err[-1500:]))
+                t = self.start(mode)
+                continue
             if n:
                 row["int3"] += 1
                 problems.append("%s: %d bytes of 0xCC left" % (what, n))

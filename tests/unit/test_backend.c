@@ -149,6 +149,7 @@ START_TEST(test_gdb_values_names) {
         /* gdb's own values: the page's file (the plan templates) and the
          * restart codes of the thread's guard (the attach script). */
         static const char *const names[] = {"page_file", "restart"};
+        static const char *const direct_names[] = {"page_file", "restart", "offset_regs"};
         static const char *const attach_names[] = {"restart"};
         gdb_values g = {.t = fake_target()};
         ap_error err = AP_ERROR_INIT;
@@ -161,8 +162,16 @@ START_TEST(test_gdb_values_names) {
         ck_assert_ptr_nonnull(strstr(value_of(&g.v, "restart"), "(long) $rax == -4"));
         ap_script_values_free(&g.v);
         g.plan.page_path = PAGE_FILE;
+        g.plan.mode = AP_PLAN_SCHEDULE;
         ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
         check_names(&g.v, names, AP_ARRAY_SIZE(names));
+        ap_script_values_free(&g.v);
+        /* The direct plan's script saves the calling thread's registers in
+         * the page (cli/trampoline.S puts them back should gdb die). */
+        g.plan.mode = AP_PLAN_DIRECT;
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        check_names(&g.v, direct_names, AP_ARRAY_SIZE(direct_names));
+        ck_assert_str_eq(value_of(&g.v, "offset_regs"), "3632");
         ap_script_values_free(&g.v);
 }
 END_TEST
@@ -515,7 +524,7 @@ START_TEST(test_gdb_renders_real_scripts) {
                         char call[96];
                         snprintf(call, sizeof call,
                                  "((char *) $attachpy_page + %zu))($attachpy_page)",
-                                 3072 + ap_trampoline_direct_offset());
+                                 2816 + ap_trampoline_direct_offset());
                         assert_has(script, call, file);
                         assert_has(script, "@@ATTACHPY:safepoint $arg2 %d\\n", file);
                         assert_has(script, "@@ATTACHPY:started 0\\n", file);
@@ -526,7 +535,7 @@ START_TEST(test_gdb_renders_real_scripts) {
                         ck_assert_ptr_null(strstr(script, "0x7f1000001000)((char *)"));
                 } else {
                         assert_has(script,
-                                   "0x7f1000001000)((char *) $attachpy_page + 3072, "
+                                   "0x7f1000001000)((char *) $attachpy_page + 2816, "
                                    "$attachpy_page)",
                                    file);
                         assert_has(script, "@@ATTACHPY:scheduled 0x%lx %d\\n", file);
@@ -583,7 +592,7 @@ START_TEST(test_lldb_renders_real_scripts) {
                                    "$attachpy_page` `$attachpy_queued`",
                                    file);
                         assert_has(script,
-                                   "0x7f1000001000)((char *) $attachpy_page + 3072, "
+                                   "0x7f1000001000)((char *) $attachpy_page + 2816, "
                                    "$attachpy_page)",
                                    file);
                 }

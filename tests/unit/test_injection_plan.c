@@ -77,14 +77,14 @@ START_TEST(test_plan_page_layout) {
         ck_assert_ptr_eq(plan.target, &t);
         ck_assert(!plan.have_thread);
         /* The whole page, byte for byte: the three strings, the trampoline's
-         * code at 3072, the four addresses it calls, and zeros elsewhere
+         * code at 2816, the four addresses it calls, and zeros elsewhere
          * (state QUEUED, cancel 0, detail 0). */
         unsigned char want[AP_PAGE_SIZE] = {0};
         memcpy(want + 0, AGENT, strlen(AGENT));
         memcpy(want + 2048, "attachpy_agent_start_v1", 23);
-        memcpy(want + 2304, SESSION, strlen(SESSION));
+        memcpy(want + 2112, SESSION, strlen(SESSION));
         extern const unsigned char ap_trampoline_code[];
-        memcpy(want + 3072, ap_trampoline_code, ap_trampoline_size());
+        memcpy(want + 2816, ap_trampoline_code, ap_trampoline_size());
         uint64_t slots[] = {t.addr_dlopen, t.addr_dlsym, t.addr_dlerror, t.addr_munmap};
         memcpy(want + 3584, slots, sizeof slots);
         ck_assert(memcmp(plan.page, want, AP_PAGE_SIZE) == 0);

@@ -49,7 +49,7 @@ START_TEST(test_values_common_schedule) {
                 {"check_addr", "0x7f1000001000"},
                 {"check_value", "0x8b48c9ff485341f3"},
                 {"addr_add_pending_call", "0x7f1000001000"},
-                {"offset_code", "3072"},
+                {"offset_code", "2816"},
                 {"offset_cancel", "3620"},
         };
         ck_assert_uint_eq(v.n, AP_ARRAY_SIZE(want));
@@ -83,7 +83,7 @@ START_TEST(test_values_common_direct) {
         ap_script_values v = {0};
         ck_assert_int_eq(ap_script_values_common(&v, &plan), 0);
         char direct[32];
-        snprintf(direct, sizeof direct, "%zu", 3072 + ap_trampoline_direct_offset());
+        snprintf(direct, sizeof direct, "%zu", 2816 + ap_trampoline_direct_offset());
         const struct {
                 const char *name, *value;
         } want[] = {
