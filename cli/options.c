@@ -440,7 +440,7 @@ static int recipe_option(ap_options *o, const char *word, int argc, char *const 
                 const char *action; /* the memory action it belongs to, or NULL */
                 const char *name;
                 bool value;
-                double min, max; /* the value's range */
+                double min, max;  /* the value's range */
                 const char *hint; /* for a bad value */
         } own[] = {
                 {AP_RECIPE_STACKS, NULL, "locals", false, 0, 0, NULL},
@@ -498,8 +498,9 @@ static int recipe_option(ap_options *o, const char *word, int argc, char *const 
                 return add_arg(o, flag, err) < 0 || add_arg(o, value, err) < 0 ? -1 : 1;
         }
         if (*others)
-                return ap_error_set(err, AP_ERR_USAGE, "option '--%.*s' does not apply to "
-                                                       "'attachpy %s %s'",
+                return ap_error_set(err, AP_ERR_USAGE,
+                                    "option '--%.*s' does not apply to "
+                                    "'attachpy %s %s'",
                                     (int)len, name, ap_recipe_name(o->recipe), o->recipe_action),
                        ap_error_hint(err, "'--%.*s' goes with %s", (int)len, name, others), -1;
         return 0;

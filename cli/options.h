@@ -64,9 +64,9 @@ typedef struct ap_options {
         char **args;       /* the code's own arguments (attachpy_args) */
         size_t n_args;
 
-        ap_recipe recipe;     /* with AP_CMD_RECIPE; its options are in args */
-        double recipe_wait_s; /* seconds the recipe waits by design (objects
-                                 --diff), added to the timeout */
+        ap_recipe recipe;          /* with AP_CMD_RECIPE; its options are in args */
+        double recipe_wait_s;      /* seconds the recipe waits by design (objects
+                                      --diff), added to the timeout */
         const char *recipe_action; /* memory's action ("start", "top", "diff",
                                       "stop"; static), also args[0]; or NULL */
 } ap_options;

@@ -193,26 +193,24 @@ static void print_memory(const ap_report *r, json_t *doc, FILE *out) {
                 return;
         }
         if (strcmp(action, "stop") == 0) {
-                fprintf(out, "tracemalloc stopped in process %d, its %lld bytes of traces freed; "
-                             "nothing of attachpy memory is left there\n",
+                fprintf(out,
+                        "tracemalloc stopped in process %d, its %lld bytes of traces freed; "
+                        "nothing of attachpy memory is left there\n",
                         pid, num(doc, "freed"));
                 return;
         }
         size_t i;
         json_t *row;
         if (strcmp(action, "diff") == 0) {
-                fprintf(out,
-                        "In %g s: %lld -> %lld bytes (%+lld) in %lld -> %lld blocks; %s\n",
-                        json_number_value(json_object_get(doc, "seconds")),
-                        num(doc, "size_before"), num(doc, "size_after"),
-                        num(doc, "size_after") - num(doc, "size_before"),
+                fprintf(out, "In %g s: %lld -> %lld bytes (%+lld) in %lld -> %lld blocks; %s\n",
+                        json_number_value(json_object_get(doc, "seconds")), num(doc, "size_before"),
+                        num(doc, "size_after"), num(doc, "size_after") - num(doc, "size_before"),
                         num(doc, "count_before"), num(doc, "count_after"),
                         json_array_size(json_object_get(doc, "changes")) ? "the largest changes:"
-                                                                           : "no site changed");
+                                                                         : "no site changed");
                 if (!json_array_size(json_object_get(doc, "changes")))
                         return;
-                fprintf(out, "%12s %9s %12s %9s  %s\n", "bytes", "blocks", "now", "blocks",
-                        "site");
+                fprintf(out, "%12s %9s %12s %9s  %s\n", "bytes", "blocks", "now", "blocks", "site");
                 json_array_foreach(json_object_get(doc, "changes"), i, row) {
                         fprintf(out, "%+12lld %+9lld %12lld %9lld  %s:%lld\n",
                                 num(row, "size_diff"), num(row, "count_diff"), num(row, "size"),
