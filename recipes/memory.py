@@ -11,7 +11,7 @@
 #
 # The state lives in the target between runs, in the module object
 # sys.modules["_attachpy_memory"]: the reference snapshot (the one the next
-# diff compares against), the frame count, the tracemalloc module, whether
+# diff compares against, kept as the size and count of each site only), the frame count, the tracemalloc module, whether
 # attachpy started the tracing (always, while the state exists), and which
 # modules the start imported.  Those modules are taken out of sys.modules at
 # the end of every run (the state keeps its references to them), so the
@@ -84,74 +84,89 @@ def _agent_line():
     return line
 
 
-def _snapshot(tracemalloc):
-    """A snapshot without attachpy's own blocks: those allocated under the
-    recipe, tracemalloc's file (the snapshots themselves) or this run of the
-    agent (its bootstrap's module-level code, "<string>" up to the line that
-    runs the recipe, as the thread's outermost frame)."""
-    snap = tracemalloc.take_snapshot()
+def _paths(tracemalloc):
+    """The program's call paths now: a list of [frames (most recent first),
+    size, count], one per traceback, without attachpy's own blocks: those
+    allocated under the recipe, in tracemalloc's file, or by this run of the
+    agent (the bootstrap line that runs the recipe in the traceback, or a
+    complete traceback that starts in the bootstrap's module-level code,
+    "<string>" up to that line).  The raw traces are read once and grouped by
+    their traceback: tracemalloc's own statistics() and compare_to() make
+    objects for every trace, which takes seconds on a large program."""
+    raw = tracemalloc.take_snapshot().traces._traces
     own = tracemalloc.__file__
     line = _agent_line()
     here = ("<string>", line)
-    kept = []
-    for trace in snap.traces._traces:
-        frames = trace[2]  # most recent first
-        complete = len(trace) < 4 or trace[3] <= len(frames)
+    # Tracing goes on meanwhile, this code's allocations too, and each costs:
+    # the loop over every trace allocates nothing but the lists' growth (no
+    # new int, no id(); sum() adds in C).
+    groups = {}
+    get = groups.get
+    for trace in raw:
+        group = get(trace[2])
+        if group is None:
+            groups[trace[2]] = [trace]
+        else:
+            group.append(trace)
+    del raw
+    paths = []
+    for frames, group in groups.items():
         ours = False
-        for name, lineno in frames:
-            if name.startswith("<attachpy") or name == own or (name, lineno) == here:
+        for frame in frames:
+            name = frame[0]
+            if name.startswith("<attachpy") or name == own or frame == here:
                 ours = True
                 break
-        if not ours and complete and line is not None and frames:
+        if not ours and line is not None and frames and (len(group[0]) < 4 or
+                                                         group[0][3] <= len(frames)):
             name, lineno = frames[-1]
             ours = name == "<string>" and lineno <= line
         if not ours:
-            kept.append(trace)
-    return tracemalloc.Snapshot(kept, snap.traceback_limit)
+            paths.append([frames, sum(t[1] for t in group), len(group)])
+    return paths
 
 
-def _where(frame):
-    return {"file": frame.filename, "line": frame.lineno}
-
-
-def _frames(traceback):
-    # oldest first, as stacks gives them (3.6's order is the other way)
-    frames = [_where(f) for f in traceback]
-    if sys.version_info < (3, 7):
-        frames.reverse()
-    return frames
-
-
-def _innermost(traceback):
-    return _frames(traceback)[-1]
-
-
-def _totals(tracemalloc, snap):
-    current, peak = tracemalloc.get_traced_memory()
-    size = count = 0
-    for t in snap.traces:
-        size += t.size
-        count += 1
-    return {"size": size, "count": count, "traced": current, "peak": peak,
-            "overhead": tracemalloc.get_tracemalloc_memory()}
-
-
-def _top(tracemalloc, snap, frames):
-    stats = snap.statistics("lineno")[:TOP]
-    tracebacks = {}
-    if frames > 1:
-        # each site's traceback: the largest of the call paths that end there
-        for st in snap.statistics("traceback"):
-            key = tuple(sorted(_innermost(st.traceback).items()))
-            if key not in tracebacks:
-                tracebacks[key] = _frames(st.traceback)
-    sites = []
-    for st in stats:
-        site = _innermost(st.traceback)
-        site.update({"size": st.size, "count": st.count,
-                     "traceback": tracebacks.get(tuple(sorted(site.items())))})
-        sites.append(site)
+def _by_site(paths):
+    """{(file, line): [size, count]}, by the most recent frame."""
+    sites = {}
+    for frames, size, count in paths:
+        key = frames[0] if frames else ("<unknown>", 0)
+        entry = sites.get(key)
+        if entry is None:
+            sites[key] = [size, count]
+        else:
+            entry[0] += size
+            entry[1] += count
     return sites
+
+
+def _totals(tracemalloc, sites):
+    current, peak = tracemalloc.get_traced_memory()
+    return {"size": sum(e[0] for e in sites.values()),
+            "count": sum(e[1] for e in sites.values()),
+            "traced": current, "peak": peak, "overhead": tracemalloc.get_tracemalloc_memory()}
+
+
+def _top(paths, sites, frames):
+    top = sorted(sites.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:TOP]
+    best = {}
+    if frames > 1:
+        # each site's traceback: the call path that allocated most there
+        wanted = set(key for key, _ in top)
+        merged = {}
+        for path, size, _ in paths:
+            if path and path[0] in wanted:
+                merged[path] = merged.get(path, 0) + size
+        for path, size in merged.items():
+            if path[0] not in best or size > best[path[0]][0]:
+                best[path[0]] = (size, path)
+    rows = []
+    for key, (size, count) in top:
+        path = best.get(key)
+        rows.append({"file": key[0], "line": key[1], "size": size, "count": count,
+                     "traceback": [{"file": f[0], "line": f[1]} for f in reversed(path[1])]
+                     if path else None})
+    return rows
 
 
 def start(state):
@@ -172,7 +187,7 @@ def start(state):
     state.started_by_attachpy = True
     state.imported = sorted(set(sys.modules) - _before)
     state.modules = dict((n, sys.modules[n]) for n in state.imported)
-    state.reference = _snapshot(tracemalloc)
+    state.reference = _by_site(_paths(tracemalloc))
     state.reference_time = time.time()
     sys.modules[STATE] = state
     return {"action": "start", "frames": FRAMES, "imported": state.imported}
@@ -199,41 +214,43 @@ def top(state):
         tracemalloc = _tracemalloc()
         if not tracemalloc.is_tracing():
             raise _not_started()
-        snap = _snapshot(tracemalloc)
+        traces = _paths(tracemalloc)
+        sites = _by_site(traces)
         frames = tracemalloc.get_traceback_limit()
         return {"action": "top", "tracing_by": "program", "frames": frames,
-                "totals": _totals(tracemalloc, snap), "sites": _top(tracemalloc, snap, frames)}
+                "totals": _totals(tracemalloc, sites), "sites": _top(traces, sites, frames)}
     tracemalloc = _running(state)
-    snap = _snapshot(tracemalloc)
+    traces = _paths(tracemalloc)
+    sites = _by_site(traces)
     doc = {"action": "top", "tracing_by": "attachpy", "frames": state.frames,
-           "totals": _totals(tracemalloc, snap), "sites": _top(tracemalloc, snap, state.frames)}
-    state.reference, state.reference_time = snap, time.time()
+           "totals": _totals(tracemalloc, sites), "sites": _top(traces, sites, state.frames)}
+    del traces
+    state.reference, state.reference_time = sites, time.time()
     return doc
 
 
 def diff(state):
     tracemalloc = _running(state)
-    snap = _snapshot(tracemalloc)
+    sites = _by_site(_paths(tracemalloc))
     now = time.time()
     ref = state.reference
-    before = sum(t.size for t in ref.traces)
-    after = sum(t.size for t in snap.traces)
     changes = []
-    for st in snap.compare_to(ref, "lineno"):
-        if not st.size_diff and not st.count_diff:
-            continue
-        row = _innermost(st.traceback)
-        row.update({"size": st.size, "size_diff": st.size_diff, "count": st.count,
-                    "count_diff": st.count_diff})
-        changes.append(row)
-        if len(changes) >= TOP:
-            break
+    for key in set(sites) | set(ref):
+        size, count = sites.get(key, (0, 0))
+        size0, count0 = ref.get(key, (0, 0))
+        if size != size0 or count != count0:
+            changes.append({"file": key[0], "line": key[1], "size": size,
+                            "size_diff": size - size0, "count": count,
+                            "count_diff": count - count0})
+    changes.sort(key=lambda c: (-abs(c["size_diff"]), -c["size"], c["file"], c["line"]))
     doc = {"action": "diff", "frames": state.frames,
            "seconds": round(max(0.0, now - state.reference_time), 3),
-           "size_before": before, "size_after": after,
-           "count_before": len(ref.traces), "count_after": len(snap.traces),
-           "changes": changes}
-    state.reference, state.reference_time = snap, now
+           "size_before": sum(e[0] for e in ref.values()),
+           "size_after": sum(e[0] for e in sites.values()),
+           "count_before": sum(e[1] for e in ref.values()),
+           "count_after": sum(e[1] for e in sites.values()),
+           "changes": changes[:TOP]}
+    state.reference, state.reference_time = sites, now
     return doc
 
 
