@@ -214,8 +214,36 @@ class Refusals(Base):
         self.refused(t, "lldb", ["start"], "already started in process %d (3 frames)" % t.pid,
                      "'attachpy memory stop %d' ends it" % t.pid)
         # the second start changed nothing: still attachpy's, with 3 frames
-        self.assertEqual(self.memory(t, "gdb", "top")["frames"], 3)
+        top = self.memory(t, "gdb", "top")
+        self.assertEqual(top["frames"], 3)
+        for site in top["sites"]:
+            self.assertLessEqual(len(site["traceback"]), 3, site)
         self.memory(t, "gdb", "stop")
+        self.assertEqual(self.probe(t), (False, before))
+        # One frame: no traceback.
+        self.memory(t, "gdb", "start", "--frames=1")
+        time.sleep(0.2)
+        top = self.memory(t, "gdb", "top")
+        self.assertTrue(top["sites"], top)
+        self.assertEqual(set(s["traceback"] is None for s in top["sites"]), {True}, top)
+        self.memory(t, "gdb", "stop")
+        self.assertEqual(self.probe(t), (False, before))
+        self.assertAlive(t)
+
+    def test_program_stops_attachpys_tracing(self):
+        python = interpreter("newest")
+        t = self.start(python, "grow")
+        tracing, before = self.probe(t)
+        self.memory(t, "gdb", "start")
+        # the program (here: code run by attachpy) stops tracemalloc itself
+        r = self.ap("--json", t.pid, "-c", "import sys\nb = set(sys.modules)\n"
+                    "import _tracemalloc\n_tracemalloc.stop()\n"
+                    "for m in set(sys.modules) - b: del sys.modules[m]\n")
+        self.assertEqual(r.rc, 0, r)
+        self.refused(t, "gdb", ["top"], "tracemalloc was stopped in process %d" % t.pid,
+                     "run 'attachpy memory stop %d' to clean up" % t.pid)
+        stop = self.memory(t, "gdb", "stop")
+        self.assertEqual((stop["was_tracing"], stop["freed"]), (False, 0), stop)
         self.assertEqual(self.probe(t), (False, before))
         self.assertAlive(t)
 
