@@ -219,13 +219,14 @@ static void print_memory(const ap_report *r, json_t *doc, FILE *out) {
                 return;
         }
         json_t *totals = json_object_get(doc, "totals");
+        json_t *unknown = json_object_get(totals, "no_python_frame");
         fprintf(out,
-                "Process %d: %lld bytes in %lld blocks traced%s (peak %lld, tracemalloc's own "
-                "%lld); the top sites:\n",
+                "Process %d: %lld bytes in %lld blocks traced%s, and %lld bytes with no Python "
+                "frame (peak %lld, tracemalloc's own %lld); the top sites:\n",
                 pid, num(totals, "size"), num(totals, "count"),
                 strcmp(str(doc, "tracing_by"), "program") == 0 ? " by the program's own tracing"
                                                                : "",
-                num(totals, "peak"), num(totals, "overhead"));
+                num(unknown, "size"), num(totals, "peak"), num(totals, "overhead"));
         fprintf(out, "%12s %9s  %s\n", "bytes", "blocks", "site");
         json_array_foreach(json_object_get(doc, "sites"), i, row) {
                 fprintf(out, "%12lld %9lld  %s:%lld\n", num(row, "size"), num(row, "count"),

@@ -143,6 +143,7 @@ class Cycle(Base):
             self.assertGreaterEqual(site["count"], 10, site)
             self.assertEqual(site["traceback"][-1], {"file": site["file"], "line": line}, site)
             self.assertGreater(top["totals"]["traced"], 0)
+            self.assertNotIn("<unknown>", [s["file"] for s in top["sites"]], top)
             time.sleep(0.5)
             diff = self.memory(t, debugger, "diff")
             grew = [c for c in diff["changes"]
