@@ -23,6 +23,7 @@ static const struct {
         [AP_ERR_TIMEOUT] = {"timeout", 7},
         [AP_ERR_SCRIPT_ERROR] = {"script_error", 1},
         [AP_ERR_INTERRUPTED] = {"interrupted", 130},
+        [AP_ERR_RECIPE_REFUSED] = {"recipe_refused", 8},
 };
 
 const char *ap_code_name(ap_code code) {

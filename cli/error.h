@@ -26,6 +26,7 @@ typedef enum ap_code {
         AP_ERR_TIMEOUT,
         AP_ERR_SCRIPT_ERROR,
         AP_ERR_INTERRUPTED,
+        AP_ERR_RECIPE_REFUSED, /* a recipe's action does not fit the target's state */
         AP_CODE_COUNT_,
 } ap_code;
 

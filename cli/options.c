@@ -15,8 +15,10 @@
  *
  * "ps" where PID would be is the subcommand (a PID is digits only, so the
  * two cannot be confused); only --json and --help may follow it.  So are
- * the recipes, "stacks" and "objects": their own options and the usual ones
- * (not -c, not --no-wait) may follow, then PID, and nothing after it.
+ * the recipes, "stacks", "objects" and "memory": their own options and the
+ * usual ones (not -c, not --no-wait) may follow, then PID, and nothing after
+ * it.  "memory" takes its action (start, top, diff, stop) as the next word,
+ * before any option: each action has options of its own.
  */
 #include "options.h"
 
@@ -401,7 +403,11 @@ static const char *const recipe_names[] = {
         [AP_RECIPE_NONE] = NULL,
         [AP_RECIPE_STACKS] = "stacks",
         [AP_RECIPE_OBJECTS] = "objects",
+        [AP_RECIPE_MEMORY] = "memory",
 };
+
+/* memory's actions, the first of its attachpy_args. */
+static const char *const memory_actions[] = {"start", "top", "diff", "stop"};
 
 const char *ap_recipe_name(ap_recipe r) {
         return (unsigned)r < AP_ARRAY_SIZE(recipe_names) ? recipe_names[r] : NULL;
@@ -431,22 +437,43 @@ static int recipe_option(ap_options *o, const char *word, int argc, char *const 
                          ap_error *err) {
         static const struct {
                 ap_recipe recipe;
+                const char *action; /* the memory action it belongs to, or NULL */
                 const char *name;
                 bool value;
-                double min, max; /* the value's range */
+                double min, max;  /* the value's range */
+                const char *hint; /* for a bad value */
         } own[] = {
-                {AP_RECIPE_STACKS, "locals", false, 0, 0},
-                {AP_RECIPE_OBJECTS, "top", true, 1, 100000},
-                {AP_RECIPE_OBJECTS, "diff", true, 0.001, AP_MAX_TIMEOUT_S},
+                {AP_RECIPE_STACKS, NULL, "locals", false, 0, 0, NULL},
+                {AP_RECIPE_OBJECTS, NULL, "top", true, 1, 100000,
+                 "give a whole number from 1 to 100000, e.g. --top=20"},
+                {AP_RECIPE_OBJECTS, NULL, "diff", true, 0.001, AP_MAX_TIMEOUT_S,
+                 "give a number of seconds greater than 0, e.g. --diff=10"},
+                /* tracemalloc keeps this many frames with every block it
+                 * traces: the target's memory grows with it. */
+                {AP_RECIPE_MEMORY, "start", "frames", true, 1, 100,
+                 "give a whole number of frames from 1 to 100, e.g. --frames=10"},
+                {AP_RECIPE_MEMORY, "top", "top", true, 1, 100000,
+                 "give a whole number from 1 to 100000, e.g. --top=20"},
+                {AP_RECIPE_MEMORY, "diff", "top", true, 1, 100000,
+                 "give a whole number from 1 to 100000, e.g. --top=20"},
         };
         if (strncmp(word, "--", 2) != 0)
                 return 0;
         const char *name = word + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        /* The recipe's option, but another action's: say which take it. */
+        char others[64] = "";
         for (size_t k = 0; k < AP_ARRAY_SIZE(own); k++) {
                 if (own[k].recipe != o->recipe || strlen(own[k].name) != len ||
                     strncmp(own[k].name, name, len) != 0)
                         continue;
+                if (own[k].action && o->recipe_action &&
+                    strcmp(own[k].action, o->recipe_action) != 0) {
+                        size_t used = strlen(others);
+                        snprintf(others + used, sizeof others - used, "%s'%s %s'",
+                                 used ? " and " : "", ap_recipe_name(o->recipe), own[k].action);
+                        continue;
+                }
                 if (!own[k].value) {
                         if (eq)
                                 return ap_error_set(err, AP_ERR_USAGE,
@@ -458,24 +485,52 @@ static int recipe_option(ap_options *o, const char *word, int argc, char *const 
                 const char *value = eq ? eq + 1 : *i < argc ? argv[(*i)++] : NULL;
                 char *end = NULL;
                 double v = value ? strtod(value, &end) : 0;
+                bool whole = strcmp(own[k].name, "diff") != 0;
                 if (!value || !*value || *end || !(v >= own[k].min && v <= own[k].max) ||
-                    (strcmp(own[k].name, "top") == 0 && v != (double)(long)v))
+                    (whole && v != (double)(long)v))
                         return ap_error_set(err, AP_ERR_USAGE, "invalid value for '--%s': '%s'",
                                             own[k].name, value ? value : ""),
-                               ap_error_hint(err,
-                                             strcmp(own[k].name, "top") == 0
-                                                     ? "give a whole number from 1 to 100000, "
-                                                       "e.g. --top=20"
-                                                     : "give a number of seconds greater than 0, "
-                                                       "e.g. --diff=10"),
-                               -1;
+                               ap_error_hint(err, "%s", own[k].hint), -1;
                 if (strcmp(own[k].name, "diff") == 0)
                         o->recipe_wait_s = v;
                 char flag[16];
                 snprintf(flag, sizeof flag, "--%s", own[k].name);
                 return add_arg(o, flag, err) < 0 || add_arg(o, value, err) < 0 ? -1 : 1;
         }
+        if (*others)
+                return ap_error_set(err, AP_ERR_USAGE,
+                                    "option '--%.*s' does not apply to "
+                                    "'attachpy %s %s'",
+                                    (int)len, name, ap_recipe_name(o->recipe), o->recipe_action),
+                       ap_error_hint(err, "'--%.*s' goes with %s", (int)len, name, others), -1;
         return 0;
+}
+
+/* memory's action, the word after "memory": it becomes attachpy_args[0].
+ * Returns the index of the word after it, or -1. */
+static int memory_action(ap_options *o, int argc, char *const *argv, int i, ap_error *err) {
+        const char *word = i < argc ? argv[i] : NULL;
+        if (word && (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0)) {
+                o->show_help = true;
+                return i + 1;
+        }
+        for (size_t k = 0; word && k < AP_ARRAY_SIZE(memory_actions); k++)
+                if (strcmp(word, memory_actions[k]) == 0) {
+                        o->recipe_action = memory_actions[k];
+                        return add_arg(o, word, err) < 0 ? -1 : i + 1;
+                }
+        if (!word || word[0] == '-' || (word[0] >= '0' && word[0] <= '9'))
+                return ap_error_set(err, AP_ERR_USAGE,
+                                    "'attachpy memory' needs an action first: start, top, diff "
+                                    "or stop"),
+                       ap_error_hint(err, "write 'attachpy memory start PID', then 'attachpy "
+                                          "memory top PID' or 'attachpy memory diff PID', and "
+                                          "'attachpy memory stop PID' at the end"),
+                       -1;
+        return ap_error_set(err, AP_ERR_USAGE, "unknown memory action '%s'", word),
+               ap_error_hint(err, "the actions are start, top, diff and stop: e.g. 'attachpy "
+                                  "memory start PID'"),
+               -1;
 }
 
 /* The end of a subcommand that takes a PID ("--" allowed before it), and
@@ -517,6 +572,11 @@ static int parse_recipe(ap_options *o, ap_recipe recipe, int argc, char *const *
                        ap_error_hint(err, "write 'attachpy %s PID', or 'attachpy PID -c CODE'",
                                      name),
                        -1;
+        if (recipe == AP_RECIPE_MEMORY && (i = memory_action(o, argc, argv, i, err)) < 0)
+                return -1;
+        char full[32]; /* "memory top": what the errors call it */
+        snprintf(full, sizeof full, "%s%s%s", name, o->recipe_action ? " " : "",
+                 o->recipe_action ? o->recipe_action : "");
         while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
                 const char *word = argv[i++];
                 int r = recipe_option(o, word, argc, argv, &i, err);
@@ -529,13 +589,13 @@ static int parse_recipe(ap_options *o, ap_recipe recipe, int argc, char *const *
                 if (spec && (spec->id == OPT_CODE || spec->id == OPT_NO_WAIT))
                         return ap_error_set(err, AP_ERR_USAGE,
                                             "option '%s' does not apply to 'attachpy %s'", word,
-                                            name),
+                                            full),
                                ap_error_hint(err, "run 'attachpy --help' for what %s takes", name),
                                -1;
                 if (parse_option(o, word, argc, argv, &i, err) < 0)
                         return -1;
         }
-        return final_pid(o, name, argc, argv, i, err);
+        return final_pid(o, full, argc, argv, i, err);
 }
 
 /* "attach", "detach" or "console" and the words after it: the usual options (not -c,

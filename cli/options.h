@@ -29,7 +29,7 @@ typedef enum ap_debugger_choice {
 typedef enum ap_command {
         AP_CMD_INJECT = 0, /* attachpy [OPTIONS] PID SCRIPT|-c CODE [ARG...] */
         AP_CMD_PS,         /* attachpy [OPTIONS] ps [--json] */
-        AP_CMD_RECIPE,     /* attachpy [OPTIONS] stacks|objects [RECIPE OPTIONS] PID */
+        AP_CMD_RECIPE,     /* attachpy [OPTIONS] stacks|objects|memory [RECIPE OPTIONS] PID */
         AP_CMD_ATTACH,     /* attachpy [OPTIONS] attach PID: load the agent, leave it serving */
         AP_CMD_DETACH,     /* attachpy [OPTIONS] detach PID: stop serving */
         AP_CMD_CONSOLE,    /* attachpy [OPTIONS] console PID: a Python console inside PID */
@@ -40,6 +40,7 @@ typedef enum ap_recipe {
         AP_RECIPE_NONE = 0,
         AP_RECIPE_STACKS,  /* stacks [--locals] */
         AP_RECIPE_OBJECTS, /* objects [--top=N] [--diff=SECONDS] */
+        AP_RECIPE_MEMORY,  /* memory start [--frames=N] | top [--top=N] | diff [--top=N] | stop */
 } ap_recipe;
 
 typedef struct ap_options {
@@ -63,9 +64,11 @@ typedef struct ap_options {
         char **args;       /* the code's own arguments (attachpy_args) */
         size_t n_args;
 
-        ap_recipe recipe;     /* with AP_CMD_RECIPE; its options are in args */
-        double recipe_wait_s; /* seconds the recipe waits by design (objects
-                                 --diff), added to the timeout */
+        ap_recipe recipe;          /* with AP_CMD_RECIPE; its options are in args */
+        double recipe_wait_s;      /* seconds the recipe waits by design (objects
+                                      --diff), added to the timeout */
+        const char *recipe_action; /* memory's action ("start", "top", "diff",
+                                      "stop"; static), also args[0]; or NULL */
 } ap_options;
 
 /* The recipe's name as typed ("stacks"), or NULL. */

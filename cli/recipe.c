@@ -33,6 +33,21 @@ int ap_recipe_load(ap_recipe r, char **ret_code, size_t *ret_len, char **ret_fil
         return 0;
 }
 
+static const char *str(json_t *o, const char *key) {
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : "";
+}
+
+/* The codes a recipe may refuse with; any other is attachpy's bug. */
+static ap_code refusal_code(const char *name) {
+        static const ap_code allowed[] = {AP_ERR_RECIPE_REFUSED, AP_ERR_UNSUPPORTED_PYTHON,
+                                          AP_ERR_USAGE};
+        for (size_t k = 0; k < AP_ARRAY_SIZE(allowed); k++)
+                if (strcmp(name, ap_code_name(allowed[k])) == 0)
+                        return allowed[k];
+        return AP_ERR_INJECTION_FAILED;
+}
+
 void ap_recipe_take_output(ap_recipe r, ap_report *report) {
         report->recipe = ap_recipe_name(r);
         if (!report->ok || !report->have_result)
@@ -49,15 +64,21 @@ void ap_recipe_take_output(ap_recipe r, ap_report *report) {
                 ap_error_hint(&report->error, "run with --verbose and report it");
                 return;
         }
-        report->recipe_data = doc;
         out->len = 0;
         if (out->data)
                 out->data[0] = '\0';
-}
-
-static const char *str(json_t *o, const char *key) {
-        const char *s = json_string_value(json_object_get(o, key));
-        return s ? s : "";
+        json_t *refusal = json_object_get(doc, "error");
+        if (json_is_object(refusal)) {
+                /* The recipe refused, from inside the target (memory top
+                 * before start, PyPy without tracemalloc). */
+                report->ok = false;
+                ap_error_set(&report->error, refusal_code(str(refusal, "code")), "%s",
+                             str(refusal, "message"));
+                ap_error_hint(&report->error, "%s", str(refusal, "hint"));
+                json_decref(doc);
+                return;
+        }
+        report->recipe_data = doc;
 }
 
 static void print_frames(json_t *frames, FILE *out) {
@@ -157,11 +178,78 @@ static void print_objects(json_t *doc, FILE *out) {
         }
 }
 
+static long long num(json_t *o, const char *key) {
+        return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static void print_memory(const ap_report *r, json_t *doc, FILE *out) {
+        const char *action = str(doc, "action");
+        int pid = (int)r->pid;
+        if (strcmp(action, "start") == 0) {
+                fprintf(out,
+                        "tracemalloc traces the memory of process %d (%lld frames a traceback); "
+                        "'attachpy memory top %d' shows where it goes\n",
+                        pid, num(doc, "frames"), pid);
+                return;
+        }
+        if (strcmp(action, "stop") == 0) {
+                fprintf(out,
+                        "tracemalloc stopped in process %d, its %lld bytes of traces freed; "
+                        "nothing of attachpy memory is left there\n",
+                        pid, num(doc, "freed"));
+                return;
+        }
+        size_t i;
+        json_t *row;
+        if (strcmp(action, "diff") == 0) {
+                fprintf(out, "In %g s: %lld -> %lld bytes (%+lld) in %lld -> %lld blocks; %s\n",
+                        json_number_value(json_object_get(doc, "seconds")), num(doc, "size_before"),
+                        num(doc, "size_after"), num(doc, "size_after") - num(doc, "size_before"),
+                        num(doc, "count_before"), num(doc, "count_after"),
+                        json_array_size(json_object_get(doc, "changes")) ? "the largest changes:"
+                                                                         : "no site changed");
+                if (!json_array_size(json_object_get(doc, "changes")))
+                        return;
+                fprintf(out, "%12s %9s %12s %9s  %s\n", "bytes", "blocks", "now", "blocks", "site");
+                json_array_foreach(json_object_get(doc, "changes"), i, row) {
+                        fprintf(out, "%+12lld %+9lld %12lld %9lld  %s:%lld\n",
+                                num(row, "size_diff"), num(row, "count_diff"), num(row, "size"),
+                                num(row, "count"), str(row, "file"), num(row, "line"));
+                }
+                return;
+        }
+        json_t *totals = json_object_get(doc, "totals");
+        json_t *unknown = json_object_get(totals, "no_python_frame");
+        fprintf(out,
+                "Process %d: %lld bytes in %lld blocks traced%s, and %lld bytes with no Python "
+                "frame (peak %lld, tracemalloc's own %lld); the top sites:\n",
+                pid, num(totals, "size"), num(totals, "count"),
+                strcmp(str(doc, "tracing_by"), "program") == 0 ? " by the program's own tracing"
+                                                               : "",
+                num(unknown, "size"), num(totals, "peak"), num(totals, "overhead"));
+        fprintf(out, "%12s %9s  %s\n", "bytes", "blocks", "site");
+        json_array_foreach(json_object_get(doc, "sites"), i, row) {
+                fprintf(out, "%12lld %9lld  %s:%lld\n", num(row, "size"), num(row, "count"),
+                        str(row, "file"), num(row, "line"));
+                json_t *tb = json_object_get(row, "traceback");
+                /* innermost first, as stacks prints them; the site itself is
+                 * the first line */
+                for (size_t k = json_array_size(tb); k-- > 0;) {
+                        if (k + 1 == json_array_size(tb))
+                                continue;
+                        json_t *f = json_array_get(tb, k);
+                        fprintf(out, "%24s  %s:%lld\n", "from", str(f, "file"), num(f, "line"));
+                }
+        }
+}
+
 void ap_recipe_print_text(const ap_report *r, FILE *out) {
         if (!r->recipe_data)
                 return;
         if (r->recipe && strcmp(r->recipe, "stacks") == 0)
                 print_stacks(r, r->recipe_data, out);
+        else if (r->recipe && strcmp(r->recipe, "memory") == 0)
+                print_memory(r, r->recipe_data, out);
         else
                 print_objects(r->recipe_data, out);
         fflush(out);

@@ -3,6 +3,9 @@
 #   attachpy [OPTIONS] PID SCRIPT [ARG...]
 #   attachpy [OPTIONS] PID -c CODE [ARG...]
 #   attachpy ps [--json]
+#   attachpy [OPTIONS] stacks [--locals] PID
+#   attachpy [OPTIONS] objects [--top=N] [--diff=SECONDS] PID
+#   attachpy [OPTIONS] memory start [--frames=N] | top [--top=N] | diff [--top=N] | stop  PID
 #   attachpy [OPTIONS] attach PID
 #   attachpy [OPTIONS] detach PID
 #   attachpy [OPTIONS] console PID
@@ -11,10 +14,12 @@
 # that 'attachpy ps' lists.  Needs nothing from the bash-completion package.
 
 _attachpy_options='-c --code= --debugger= --timeout= --no-wait --keep --json -v --verbose --config= -h --help --version --'
-_attachpy_commands='ps attach detach console'
+_attachpy_commands='ps stacks objects memory attach detach console'
 # After attach, detach, console: the usual options, not those of a run of
 # code (-c, --no-wait, --keep); console refuses --json.
 _attachpy_serving_options='--debugger= --timeout= --json -v --verbose --config= -h --help --'
+# After a recipe: its own options and the usual ones but -c and --no-wait.
+_attachpy_recipe_options='--debugger= --timeout= --keep --json -v --verbose --config= -h --help --'
 
 # The PIDs of the Python processes, from 'attachpy ps' (the same program
 # that is being completed), else from /proc by name.
@@ -119,6 +124,66 @@ _attachpy() {
                 COMPREPLY=($(compgen -W '--json --help' -- "$cur"))
                 return
         fi
+        # The recipes (not after "--"): memory's action first, then the
+        # recipe's options (those of that action) and the usual ones, then
+        # PID, then nothing.
+        ((first_i > 0)) && case $first in
+        stacks | objects | memory)
+                local j=$((first_i + 1)) action= own=
+                if [[ $first == memory ]]; then
+                        if ((cword == j)); then
+                                COMPREPLY=($(compgen -W 'start top diff stop' -- "$cur"))
+                                return
+                        fi
+                        action=${words[j]}
+                        ((j++))
+                fi
+                case "$first $action" in
+                'stacks ') own='--locals' ;;
+                'objects ') own='--top= --diff=' ;;
+                'memory start') own='--frames=' ;;
+                'memory top' | 'memory diff') own='--top=' ;;
+                'memory stop') ;;
+                *) return ;;
+                esac
+                local dashdash=
+                for ((i = j; i < cword; i++)); do
+                        w=${words[i]}
+                        [[ -n $dashdash ]] && return
+                        case $w in
+                        --) dashdash=1 ;;
+                        --debugger | --timeout | --config | --top | --diff | --frames) ((i++)) ;;
+                        -*) ;;
+                        *) return ;; # PID given: nothing may follow
+                        esac
+                done
+                if [[ -z $dashdash ]]; then
+                        case $prev in
+                        --debugger) COMPREPLY=($(compgen -W 'gdb lldb auto' -- "$cur")); return ;;
+                        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                        --timeout | --top | --diff | --frames) return ;;
+                        esac
+                        case $cur in
+                        --debugger=*)
+                                COMPREPLY=($(compgen -W 'gdb lldb auto' -- "${cur#--debugger=}"))
+                                [[ -z $split ]] && COMPREPLY=("${COMPREPLY[@]/#/--debugger=}")
+                                return ;;
+                        --config=*)
+                                compopt -o filenames 2>/dev/null
+                                COMPREPLY=($(compgen -f -- "${cur#--config=}"))
+                                [[ -z $split ]] && COMPREPLY=("${COMPREPLY[@]/#/--config=}")
+                                return ;;
+                        --*=*) return ;;
+                        -*)
+                                COMPREPLY=($(compgen -W "$own $_attachpy_recipe_options" -- "$cur"))
+                                [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]] &&
+                                        compopt -o nospace 2>/dev/null
+                                return ;;
+                        esac
+                fi
+                COMPREPLY=($(compgen -W "$(_attachpy_pids "${words[0]}")" -- "$cur"))
+                return ;;
+        esac
         # attach, detach, console (not after "--": that is PID): options,
         # then PID, then nothing.
         ((first_i > 0)) && case $first in

@@ -35,6 +35,9 @@ normal shutdown.  Only the threads mode imports threading.  Modes:
   asyncio  an event loop in the main thread with 50 tasks: 40 wait on an
            Event, 10 in asyncio.sleep chains (3.7+)
   leak     the main thread keeps every dict it makes, 100 a second
+  grow     the main thread keeps one more bytes(1000) every 5 ms,
+           made in grow() on the line marked "memory grows here"
+  selftrace like sleep, after tracemalloc.start() of its own
   badrepr  like sleep, with locals whose __repr__ raises and whose __repr__
            never returns
   alloc8   8 threads allocating all the time (lists, dicts, strings), the
@@ -389,6 +392,26 @@ elif MODE == "leak":
         kept.append({"n": len(kept), "payload": [work[0]]})
         work[0] += 1
         time.sleep(0.01)
+
+elif MODE == "grow":
+    kept = []
+
+    def grow():
+        kept.append(bytes(1000))  # attachpy-test: memory grows here
+
+    say("ready", os.getpid(), version)
+    while True:
+        grow()
+        work[0] += 1
+        time.sleep(0.005)
+
+elif MODE == "selftrace":
+    import tracemalloc
+    tracemalloc.start()
+    say("ready", os.getpid(), version)
+    while True:
+        time.sleep(3600)
+        work[0] += 1
 
 elif MODE == "badrepr":
     class Raises(object):

@@ -15,6 +15,7 @@ static const struct {
 } contract[] = {
         {AP_ERR_SCRIPT_ERROR, "script_error", 1},
         {AP_ERR_INTERRUPTED, "interrupted", 130},
+        {AP_ERR_RECIPE_REFUSED, "recipe_refused", 8},
         {AP_ERR_USAGE, "usage", 2},
         {AP_ERR_NO_SUCH_PROCESS, "no_such_process", 3},
         {AP_ERR_TARGET_EXITED, "target_exited", 3},

@@ -1032,7 +1032,7 @@ END_TEST
 
 /* The recipes: their own options and ours after the word, then PID. */
 static const struct {
-        const char *words[6];
+        const char *words[8];
         ap_recipe recipe;
         const char *args[5]; /* what the recipe gets as attachpy_args */
         double wait_s;
@@ -1053,10 +1053,33 @@ static const struct {
          {"--top", "7", "--diff", "2.5"},
          2.5,
          false},
+        {{"memory", "start", "42"}, AP_RECIPE_MEMORY, {"start"}, 0, false},
+        {{"memory", "start", "--frames=25", "42"},
+         AP_RECIPE_MEMORY,
+         {"start", "--frames", "25"},
+         0,
+         false},
+        {{"memory", "start", "--frames", "100", "--json", "42"},
+         AP_RECIPE_MEMORY,
+         {"start", "--frames", "100"},
+         0,
+         true},
+        {{"memory", "top", "42"}, AP_RECIPE_MEMORY, {"top"}, 0, false},
+        {{"memory", "top", "--top=3", "--debugger=lldb", "42"},
+         AP_RECIPE_MEMORY,
+         {"top", "--top", "3"},
+         0,
+         false},
+        {{"--json", "memory", "diff", "--top", "5", "--", "42"},
+         AP_RECIPE_MEMORY,
+         {"diff", "--top", "5"},
+         0,
+         true},
+        {{"memory", "stop", "--timeout=5", "42"}, AP_RECIPE_MEMORY, {"stop"}, 0, false},
 };
 
 START_TEST(test_recipe_ok) {
-        const char *argv[8] = {"attachpy"};
+        const char *argv[10] = {"attachpy"};
         int argc = 1;
         for (int k = 0; recipe_ok[_i].words[k]; k++)
                 argv[argc++] = recipe_ok[_i].words[k];
@@ -1077,7 +1100,7 @@ START_TEST(test_recipe_ok) {
 END_TEST
 
 static const struct {
-        const char *words[5];
+        const char *words[6];
         const char *message;
 } recipe_bad[] = {
         {{"stacks"}, "missing PID after 'stacks'"},
@@ -1091,10 +1114,33 @@ static const struct {
         {{"objects", "--no-wait", "42"}, "option '--no-wait' does not apply to 'attachpy objects'"},
         {{"-c", "pass", "stacks", "42"}, "'attachpy stacks' runs its own code: -c does not apply"},
         {{"stacks", "abc"}, "abc"},
+        {{"memory"}, "'attachpy memory' needs an action first: start, top, diff or stop"},
+        {{"memory", "42"}, "'attachpy memory' needs an action first"},
+        {{"memory", "--top=3", "top", "42"}, "'attachpy memory' needs an action first"},
+        {{"memory", "grow", "42"}, "unknown memory action 'grow'"},
+        {{"memory", "START", "42"}, "unknown memory action 'START'"},
+        {{"memory", "start"}, "missing PID after 'memory start'"},
+        {{"memory", "top", "42", "x"}, "'attachpy memory top' takes nothing after PID, got 'x'"},
+        {{"memory", "stop", "--top=3", "42"},
+         "option '--top' does not apply to 'attachpy memory stop'"},
+        {{"memory", "start", "--top=3", "42"},
+         "option '--top' does not apply to 'attachpy memory start'"},
+        {{"memory", "top", "--frames=3", "42"},
+         "option '--frames' does not apply to 'attachpy memory top'"},
+        {{"memory", "diff", "--locals", "42"}, "unknown option '--locals'"},
+        {{"memory", "start", "--frames=0", "42"}, "invalid value for '--frames': '0'"},
+        {{"memory", "start", "--frames=101", "42"}, "invalid value for '--frames': '101'"},
+        {{"memory", "start", "--frames=2.5", "42"}, "invalid value for '--frames': '2.5'"},
+        {{"memory", "start", "--frames"}, "invalid value for '--frames': ''"},
+        {{"memory", "top", "--top=0", "42"}, "invalid value for '--top': '0'"},
+        {{"memory", "diff", "--top=x", "42"}, "invalid value for '--top': 'x'"},
+        {{"memory", "top", "--no-wait", "42"},
+         "option '--no-wait' does not apply to 'attachpy memory top'"},
+        {{"-c", "pass", "memory", "top", "42"}, "'attachpy memory' runs its own code"},
 };
 
 START_TEST(test_recipe_bad) {
-        const char *argv[8] = {"attachpy"};
+        const char *argv[10] = {"attachpy"};
         int argc = 1;
         for (int k = 0; recipe_bad[_i].words[k]; k++)
                 argv[argc++] = recipe_bad[_i].words[k];
@@ -1103,6 +1149,26 @@ START_TEST(test_recipe_bad) {
         ck_assert_int_eq(e.code, AP_ERR_USAGE);
         ck_assert_msg(strstr(e.message, recipe_bad[_i].message), "%s", e.message);
         ck_assert_ptr_nonnull(e.hint);
+}
+END_TEST
+
+/* Another action's option: the hint names the actions that take it. */
+START_TEST(test_memory_option_of_another_action) {
+        ck_assert_int_eq(PARSE("memory", "stop", "--top=3", "42"), -1);
+        ck_assert_str_eq(e.hint, "'--top' goes with 'memory top' and 'memory diff'");
+        ck_assert_int_eq(PARSE("memory", "diff", "--frames", "3", "42"), -1);
+        ck_assert_str_eq(e.hint, "'--frames' goes with 'memory start'");
+        ck_assert_int_eq(PARSE("memory", "start", "--frames=0", "42"), -1);
+        ck_assert_ptr_nonnull(strstr(e.hint, "from 1 to 100"));
+}
+END_TEST
+
+/* "memory --help" is the help, as "stacks --help" is. */
+START_TEST(test_memory_help) {
+        assert_ok(PARSE("memory", "--help"));
+        ck_assert(o.show_help);
+        assert_ok(PARSE("memory", "top", "--help"));
+        ck_assert(o.show_help);
 }
 END_TEST
 
@@ -1240,6 +1306,8 @@ static Suite *options_suite(void) {
                 tcase_add_loop_test(tc, test_recipe_ok, 0, AP_ARRAY_SIZE(recipe_ok));
                 tcase_add_loop_test(tc, test_recipe_bad, 0, AP_ARRAY_SIZE(recipe_bad));
                 tcase_add_test(tc, test_recipe_word_after_double_dash_is_pid);
+                tcase_add_test(tc, test_memory_option_of_another_action);
+                tcase_add_test(tc, test_memory_help);
                 tcase_add_test(tc, test_ps_is_not_a_pid_after_double_dash);
                 tcase_add_test(tc, test_ps_as_script_is_a_script);
                 tcase_add_test(tc, test_attach_detach);

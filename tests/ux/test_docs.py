@@ -16,9 +16,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def c_strings():
-    """Every C string literal in cli/, adjacent literals joined."""
+    """Every C string literal in cli/, adjacent literals joined; and the
+    recipes' double-quoted strings (their refusals become attachpy's error
+    messages)."""
     out = []
-    for path in glob.glob(os.path.join(ROOT, "cli", "*.c")):
+    for path in (glob.glob(os.path.join(ROOT, "cli", "*.c")) +
+                 glob.glob(os.path.join(ROOT, "recipes", "*.py"))):
         with open(path) as f:
             text = f.read()
         text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
@@ -66,7 +69,8 @@ class DocsTest(unittest.TestCase):
         self.assertGreater(len(frags), 20)
         codes = {"no_such_process", "not_python", "target_exited", "injection_failed",
                  "permission_denied", "remote_debug_disabled", "unsupported_python",
-                 "debugger_not_found", "timeout", "script_error", "debugger_failed", "usage"}
+                 "debugger_not_found", "timeout", "script_error", "debugger_failed", "usage",
+                 "recipe_refused"}
         missing = []
         for frag in frags:
             if frag in codes:
