@@ -106,7 +106,22 @@ static int gdb_values(ap_script_values *v, const ap_injection_plan *plan) {
          * the trampoline to put back should gdb die during the call
          * (cli/trampoline.S); lldb's relay finishes lldb's calls. */
         if (r == 0 && plan->page_path && plan->mode == AP_PLAN_DIRECT)
-                r = ap_script_values_add(v, "offset_regs", "%d", AP_PAGE_REGS);
+                r = plan->target->same_pid_ns
+                            ? ap_script_values_add(
+                                      v, "save_regs",
+                                      "set {long[%d]} ((char *) $attachpy_page + %d) = "
+                                      "{(long) $rax, (long) $rbx, (long) $rcx, (long) $rdx, "
+                                      "(long) $rsi, (long) $rdi, (long) $rbp, (long) $rsp, "
+                                      "(long) $r8, (long) $r9, (long) $r10, (long) $r11, "
+                                      "(long) $r12, (long) $r13, (long) $r14, (long) $r15, "
+                                      "(long) $pc}",
+                                      AP_PAGE_REGS_COUNT, AP_PAGE_REGS)
+                            /* Its TracerPid would say 0 with gdb attached
+                             * (a tracer outside its namespace): no block,
+                             * the trampoline returns to gdb. */
+                            : ap_script_values_add(v, "save_regs",
+                                                   "# in a PID namespace of its own: no "
+                                                   "registers saved");
         return r;
 }
 

@@ -78,6 +78,14 @@ const char *ap_proc_unreadable_hint(void) {
         return "run attachpy as the target's user (sudo -u USER attachpy ...), or as root";
 }
 
+bool ap_proc_same_pid_namespace(pid_t pid) {
+        struct stat a, b;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
+        return stat("/proc/self/ns/pid", &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+               a.st_dev == b.st_dev;
+}
+
 bool ap_proc_same_file_system_view(pid_t pid) {
         const char *links[] = {"ns/mnt", "root"};
         for (size_t i = 0; i < AP_ARRAY_SIZE(links); i++) {

@@ -40,3 +40,8 @@ const char *ap_proc_unreadable_hint(void);
  * namespace and the same root directory (not a chroot's).  true when it
  * cannot be told. */
 bool ap_proc_same_file_system_view(pid_t pid);
+
+/* The process is in attachpy's PID namespace (false when it cannot be
+ * told): then the PIDs it sees, its TracerPid among them, are attachpy's.
+ * In a namespace of its own a tracer outside it shows as TracerPid 0. */
+bool ap_proc_same_pid_namespace(pid_t pid);

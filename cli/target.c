@@ -148,6 +148,7 @@ static ap_refusal inspect_python(ap_target *t, ap_error *err) {
          * is fine: the session is staged through /proc/PID/root
          * (cli/session.c). */
         t->same_root = ap_proc_same_file_system_view(t->pid);
+        t->same_pid_ns = ap_proc_same_pid_namespace(t->pid);
         return AP_REFUSAL_NONE;
 }
 

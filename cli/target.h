@@ -44,6 +44,7 @@ typedef struct ap_target {
         char *python_path; /* the object exporting the C API (libpython or the executable) */
         char *libc_path;
         bool same_root; /* same mount namespace and root directory as attachpy */
+        bool same_pid_ns; /* same PID namespace as attachpy (and its debugger) */
 
         /* Absolute addresses in the target. */
         uint64_t addr_mmap, addr_munmap, addr_dlopen, addr_dlsym, addr_dlerror;

@@ -30,9 +30,10 @@ printf "@@ATTACHPY:mapped 0x%lx\n", (unsigned long) $attachpy_page
 restore {{page_file}} binary $attachpy_page
 # The system call restarted in place before the long call (attach.gdb),
 # and the registers the trampoline puts back itself should gdb be gone
-# when the call ends (cli/trampoline.S): one write.
+# when the call ends (cli/trampoline.S), in one write; none for a target
+# in a PID namespace of its own, where TracerPid cannot tell (backend_gdb.c).
 attachpy_restart_here
-set {long[17]} ((char *) $attachpy_page + {{offset_regs}}) = {(long) $rax, (long) $rbx, (long) $rcx, (long) $rdx, (long) $rsi, (long) $rdi, (long) $rbp, (long) $rsp, (long) $r8, (long) $r9, (long) $r10, (long) $r11, (long) $r12, (long) $r13, (long) $r14, (long) $r15, (long) $pc}
+{{save_regs}}
 {{pause_written}}
 # dlopen, dlsym, the entry point; on success the trampoline unmaps the page.
 set $attachpy_state = ((int (*)(void *)) ((char *) $attachpy_page + {{offset_direct}}))($attachpy_page)

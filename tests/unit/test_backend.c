@@ -149,7 +149,7 @@ START_TEST(test_gdb_values_names) {
         /* gdb's own values: the page's file (the plan templates) and the
          * restart codes of the thread's guard (the attach script). */
         static const char *const names[] = {"page_file", "restart"};
-        static const char *const direct_names[] = {"page_file", "restart", "offset_regs"};
+        static const char *const direct_names[] = {"page_file", "restart", "save_regs"};
         static const char *const attach_names[] = {"restart"};
         gdb_values g = {.t = fake_target()};
         ap_error err = AP_ERROR_INIT;
@@ -169,9 +169,21 @@ START_TEST(test_gdb_values_names) {
         /* The direct plan's script saves the calling thread's registers in
          * the page (cli/trampoline.S puts them back should gdb die). */
         g.plan.mode = AP_PLAN_DIRECT;
+        g.t.same_pid_ns = true;
         ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
         check_names(&g.v, direct_names, AP_ARRAY_SIZE(direct_names));
-        ck_assert_str_eq(value_of(&g.v, "offset_regs"), "3632");
+        ck_assert_ptr_nonnull(strstr(value_of(&g.v, "save_regs"),
+                                     "set {long[17]} ((char *) $attachpy_page + 3632) = "
+                                     "{(long) $rax, (long) $rbx"));
+        ck_assert_ptr_nonnull(strstr(value_of(&g.v, "save_regs"), "(long) $r15, (long) $pc}"));
+        ap_script_values_free(&g.v);
+        /* A target in a PID namespace of its own sees a tracer outside it
+         * as TracerPid 0: no registers saved, the trampoline returns to gdb
+         * (the container test). */
+        g.t.same_pid_ns = false;
+        ck_assert_int_eq(ap_backend_gdb.values(&g.v, &g.plan), 0);
+        check_names(&g.v, direct_names, AP_ARRAY_SIZE(direct_names));
+        ck_assert_ptr_null(strstr(value_of(&g.v, "save_regs"), "set "));
         ap_script_values_free(&g.v);
 }
 END_TEST
