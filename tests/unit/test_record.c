@@ -87,8 +87,10 @@ START_TEST(eof_between_records) {
 }
 END_TEST
 
-START_TEST(eof_inside_header) {
-        write_raw("OUT \x05", 5);
+/* The peer writes len bytes of a record and hangs up: the next record
+ * was cut short. */
+static void expect_short_after(const void *bytes, size_t len) {
+        write_raw(bytes, len);
         hang_up();
         char tag[5];
         ap_buf got = {0};
@@ -96,18 +98,14 @@ START_TEST(eof_inside_header) {
                          AP_RECORD_SHORT);
         ap_buf_free(&got);
 }
+
+START_TEST(eof_inside_header) { expect_short_after("OUT \x05", 5); }
 END_TEST
 
 START_TEST(eof_inside_payload) {
-        write_raw("OUT \x05\x00\x00\x00"
-                  "ab",
-                  10);
-        hang_up();
-        char tag[5];
-        ap_buf got = {0};
-        ck_assert_int_eq(ap_record_next(sv[0], -1, 1000, AP_MAX_RECORD_BYTES, tag, &got),
-                         AP_RECORD_SHORT);
-        ap_buf_free(&got);
+        expect_short_after("OUT \x05\x00\x00\x00"
+                           "ab",
+                           10);
 }
 END_TEST
 
