@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "ap_cleanup.h"
+#include "ap_record.h"
 #include "bootstrap.h"
 #include "channel.h"
 #include "job.h"
@@ -167,14 +168,13 @@ static ap_pyobject *recv_from_python(ap_pyobject *self, ap_pyobject *arg) {
         if (!j)
                 return NULL;
         const ap_pyapi *py = &j->py;
-        unsigned char h[8];
+        unsigned char h[AP_RECORD_HEADER_BYTES];
         char *data = NULL;
         uint32_t len = 0;
         void *tstate = py->PyEval_SaveThread();
         bool ok = ap_channel_recv(&j->ch, h, sizeof h);
         if (ok) {
-                len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
-                      (uint32_t)h[7] << 24;
+                len = ap_record_header_length(h);
                 data = len <= AP_MAX_CONSOLE_RECORD ? malloc(4 + (size_t)len) : NULL;
                 ok = data && ap_channel_recv(&j->ch, data + 4, len);
         }
@@ -261,10 +261,10 @@ static bool ask_to_run(job *j) {
         while (r < 0 && errno == EINTR);
         if (r <= 0)
                 return false;
-        unsigned char h[8];
+        unsigned char h[AP_RECORD_HEADER_BYTES];
         if (!ap_channel_recv(&j->ch, h, sizeof h))
                 return false;
-        return memcmp(h, "RUN ", 4) == 0 && h[4] == 0 && h[5] == 0 && h[6] == 0 && h[7] == 0;
+        return memcmp(h, "RUN ", 4) == 0 && ap_record_header_length(h) == 0;
 }
 
 /* While the code runs: an INTR record from the CLI (attachpy was
@@ -280,7 +280,7 @@ static void *watch_thread(void *userdata) {
                         continue;
                 if (r < 0 || p[1].revents)
                         return NULL;
-                unsigned char h[8];
+                unsigned char h[AP_RECORD_HEADER_BYTES];
                 ssize_t n = recv(j->ch.fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
                 if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ap_cleanup.h"
+#include "ap_record.h"
 
 /* Connect without blocking (a full backlog fails instead of waiting), then
  * make the socket blocking for the thread's sends. */
@@ -63,16 +64,8 @@ void ap_channel_send(ap_channel *ch, const void *data, size_t len) {
 
 void ap_channel_record(ap_channel *ch, const char tag[static 4], const void *payload, size_t len) {
         uint32_t n = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-        unsigned char header[8] = {
-                (unsigned char)tag[0],
-                (unsigned char)tag[1],
-                (unsigned char)tag[2],
-                (unsigned char)tag[3],
-                (unsigned char)(n & 0xff),
-                (unsigned char)((n >> 8) & 0xff),
-                (unsigned char)((n >> 16) & 0xff),
-                (unsigned char)((n >> 24) & 0xff),
-        };
+        unsigned char header[AP_RECORD_HEADER_BYTES];
+        ap_record_header_put(header, tag, n);
 
         ap_channel_send(ch, header, sizeof header);
         ap_channel_send(ch, payload, n);
@@ -107,11 +100,10 @@ bool ap_channel_recv(ap_channel *ch, void *buf, size_t len) {
  * still in the socket's queue then. */
 bool ap_channel_receive_go(ap_channel *ch) {
         for (int records = 0; records < 2; records++) {
-                unsigned char h[8];
+                unsigned char h[AP_RECORD_HEADER_BYTES];
                 if (!ap_channel_recv(ch, h, sizeof h))
                         return false;
-                uint32_t len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
-                               (uint32_t)h[7] << 24;
+                uint32_t len = ap_record_header_length(h);
                 if (memcmp(h, "GO  ", 4) == 0)
                         return len == 0;
                 if (memcmp(h, "UNMP", 4) != 0 || records > 0 || len % 16 != 0 ||

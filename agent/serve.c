@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "ap_cleanup.h"
+#include "ap_record.h"
+#include "channel.h"
 #include "job.h"
 #include "request.h"
 
@@ -111,14 +113,11 @@ static bool recv_within(int fd, void *buf, size_t len) {
         return true;
 }
 
-static void send_record(int fd, const char tag[static 4], const char *text) {
-        size_t len = strlen(text);
-        unsigned char h[8] = {(unsigned char)tag[0],      (unsigned char)tag[1],
-                              (unsigned char)tag[2],      (unsigned char)tag[3],
-                              (unsigned char)len,         (unsigned char)(len >> 8),
-                              (unsigned char)(len >> 16), (unsigned char)(len >> 24)};
-        if (send(fd, h, sizeof h, MSG_NOSIGNAL) == (ssize_t)sizeof h && len)
-                (void)send(fd, text, len, MSG_NOSIGNAL);
+/* One record with a text payload; nothing more once a send failed (the
+ * channel's rules, channel.h). */
+static void reply(int fd, const char tag[static 4], const char *text) {
+        ap_channel ch = {.fd = fd};
+        ap_channel_text(&ch, tag, text);
 }
 
 /* Stop serving: no new connection is taken; runs under way go on.
@@ -140,23 +139,22 @@ static unsigned long stop_serving(void) {
  * else, nothing within FIRST_RECORD_MS, or a request too large: dropped. */
 static void *connection_thread(void *userdata) {
         int fd = (int)(intptr_t)userdata;
-        unsigned char h[8];
+        unsigned char h[AP_RECORD_HEADER_BYTES];
         if (!recv_within(fd, h, sizeof h)) {
                 close(fd);
                 return NULL;
         }
-        uint32_t len =
-                (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+        uint32_t len = ap_record_header_length(h);
         char text[128];
         if (memcmp(h, "INFO", 4) == 0 && len == 0) {
                 pthread_mutex_lock(&server.lock);
                 snprintf(text, sizeof text, "%d %ld %lu %lu %s", AP_PROTOCOL, (long)getpid(),
                          server.runs, server.active, server.identity);
                 pthread_mutex_unlock(&server.lock);
-                send_record(fd, "INFO", text);
+                reply(fd, "INFO", text);
         } else if (memcmp(h, "DTCH", 4) == 0 && len == 0) {
                 snprintf(text, sizeof text, "%lu", stop_serving());
-                send_record(fd, "DTCH", text);
+                reply(fd, "DTCH", text);
         } else if (memcmp(h, "REQ ", 4) == 0 && len > 0 && len <= AP_MAX_REQUEST) {
                 char *request = malloc(len);
                 if (!request || !recv_within(fd, request, len)) {
@@ -208,9 +206,9 @@ static void *accept_thread(void *userdata) {
                         break; /* detached (shutdown), or the socket is broken */
                 }
                 if (!peer_allowed(fd)) {
-                        send_record(fd, "DENY",
-                                    "only root and the process's own user may run "
-                                    "code through this agent");
+                        reply(fd, "DENY",
+                              "only root and the process's own user may run "
+                              "code through this agent");
                         close(fd);
                         continue;
                 }

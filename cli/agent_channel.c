@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +15,7 @@
 #include <unistd.h>
 
 #include "proc.h"
-#include "result.h"
+#include "record.h"
 
 #define PREFIX "attachpy-agent-"
 #define SOCKET_NAME "agent.sock"
@@ -152,55 +151,20 @@ bool ap_agent_serves(pid_t pid) {
         return r == 1;
 }
 
-static int send_all(int fd, const void *data, size_t len) {
-        const char *p = data;
-        while (len > 0) {
-                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return -1;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
-static int send_word(int fd, const char tag[static 4]) {
-        ap_buf b = {0};
-        int r = ap_record_encode(&b, tag, NULL, 0);
-        if (r == 0)
-                r = send_all(fd, b.data, b.len);
-        ap_buf_free(&b);
-        return r;
-}
-
 /* One record from the agent within ANSWER_MS: its tag and text (at most
- * size - 1 bytes kept).  peek: leave it in the socket.  0, or -1. */
+ * size - 1 bytes; a longer one fails).  peek: leave it in the socket.  0,
+ * or -1. */
 static int read_record(int fd, char tag[static 5], char *text, size_t size, bool peek) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int r;
-        do
-                r = poll(&p, 1, ANSWER_MS);
-        while (r < 0 && errno == EINTR);
-        if (r <= 0)
-                return -1;
-        unsigned char h[8];
-        ssize_t n = recv(fd, h, sizeof h, MSG_WAITALL | (peek ? MSG_PEEK : 0));
-        if (n != (ssize_t)sizeof h)
-                return -1;
-        memcpy(tag, h, 4);
-        tag[4] = '\0';
         if (peek)
-                return 0;
-        uint32_t len =
-                (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
-        if (len >= size)
-                return -1;
-        if (len && recv(fd, text, len, MSG_WAITALL) != (ssize_t)len)
-                return -1;
-        text[len] = '\0';
-        return 0;
+                return ap_record_peek(fd, ANSWER_MS, tag) == AP_RECORD_GOT ? 0 : -1;
+        ap_buf payload = {0};
+        ap_record_wait w = ap_record_next(fd, -1, ANSWER_MS, (uint32_t)(size - 1), tag, &payload);
+        if (w == AP_RECORD_GOT) {
+                memcpy(text, payload.data, payload.len);
+                text[payload.len] = '\0';
+        }
+        ap_buf_free(&payload);
+        return w == AP_RECORD_GOT ? 0 : -1;
 }
 
 static int agent_gone(pid_t pid, const char *what, ap_error *err) {
@@ -221,11 +185,7 @@ static int denied(pid_t pid, const char *why, ap_error *err) {
 }
 
 int ap_agent_send_request(int fd, pid_t pid, const ap_buf *request, ap_error *err) {
-        ap_buf b = {0};
-        int r = ap_record_encode(&b, "REQ ", request->data, request->len);
-        if (r == 0)
-                r = send_all(fd, b.data, b.len);
-        ap_buf_free(&b);
+        int r = ap_record_send(fd, "REQ ", request->data, request->len);
         char tag[5], text[256];
         /* A refused peer is told at once; an accepted one hears HELO. */
         if (r == 0 && read_record(fd, tag, text, sizeof text, true) == 0 &&
@@ -243,8 +203,8 @@ int ap_agent_info_get(int fd, ap_agent_info *ret, ap_error *err) {
         char tag[5], text[256];
         int proto;
         long pid;
-        if (send_word(fd, "INFO") < 0 || read_record(fd, tag, text, sizeof text, false) < 0 ||
-            strcmp(tag, "INFO") != 0 ||
+        if (ap_record_send(fd, "INFO", NULL, 0) < 0 ||
+            read_record(fd, tag, text, sizeof text, false) < 0 || strcmp(tag, "INFO") != 0 ||
             sscanf(text, "%d %ld %lu %lu %7s %31s", &proto, &pid, &ret->runs, &ret->active,
                    ret->impl, ret->version) != 6)
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED,
@@ -254,7 +214,8 @@ int ap_agent_info_get(int fd, ap_agent_info *ret, ap_error *err) {
 
 int ap_agent_detach(int fd, pid_t pid, unsigned long *ret_active, ap_error *err) {
         char tag[5], text[256];
-        if (send_word(fd, "DTCH") < 0 || read_record(fd, tag, text, sizeof text, false) < 0)
+        if (ap_record_send(fd, "DTCH", NULL, 0) < 0 ||
+            read_record(fd, tag, text, sizeof text, false) < 0)
                 return agent_gone(pid, "the detach", err);
         if (strcmp(tag, "DENY") == 0)
                 return denied(pid, text, err);

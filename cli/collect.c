@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "gil_holder.h"
+#include "record.h"
 #include "request.h"
 
 /* How long code that was sent KeyboardInterrupt gets to end. */
@@ -32,27 +33,15 @@ int ap_send_go(int fd, const ap_range *unmap, size_t n_unmap) {
         }
         if (r == 0)
                 r = ap_record_encode(&b, "GO  ", NULL, 0);
-        if (r == 0) {
-                ssize_t n = send(fd, b.data, b.len, MSG_NOSIGNAL);
-                r = n == (ssize_t)b.len ? 0 : -1;
-        }
+        if (r == 0)
+                r = ap_record_send_bytes(fd, b.data, b.len); /* UNMP and GO together */
         ap_buf_free(&b);
         return r;
 }
 
 /* One record with an empty payload to the agent ("RUN ", "CANC",
- * "INTR"); MSG_NOSIGNAL: the agent may be gone. */
-static int send_word(int fd, const char tag[4]) {
-        unsigned char h[8] = {(unsigned char)tag[0],
-                              (unsigned char)tag[1],
-                              (unsigned char)tag[2],
-                              (unsigned char)tag[3],
-                              0,
-                              0,
-                              0,
-                              0};
-        return send(fd, h, sizeof h, MSG_NOSIGNAL) == (ssize_t)sizeof h ? 0 : -1;
-}
+ * "INTR"); the agent may be gone. */
+static int send_word(int fd, const char tag[4]) { return ap_record_send(fd, tag, NULL, 0); }
 
 /* Take what the agent sent without waiting (its HELO names its thread). */
 static void drain(int fd, ap_result *res) {

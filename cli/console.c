@@ -17,6 +17,7 @@
 #include "collect.h"
 #include "inject.h"
 #include "proc.h"
+#include "record.h"
 #include "request.h"
 #include "result.h"
 #include "util.h"
@@ -45,78 +46,36 @@ static console *reading;
 typedef enum wait_result { GOT_RECORD, GOT_EOF, GOT_SIGNAL, GOT_TIMEOUT } wait_result;
 
 static int send_record(console *c, const char tag[static 4], const void *data, size_t len) {
-        ap_buf b = {0};
-        int r = ap_record_encode(&b, tag, data, len);
-        const char *p = b.data;
-        size_t left = b.len;
-        while (r == 0 && left > 0) {
-                ssize_t n = send(c->fd, p, left, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        r = -1;
-                else {
-                        p += n;
-                        left -= (size_t)n;
-                }
-        }
-        ap_buf_free(&b);
-        return r;
-}
-
-static bool recv_all(int fd, void *buf, size_t len) {
-        size_t got = 0;
-        while (got < len) {
-                ssize_t n = recv(fd, (char *)buf + got, len - got, MSG_WAITALL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                got += (size_t)n;
-        }
-        return true;
+        return ap_record_send(c->fd, tag, data, len);
 }
 
 /* The agent's next record (tag and payload), a signal (*ret_signo), or
- * nothing within timeout_ms (-1: no limit). */
+ * nothing within timeout_ms (-1: no limit).  The end of the connection, a
+ * record cut short or too large: GOT_EOF. */
 static wait_result next_record_within(console *c, char tag[static 5], ap_buf *payload,
                                       int *ret_signo, int timeout_ms) {
         for (;;) {
-                struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
-                                      {.fd = c->cancel_fd, .events = POLLIN}};
-                int r = poll(p, c->cancel_fd >= 0 ? 2 : 1, timeout_ms);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r == 0)
+                switch (ap_record_next(c->fd, c->cancel_fd, timeout_ms, AP_MAX_RECORD_BYTES, tag,
+                                       payload)) {
+                case AP_RECORD_GOT:
+                        return GOT_RECORD;
+                case AP_RECORD_TIMEOUT:
                         return GOT_TIMEOUT;
-                if (r < 0)
-                        return GOT_EOF;
-                if (c->cancel_fd >= 0 && p[1].revents) {
+                case AP_RECORD_CANCELLED: {
                         struct signalfd_siginfo si;
                         if (read(c->cancel_fd, &si, sizeof si) == (ssize_t)sizeof si) {
                                 *ret_signo = (int)si.ssi_signo;
                                 return GOT_SIGNAL;
                         }
-                }
-                if (!p[0].revents)
                         continue;
-                unsigned char h[8];
-                if (!recv_all(c->fd, h, sizeof h))
+                }
+                case AP_RECORD_EOF:
+                case AP_RECORD_SHORT:
+                case AP_RECORD_OVERSIZE:
+                case AP_RECORD_FAILED:
                         return GOT_EOF;
-                uint32_t len = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
-                               (uint32_t)h[7] << 24;
-                if (len > AP_MAX_RECORD_BYTES)
-                        return GOT_EOF;
-                char *data = malloc((size_t)len + 1);
-                bool ok = data && (len == 0 || recv_all(c->fd, data, len));
-                payload->len = 0;
-                ok = ok && ap_buf_append(payload, data, len) == 0;
-                free(data);
-                if (!ok)
-                        return GOT_EOF;
-                memcpy(tag, h, 4);
-                tag[4] = '\0';
-                return GOT_RECORD;
+                }
+                return GOT_EOF;
         }
 }
 

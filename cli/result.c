@@ -79,20 +79,20 @@ int ap_result_feed(ap_result *r, const void *data, size_t len, ap_error *err) {
         if (ap_buf_append(&r->pending, data, len) < 0)
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
         size_t pos = 0;
-        while (r->pending.len - pos >= 8) {
+        while (r->pending.len - pos >= AP_RECORD_HEADER_BYTES) {
                 const unsigned char *h = (const unsigned char *)r->pending.data + pos;
-                uint32_t n = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
-                             (uint32_t)h[7] << 24;
+                uint32_t n = ap_record_header_length(h);
                 if (n > AP_MAX_RECORD_BYTES) {
                         ap_error_set(err, AP_ERR_INJECTION_FAILED,
                                      "the agent sent a record of %u bytes", n);
                         return -1;
                 }
-                if (r->pending.len - pos - 8 < n)
+                if (r->pending.len - pos - AP_RECORD_HEADER_BYTES < n)
                         break;
-                if (handle(r, (const char *)h, (const char *)h + 8, n, err) < 0)
+                if (handle(r, (const char *)h, (const char *)h + AP_RECORD_HEADER_BYTES, n, err) <
+                    0)
                         return -1;
-                pos += 8 + (size_t)n;
+                pos += AP_RECORD_HEADER_BYTES + (size_t)n;
         }
         if (pos > 0) {
                 memmove(r->pending.data, r->pending.data + pos, r->pending.len - pos);
@@ -116,18 +116,4 @@ void ap_result_free(ap_result *r) {
         ap_buf_free(&r->err);
         ap_buf_free(&r->pending);
         memset(r, 0, sizeof *r);
-}
-
-int ap_record_encode(ap_buf *out, const char tag[4], const void *data, size_t len) {
-        if (len > UINT32_MAX)
-                return -1;
-        unsigned char h[8];
-        memcpy(h, tag, 4);
-        h[4] = (unsigned char)(len & 0xff);
-        h[5] = (unsigned char)((len >> 8) & 0xff);
-        h[6] = (unsigned char)((len >> 16) & 0xff);
-        h[7] = (unsigned char)((len >> 24) & 0xff);
-        if (ap_buf_append(out, h, 8) < 0 || ap_buf_append(out, data, len) < 0)
-                return -1;
-        return 0;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "record.h"
 #include "util.h"
 
 #include <stdint.h>
@@ -18,9 +19,6 @@
  * reported (result.truncated in JSON, a note in text).  The agent streams
  * and holds back at most 64 KiB, so this bounds the memory of both sides. */
 #define AP_MAX_RESULT_BYTES (16u * 1024 * 1024)
-/* The largest record the CLI accepts (the agent sends output in records of
- * at most 1 MiB; an exception's texts are cut at 64 MiB). */
-#define AP_MAX_RECORD_BYTES (65u * 1024 * 1024)
 
 typedef struct ap_result {
         bool helo;      /* the agent thread started */
@@ -49,7 +47,3 @@ int ap_result_feed(ap_result *r, const void *data, size_t len, ap_error *err)
         __attribute__((warn_unused_result));
 
 void ap_result_free(ap_result *r);
-
-/* Encode one record (used for the CLI's GO and by the tests). */
-int ap_record_encode(ap_buf *out, const char tag[4], const void *data, size_t len)
-        __attribute__((warn_unused_result));
