@@ -43,7 +43,7 @@ typedef struct ap_target {
         int version_minor;
         char *python_path; /* the object exporting the C API (libpython or the executable) */
         char *libc_path;
-        bool same_root; /* same mount namespace and root directory as attachpy */
+        bool same_root;   /* same mount namespace and root directory as attachpy */
         bool same_pid_ns; /* same PID namespace as attachpy (and its debugger) */
 
         /* Absolute addresses in the target. */
