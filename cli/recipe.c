@@ -8,27 +8,44 @@
 #include "paths.h"
 #include "util.h"
 
+/* recipes/FILE, read whole into b. */
+static int read_recipe_file(const char *name, const char *file, ap_buf *b, ap_error *err) {
+        _cleanup_free_ char *path = ap_path_script("recipes", file);
+        char *text = NULL;
+        size_t len = 0;
+        if (!path || ap_read_file(path, AP_MAX_CODE_BYTES, &text, &len) < 0)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
+                                    "cannot read the %s recipe %s: %s", name, path ? path : file,
+                                    strerror(errno)),
+                       ap_error_hint(err, "reinstall attachpy (meson install), or set "
+                                          "ATTACHPY_DATADIR to the directory holding recipes/"),
+                       -1;
+        int r = ap_buf_append(b, text, len);
+        free(text);
+        return r < 0 ? ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory") : 0;
+}
+
 int ap_recipe_load(ap_recipe r, char **ret_code, size_t *ret_len, char **ret_filename,
                    ap_error *err) {
         const char *name = ap_recipe_name(r);
         char file[32];
         snprintf(file, sizeof file, "%s.py", name ? name : "?");
-        _cleanup_free_ char *path = ap_path_script("recipes", file);
-        char *code = NULL, *filename = NULL;
-        size_t len = 0;
-        if (!name || !path || ap_read_file(path, AP_MAX_CODE_BYTES, &code, &len) < 0)
-                return ap_error_set(err, AP_ERR_INJECTION_FAILED,
-                                    "cannot read the %s recipe %s: %s", name ? name : "?",
-                                    path ? path : "?", strerror(errno)),
-                       ap_error_hint(err, "reinstall attachpy (meson install), or set "
-                                          "ATTACHPY_DATADIR to the directory holding recipes/"),
-                       -1;
+        /* The JSON writer the recipes share, then the recipe. */
+        ap_buf code = {0};
+        char *filename = NULL;
+        if (!name)
+                return ap_error_set(err, AP_ERR_INJECTION_FAILED, "no such recipe");
+        if (read_recipe_file(name, "_json.py", &code, err) < 0 ||
+            read_recipe_file(name, file, &code, err) < 0) {
+                ap_buf_free(&code);
+                return -1;
+        }
         if (asprintf(&filename, "<attachpy %s>", name) < 0) {
-                free(code);
+                ap_buf_free(&code);
                 return ap_error_set(err, AP_ERR_INJECTION_FAILED, "out of memory");
         }
-        *ret_code = code;
-        *ret_len = len;
+        *ret_len = code.len;
+        *ret_code = ap_buf_steal(&code);
         *ret_filename = filename;
         return 0;
 }

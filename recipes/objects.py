@@ -38,32 +38,6 @@ def _top(counts, sizes):
     return [{"type": _qualname(t), "count": c, "size": sizes.get(t, 0)} for t, c in rows]
 
 
-def _json(v, out):
-    if v is None:
-        out.append("null")
-    elif v is True or v is False:
-        out.append("true" if v else "false")
-    elif isinstance(v, (int, float)):
-        out.append(repr(v))
-    elif isinstance(v, str):
-        out.append('"' + "".join(
-            "\\" + ch if ch in '"\\' else
-            "\\u%04x" % ord(ch) if ord(ch) < 0x20 or 0xd800 <= ord(ch) < 0xe000 else ch
-            for ch in v) + '"')
-    elif isinstance(v, dict):
-        out.append("{")
-        for k, (key, x) in enumerate(v.items()):
-            out.append("," if k else "")
-            _json(str(key), out)
-            out.append(":")
-            _json(x, out)
-        out.append("}")
-    else:
-        out.append("[")
-        for k, x in enumerate(v):
-            out.append("," if k else "")
-            _json(x, out)
-        out.append("]")
 
 
 try:

@@ -177,43 +177,6 @@ def _asyncio():
     return out
 
 
-def _json(v, out):
-    """A small JSON encoder (json would import re and more into the target)."""
-    if v is None:
-        out.append("null")
-    elif v is True:
-        out.append("true")
-    elif v is False:
-        out.append("false")
-    elif isinstance(v, int):
-        out.append(str(v))
-    elif isinstance(v, str):
-        out.append('"')
-        for ch in v:
-            o = ord(ch)
-            if ch == '"' or ch == "\\":
-                out.append("\\" + ch)
-            elif o < 0x20 or 0xd800 <= o < 0xe000:
-                out.append("\\u%04x" % o)
-            else:
-                out.append(ch)
-        out.append('"')
-    elif isinstance(v, dict):
-        out.append("{")
-        for k, (key, x) in enumerate(v.items()):
-            if k:
-                out.append(",")
-            _json(str(key), out)
-            out.append(":")
-            _json(x, out)
-        out.append("}")
-    else:
-        out.append("[")
-        for k, x in enumerate(v):
-            if k:
-                out.append(",")
-            _json(x, out)
-        out.append("]")
 
 
 try:
